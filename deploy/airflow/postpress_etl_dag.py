@@ -121,8 +121,11 @@ with DAG(
     dag_id="postpress_etl",
     description="postpress followers/following lists to hive-partitioned Parquet on S3",
     schedule="@daily",
+    # Set this to the day the DAG goes live: with catchup, every day since start_date that has
+    # no run yet gets one, and the API can only give today's lists for each of them.
     start_date=pendulum.datetime(2024, 5, 1, tz="UTC"),
-    # Missed days are run when the scheduler comes back (see the note on backfills above).
+    # Missed days (scheduler down, DAG paused) are run when it comes back, oldest first, one at
+    # a time (see the note on backfills above).
     catchup=True,
     # One date at a time: the shards of one run already use the API key's whole budget, and
     # two runs at once would also double every account's request rate.
