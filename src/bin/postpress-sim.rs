@@ -1,1 +1,56 @@
-fn main() {}
+//! `postpress-sim`: parses flags, starts the simulator, prints its address, serves until
+//! SIGINT/SIGTERM. All logic lives in `postpress_etl::sim`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use postpress_etl::sim::{Sim, SimArgs, SimConfig, shutdown_signal};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let args = SimArgs::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match SimConfig::from_args(&args) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("postpress-sim: {:#}", anyhow::Error::from(error));
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("postpress-sim: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let sim = match Sim::bind(config).await {
+            Ok(sim) => sim,
+            Err(error) => {
+                eprintln!("postpress-sim: {:#}", anyhow::Error::from(error));
+                return ExitCode::FAILURE;
+            }
+        };
+        // The first stdout line is the contract with scripts and tests: flush it at once.
+        let mut stdout = std::io::stdout().lock();
+        if writeln!(stdout, "http://{}", sim.local_addr())
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            return ExitCode::FAILURE;
+        }
+        drop(stdout);
+        sim.serve(shutdown_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
