@@ -1,0 +1,683 @@
+//! Job file → validated [`Job`]: every rule of SPEC §2, checked once, at load.
+//!
+//! Errors name the file, the key, the bad value and what is allowed.
+
+use super::{AccountFile, JobFile, accounts_csv};
+use crate::api::secret::ApiKey;
+use crate::model::{Dataset, Provider};
+use std::collections::HashMap;
+use std::fmt;
+use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Result alias of the job layer.
+pub type Result<T, E = JobError> = std::result::Result<T, E>;
+
+/// Everything that can be wrong with a job file. Each is an exit-2 usage error.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The job file cannot be read.
+    #[error("cannot read job file {path}")]
+    Read {
+        /// The job file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not TOML, an unknown key, or a value of the wrong type.
+    #[error("job file {path} is not valid: {message}")]
+    Parse {
+        /// The job file.
+        path: PathBuf,
+        /// The TOML parser's message, with line and column.
+        message: String,
+    },
+    /// A value breaks a rule.
+    #[error("job file {path}: {key} = {value} is not allowed; {allowed}")]
+    InvalidValue {
+        /// The job (or accounts) file.
+        path: PathBuf,
+        /// The key, e.g. `accounts[2].provider` or `fetch.concurrency`.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// What would be accepted.
+        allowed: String,
+    },
+    /// The same account listed twice.
+    #[error(
+        "job file {path}: account_id {account_id:?} is listed twice ({first} and {second}); list each account once, with datasets = [\"followers\", \"following\"] for both lists"
+    )]
+    DuplicateAccount {
+        /// The job file.
+        path: PathBuf,
+        /// The repeated id.
+        account_id: String,
+        /// Where it appeared first.
+        first: String,
+        /// Where it appeared again.
+        second: String,
+    },
+    /// No accounts at all.
+    #[error(
+        "job file {path}: no accounts; add [[accounts]] tables or accounts_file = \"accounts.csv\""
+    )]
+    NoAccounts {
+        /// The job file.
+        path: PathBuf,
+    },
+    /// No API key in the environment or the key file.
+    #[error(
+        "job file {path}: no API key; set the environment variable POSTPRESS_API_KEY or api.api_key_file (the key is never read from the job file or a flag)"
+    )]
+    MissingApiKey {
+        /// The job file.
+        path: PathBuf,
+    },
+    /// The key file named by `api.api_key_file` cannot be read or is empty.
+    #[error("job file {path}: api.api_key_file = {key_file:?} cannot be used: {reason}")]
+    ApiKeyFile {
+        /// The job file.
+        path: PathBuf,
+        /// The key file.
+        key_file: PathBuf,
+        /// Why it is unusable (never the key's content).
+        reason: String,
+    },
+    /// The accounts CSV cannot be read or parsed.
+    #[error("accounts file {path}: {message}")]
+    AccountsFile {
+        /// The CSV file.
+        path: PathBuf,
+        /// What is wrong, with the line.
+        message: String,
+    },
+}
+
+/// A validated job name, `[a-z0-9_-]+`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobName(String);
+
+impl JobName {
+    /// Checks the syntax.
+    pub fn try_new(s: &str) -> Option<JobName> {
+        let ok = !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        ok.then(|| JobName(s.to_owned()))
+    }
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for JobName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Options from outside the job file: the environment and flags.
+#[derive(Debug, Default, Clone)]
+pub struct LoadOptions {
+    /// `POSTPRESS_API_KEY`.
+    pub api_key_env: Option<String>,
+    /// `POSTPRESS_BASE_URL`.
+    pub base_url_env: Option<String>,
+    /// `--output`.
+    pub output_url: Option<String>,
+    /// When false (`validate`), a missing key is not an error: the plan says so instead.
+    pub require_api_key: bool,
+}
+
+impl LoadOptions {
+    /// Reads `POSTPRESS_API_KEY` and `POSTPRESS_BASE_URL` from the process environment.
+    pub fn from_env(output_url: Option<String>, require_api_key: bool) -> LoadOptions {
+        let non_empty = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        LoadOptions {
+            api_key_env: non_empty("POSTPRESS_API_KEY"),
+            base_url_env: non_empty("POSTPRESS_BASE_URL"),
+            output_url,
+            require_api_key,
+        }
+    }
+}
+
+/// The validated job: everything downstream takes this and never re-checks.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The job file it came from.
+    pub path: PathBuf,
+    /// `name`.
+    pub name: JobName,
+    /// `[api]`.
+    pub api: Api,
+    /// `[fetch]`.
+    pub fetch: Fetch,
+    /// `[output]`.
+    pub output: Output,
+    /// Accounts, in file order, unique.
+    pub accounts: Vec<Account>,
+}
+
+/// Validated `[api]`.
+#[derive(Debug, Clone)]
+pub struct Api {
+    /// Base URL without a trailing slash.
+    pub base_url: String,
+    /// The key; `None` only when loaded for `validate`.
+    pub api_key: Option<ApiKey>,
+    /// Where the key came from, for the plan (never the key).
+    pub api_key_source: String,
+    /// Per-attempt timeout.
+    pub timeout: Duration,
+}
+
+/// Validated `[fetch]`.
+#[derive(Debug, Clone)]
+pub struct Fetch {
+    /// Units in flight.
+    pub concurrency: NonZeroUsize,
+    /// Key-wide requests per second (> 0).
+    pub requests_per_second: f64,
+    /// Per-account requests per minute (> 0).
+    pub account_requests_per_minute: f64,
+    /// Attempts per request, first included.
+    pub max_attempts: NonZeroU32,
+    /// Backoff ceiling of the first retry.
+    pub backoff_initial: Duration,
+    /// Backoff ceiling cap and Retry-After cap.
+    pub backoff_max: Duration,
+    /// Pages per unit at most.
+    pub max_pages: NonZeroU64,
+}
+
+/// Parquet compression codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// zstd (level 3).
+    Zstd,
+    /// snappy.
+    Snappy,
+    /// gzip.
+    Gzip,
+    /// uncompressed.
+    None,
+}
+
+/// Validated `[output]`.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The destination URL or path as given (parsed by the sink).
+    pub url: String,
+    /// Codec.
+    pub compression: Compression,
+    /// Rows per file.
+    pub max_rows_per_file: NonZeroUsize,
+    /// Rows per row group.
+    pub row_group_rows: NonZeroUsize,
+}
+
+/// One validated account.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// The checked account id (safe as a path segment).
+    pub account_id: String,
+    /// Its provider.
+    pub provider: Provider,
+    /// Datasets to export, unique, in canonical order.
+    pub datasets: Vec<Dataset>,
+    /// The API's `user_id`, passed through.
+    pub user_id: Option<String>,
+    /// The page size asked for, if any; see [`Account::page_size`].
+    pub page_size: Option<u32>,
+}
+
+impl Account {
+    /// The `limit` to send for a dataset: the account's page_size, else the provider's maximum.
+    pub fn page_size(&self, dataset: Dataset) -> u32 {
+        self.page_size
+            .unwrap_or_else(|| self.provider.max_page_size(dataset))
+    }
+}
+
+/// Describes where the key would come from, for `validate` (never the key itself).
+pub fn api_key_source(opts: &LoadOptions, key_file: Option<&Path>) -> String {
+    match (&opts.api_key_env, key_file) {
+        (Some(_), _) => "environment variable POSTPRESS_API_KEY".to_owned(),
+        (None, Some(f)) => format!("file {}", f.display()),
+        (None, None) => "none (set POSTPRESS_API_KEY or api.api_key_file)".to_owned(),
+    }
+}
+
+/// Accepts `[A-Za-z0-9][A-Za-z0-9_.-]*`, at most 256 bytes, without `..`.
+pub(crate) fn valid_account_id(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric());
+    first_ok
+        && s.len() <= 256
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+        && !s.contains("..")
+}
+
+impl Job {
+    /// Reads and validates a job file.
+    pub fn load(path: &Path, opts: &LoadOptions) -> Result<Job> {
+        let text = std::fs::read_to_string(path).map_err(|source| JobError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Job::from_toml(path, &text, opts)
+    }
+
+    /// Validates job file text; `path` names it in errors and anchors `accounts_file`.
+    pub fn from_toml(path: &Path, text: &str, opts: &LoadOptions) -> Result<Job> {
+        let file: JobFile = toml::from_str(text).map_err(|e| JobError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        let v = Validator { path };
+        v.job(file, opts)
+    }
+}
+
+struct Validator<'a> {
+    path: &'a Path,
+}
+
+impl Validator<'_> {
+    fn invalid(&self, key: &str, value: impl fmt::Display, allowed: &str) -> JobError {
+        JobError::InvalidValue {
+            path: self.path.to_owned(),
+            key: key.to_owned(),
+            value: value.to_string(),
+            allowed: allowed.to_owned(),
+        }
+    }
+
+    fn duration(&self, key: &str, s: &str, max: Duration) -> Result<Duration> {
+        let allowed = format!(
+            "use a humantime duration greater than zero and at most {}, e.g. \"500ms\", \"30s\", \"2m\"",
+            humantime::format_duration(max)
+        );
+        match humantime::parse_duration(s) {
+            Ok(d) if !d.is_zero() && d <= max => Ok(d),
+            _ => Err(self.invalid(key, format!("{s:?}"), &allowed)),
+        }
+    }
+
+    fn int_in(&self, key: &str, v: i64, lo: i64, hi: i64) -> Result<u64> {
+        if v < lo || v > hi {
+            return Err(self.invalid(key, v, &format!("use a whole number from {lo} to {hi}")));
+        }
+        u64::try_from(v).map_err(|_| self.invalid(key, v, "use a positive whole number"))
+    }
+
+    fn rate(&self, key: &str, v: f64, hi: f64) -> Result<f64> {
+        if v.is_finite() && v > 0.0 && v <= hi {
+            Ok(v)
+        } else {
+            Err(self.invalid(
+                key,
+                v,
+                &format!("use a number greater than 0 and at most {hi}"),
+            ))
+        }
+    }
+
+    fn job(&self, file: JobFile, opts: &LoadOptions) -> Result<Job> {
+        let name = JobName::try_new(&file.name).ok_or_else(|| {
+            self.invalid(
+                "name",
+                format!("{:?}", file.name),
+                "use 1 to 128 of lowercase letters, digits, '_' and '-'",
+            )
+        })?;
+        let api = self.api(&file, opts)?;
+        let fetch = self.fetch(&file)?;
+        let output = self.output(&file, opts)?;
+        let accounts = self.accounts(&file)?;
+        Ok(Job {
+            path: self.path.to_owned(),
+            name,
+            api,
+            fetch,
+            output,
+            accounts,
+        })
+    }
+
+    fn api(&self, file: &JobFile, opts: &LoadOptions) -> Result<Api> {
+        let a = &file.api;
+        let (raw_url, key) = match &opts.base_url_env {
+            Some(u) => (u.as_str(), "POSTPRESS_BASE_URL (overrides api.base_url)"),
+            None => (a.base_url.as_str(), "api.base_url"),
+        };
+        let url = reqwest::Url::parse(raw_url).map_err(|e| {
+            self.invalid(
+                key,
+                format!("{raw_url:?}"),
+                &format!(
+                    "use an absolute https:// URL such as \"https://api.postpress.ai/api/v1\" ({e})"
+                ),
+            )
+        })?;
+        match url.scheme() {
+            "https" => {}
+            "http" if a.allow_insecure_http || is_loopback(&url) => {}
+            "http" => {
+                return Err(self.invalid(
+                    key,
+                    format!("{raw_url:?}"),
+                    "http:// sends the API key in clear; use https://, a loopback host, or set api.allow_insecure_http = true",
+                ));
+            }
+            _ => {
+                return Err(self.invalid(key, format!("{raw_url:?}"), "use an https:// URL"));
+            }
+        }
+        if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+            return Err(self.invalid(
+                key,
+                format!("{raw_url:?}"),
+                "use a URL without query, fragment or credentials",
+            ));
+        }
+        let timeout = self.duration("api.timeout", &a.timeout, Duration::from_secs(3600))?;
+        let api_key_source = api_key_source(opts, a.api_key_file.as_deref());
+        let api_key = match (&opts.api_key_env, &a.api_key_file) {
+            (Some(k), _) => Some(ApiKey::new(k.trim().to_owned())),
+            (None, Some(f)) => {
+                let f = self.relative(f);
+                match std::fs::read_to_string(&f) {
+                    Ok(s) if !s.trim().is_empty() => Some(ApiKey::new(s.trim().to_owned())),
+                    Ok(_) => {
+                        return Err(JobError::ApiKeyFile {
+                            path: self.path.to_owned(),
+                            key_file: f,
+                            reason: "the file is empty".to_owned(),
+                        });
+                    }
+                    Err(e) if opts.require_api_key => {
+                        return Err(JobError::ApiKeyFile {
+                            path: self.path.to_owned(),
+                            key_file: f,
+                            reason: e.to_string(),
+                        });
+                    }
+                    Err(_) => None,
+                }
+            }
+            (None, None) => None,
+        };
+        if api_key.is_none() && opts.require_api_key {
+            return Err(JobError::MissingApiKey {
+                path: self.path.to_owned(),
+            });
+        }
+        Ok(Api {
+            base_url: url.as_str().trim_end_matches('/').to_owned(),
+            api_key,
+            api_key_source,
+            timeout,
+        })
+    }
+
+    fn fetch(&self, file: &JobFile) -> Result<Fetch> {
+        let f = &file.fetch;
+        let concurrency = self.int_in("fetch.concurrency", f.concurrency, 1, 1024)?;
+        let max_attempts = self.int_in("fetch.max_attempts", f.max_attempts, 1, 100)?;
+        let max_pages = self.int_in("fetch.max_pages", f.max_pages, 1, i64::MAX)?;
+        let day = Duration::from_secs(86_400);
+        let backoff_initial = self.duration("fetch.backoff_initial", &f.backoff_initial, day)?;
+        let backoff_max = self.duration("fetch.backoff_max", &f.backoff_max, day)?;
+        if backoff_max < backoff_initial {
+            return Err(self.invalid(
+                "fetch.backoff_max",
+                format!("{:?}", f.backoff_max),
+                &format!(
+                    "use a duration at least fetch.backoff_initial ({:?})",
+                    f.backoff_initial
+                ),
+            ));
+        }
+        Ok(Fetch {
+            concurrency: nonzero_usize(concurrency),
+            requests_per_second: self.rate(
+                "fetch.requests_per_second",
+                f.requests_per_second,
+                100_000.0,
+            )?,
+            account_requests_per_minute: self.rate(
+                "fetch.account_requests_per_minute",
+                f.account_requests_per_minute,
+                6_000_000.0,
+            )?,
+            max_attempts: NonZeroU32::new(u32::try_from(max_attempts).unwrap_or(u32::MAX))
+                .unwrap_or(NonZeroU32::MIN),
+            backoff_initial,
+            backoff_max,
+            max_pages: NonZeroU64::new(max_pages).unwrap_or(NonZeroU64::MIN),
+        })
+    }
+
+    fn output(&self, file: &JobFile, opts: &LoadOptions) -> Result<Output> {
+        let o = &file.output;
+        let (url, key) = match &opts.output_url {
+            Some(u) => (u.clone(), "--output"),
+            None => (o.url.clone(), "output.url"),
+        };
+        if url.trim().is_empty() {
+            return Err(self.invalid(
+                key,
+                "\"\"",
+                "use a path, file:///abs/path or s3://bucket/prefix",
+            ));
+        }
+        let url = if let Some(rest) = url.strip_prefix("s3://") {
+            if rest.split('/').next().is_none_or(str::is_empty) {
+                return Err(self.invalid(key, format!("{url:?}"), "use s3://bucket/prefix"));
+            }
+            url
+        } else if url.contains("://") && !url.starts_with("file://") {
+            return Err(self.invalid(
+                key,
+                format!("{url:?}"),
+                "use a path, file:///abs/path or s3://bucket/prefix",
+            ));
+        } else if url.starts_with("file://") {
+            url
+        } else {
+            // A relative output path is relative to the working directory, as on a command line.
+            url
+        };
+        let compression = match o.compression.as_str() {
+            "zstd" => Compression::Zstd,
+            "snappy" => Compression::Snappy,
+            "gzip" => Compression::Gzip,
+            "none" => Compression::None,
+            other => {
+                return Err(self.invalid(
+                    "output.compression",
+                    format!("{other:?}"),
+                    "use one of \"zstd\", \"snappy\", \"gzip\", \"none\"",
+                ));
+            }
+        };
+        let max_rows_per_file =
+            self.int_in("output.max_rows_per_file", o.max_rows_per_file, 1, 1 << 40)?;
+        let row_group_rows = self.int_in("output.row_group_rows", o.row_group_rows, 1, 1 << 30)?;
+        Ok(Output {
+            url,
+            compression,
+            max_rows_per_file: nonzero_usize(max_rows_per_file),
+            row_group_rows: nonzero_usize(row_group_rows),
+        })
+    }
+
+    fn relative(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            self.path.parent().unwrap_or(Path::new(".")).join(p)
+        }
+    }
+
+    fn accounts(&self, file: &JobFile) -> Result<Vec<Account>> {
+        let mut out = Vec::new();
+        let mut seen: HashMap<String, String> = HashMap::new();
+        for (i, a) in file.accounts.iter().enumerate() {
+            let at = format!("accounts[{i}]");
+            let acc = self.account(self.path, &at, a)?;
+            self.remember(&mut seen, &acc, at)?;
+            out.push(acc);
+        }
+        if let Some(csv) = &file.accounts_file {
+            let csv_path = self.relative(csv);
+            let rows = accounts_csv::read(&csv_path)?;
+            for (line, a) in rows {
+                let at = format!("{} line {line}", csv_path.display());
+                let acc = self.account(&csv_path, &format!("line {line}"), &a)?;
+                self.remember(&mut seen, &acc, at)?;
+                out.push(acc);
+            }
+        }
+        if out.is_empty() {
+            return Err(JobError::NoAccounts {
+                path: self.path.to_owned(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn remember(
+        &self,
+        seen: &mut HashMap<String, String>,
+        acc: &Account,
+        at: String,
+    ) -> Result<()> {
+        if let Some(first) = seen.get(&acc.account_id) {
+            return Err(JobError::DuplicateAccount {
+                path: self.path.to_owned(),
+                account_id: acc.account_id.clone(),
+                first: first.clone(),
+                second: at,
+            });
+        }
+        seen.insert(acc.account_id.clone(), at);
+        Ok(())
+    }
+
+    fn account(&self, file: &Path, at: &str, a: &AccountFile) -> Result<Account> {
+        let v = Validator { path: file };
+        if !valid_account_id(&a.account_id) {
+            return Err(v.invalid(
+                &format!("{at}.account_id"),
+                format!("{:?}", a.account_id),
+                "use [A-Za-z0-9][A-Za-z0-9_.-]* (at most 256 bytes) without \"..\"",
+            ));
+        }
+        let provider: Provider = a.provider.parse().map_err(|()| {
+            v.invalid(
+                &format!("{at}.provider"),
+                format!("{:?}", a.provider),
+                "use \"linkedin\" or \"instagram\"",
+            )
+        })?;
+        let datasets = match &a.datasets {
+            None => Dataset::ALL.to_vec(),
+            Some(list) => {
+                let mut ds = Vec::new();
+                for d in list {
+                    let parsed: Dataset = d.parse().map_err(|()| {
+                        v.invalid(
+                            &format!("{at}.datasets"),
+                            format!("{d:?}"),
+                            "use \"followers\" and/or \"following\"",
+                        )
+                    })?;
+                    if ds.contains(&parsed) {
+                        return Err(v.invalid(
+                            &format!("{at}.datasets"),
+                            format!("{list:?}"),
+                            "name each dataset once",
+                        ));
+                    }
+                    ds.push(parsed);
+                }
+                if ds.is_empty() {
+                    return Err(v.invalid(
+                        &format!("{at}.datasets"),
+                        "[]",
+                        "name at least one of \"followers\", \"following\" (or leave the key out for both)",
+                    ));
+                }
+                ds.sort();
+                ds
+            }
+        };
+        if let Some(u) = &a.user_id
+            && (u.is_empty() || u.len() > 512 || u.chars().any(char::is_control))
+        {
+            return Err(v.invalid(
+                &format!("{at}.user_id"),
+                format!("{u:?}"),
+                "use a non-empty provider_id or username without control characters",
+            ));
+        }
+        let page_size = match a.page_size {
+            None => None,
+            Some(p) => {
+                let max = datasets
+                    .iter()
+                    .map(|d| provider.max_page_size(*d))
+                    .min()
+                    .unwrap_or(100);
+                if p < 1 || p > i64::from(max) {
+                    let which: Vec<String> = datasets
+                        .iter()
+                        .map(|d| {
+                            format!(
+                                "{} {} allows at most {}",
+                                provider,
+                                d,
+                                provider.max_page_size(*d)
+                            )
+                        })
+                        .collect();
+                    return Err(v.invalid(
+                        &format!("{at}.page_size"),
+                        p,
+                        &format!("use 1 to {max} ({})", which.join(", ")),
+                    ));
+                }
+                u32::try_from(p).ok()
+            }
+        };
+        Ok(Account {
+            account_id: a.account_id.clone(),
+            provider,
+            datasets,
+            user_id: a.user_id.clone(),
+            page_size,
+        })
+    }
+}
+
+fn nonzero_usize(v: u64) -> NonZeroUsize {
+    NonZeroUsize::new(usize::try_from(v).unwrap_or(usize::MAX)).unwrap_or(NonZeroUsize::MIN)
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}

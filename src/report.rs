@@ -1,0 +1,370 @@
+//! What a run did: one [`UnitReport`] per unit, the [`RunReport`] that holds them, the manifest
+//! JSON, the closing summary table, and the exit code — derived in one place.
+
+use crate::model::{Dataset, Provider};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// How a unit ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitStatus {
+    /// Fetched completely and published.
+    Ok,
+    /// Failed; nothing published, earlier data of its partition untouched.
+    Failed,
+    /// Not run to the end because the run stopped (signal or run-fatal error); nothing published.
+    Skipped,
+}
+
+/// Why a unit failed, with the API's error envelope when there was one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UnitFailure {
+    /// api | invalid_page | pagination | storage | interrupted | aborted.
+    pub kind: String,
+    /// The whole error chain as one sentence.
+    pub message: String,
+    /// HTTP status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Envelope `type` (or `timeout`, `connection`, ...).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    /// Envelope `title`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Envelope `detail`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Envelope `instance`: the request id support asks for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// The page it happened on (0-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<u64>,
+}
+
+/// One unit's outcome and counters.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitReport {
+    /// Account.
+    pub account_id: String,
+    /// Dataset.
+    #[serde(serialize_with = "ser_display")]
+    pub dataset: Dataset,
+    /// Provider.
+    #[serde(serialize_with = "ser_display")]
+    pub provider: Provider,
+    /// ok | failed | skipped.
+    pub status: UnitStatus,
+    /// Pages received.
+    pub pages: u64,
+    /// Records received (and, when ok, published).
+    pub records: u64,
+    /// HTTP requests, retries included.
+    pub attempts: u64,
+    /// Retries.
+    pub retries: u64,
+    /// "Too fast" answers (429, x-ratelimit-remaining: 0).
+    pub throttles: u64,
+    /// Retryable failures other than throttles.
+    pub faults: u64,
+    /// Page bytes received.
+    pub bytes: u64,
+    /// Parquet bytes published.
+    pub output_bytes: u64,
+    /// Published file names.
+    pub files: Vec<String>,
+    /// Stale parts of earlier runs removed from the partition.
+    pub stale_files_removed: u64,
+    /// Occurrences of item fields the schema does not know (ignored).
+    pub unknown_fields: u64,
+    /// Their names and counts (the first few names).
+    pub unknown_field_names: BTreeMap<String, u64>,
+    /// Wall time of the unit.
+    pub duration_ms: u64,
+    /// Why it failed or was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<UnitFailure>,
+}
+
+fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+impl UnitReport {
+    /// A report with zero counters.
+    pub fn new(account_id: &str, dataset: Dataset, provider: Provider) -> UnitReport {
+        UnitReport {
+            account_id: account_id.to_owned(),
+            dataset,
+            provider,
+            status: UnitStatus::Skipped,
+            pages: 0,
+            records: 0,
+            attempts: 0,
+            retries: 0,
+            throttles: 0,
+            faults: 0,
+            bytes: 0,
+            output_bytes: 0,
+            files: Vec::new(),
+            stale_files_removed: 0,
+            unknown_fields: 0,
+            unknown_field_names: BTreeMap::new(),
+            duration_ms: 0,
+            error: None,
+        }
+    }
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Every unit ok.
+    Ok,
+    /// Some units failed, the rest published.
+    Partial,
+    /// A run-fatal error (key rejected, destination unusable, internal error).
+    Failed,
+    /// Stopped by SIGINT/SIGTERM.
+    Interrupted,
+}
+
+/// The signal that stopped a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum StopSignal {
+    /// Ctrl-C.
+    #[serde(rename = "SIGINT")]
+    Interrupt,
+    /// Kubernetes, Airflow, `kill`.
+    #[serde(rename = "SIGTERM")]
+    Terminate,
+}
+
+/// The whole run, as written to `_runs/snapshot_date=…/{run_id}.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// Job name.
+    pub job: String,
+    /// Run id.
+    pub run_id: String,
+    /// `YYYY-MM-DD`.
+    pub snapshot_date: String,
+    /// `I/N` when sharded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// Destination (no credentials).
+    pub destination: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// RFC 3339, UTC.
+    pub finished_at: String,
+    /// ok | partial | failed | interrupted.
+    pub status: RunStatus,
+    /// The signal, when interrupted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<StopSignal>,
+    /// The run-fatal error, when failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// postpress-etl version.
+    pub tool_version: String,
+    /// Totals over units.
+    pub totals: Totals,
+    /// Every planned unit.
+    pub units: Vec<UnitReport>,
+}
+
+/// Sums over the units.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    /// Units planned.
+    pub units: u64,
+    /// Units ok.
+    pub ok: u64,
+    /// Units failed.
+    pub failed: u64,
+    /// Units skipped.
+    pub skipped: u64,
+    /// Records published.
+    pub records: u64,
+    /// Requests sent.
+    pub attempts: u64,
+    /// Retries.
+    pub retries: u64,
+    /// Throttles.
+    pub throttles: u64,
+    /// Page bytes received.
+    pub bytes: u64,
+}
+
+impl RunReport {
+    /// Recomputes the totals and the status from the units (unless failed or interrupted).
+    pub fn seal(&mut self) {
+        let mut t = Totals::default();
+        for u in &self.units {
+            t.units += 1;
+            match u.status {
+                UnitStatus::Ok => {
+                    t.ok += 1;
+                    t.records += u.records;
+                }
+                UnitStatus::Failed => t.failed += 1,
+                UnitStatus::Skipped => t.skipped += 1,
+            }
+            t.attempts += u.attempts;
+            t.retries += u.retries;
+            t.throttles += u.throttles;
+            t.bytes += u.bytes;
+        }
+        if matches!(self.status, RunStatus::Ok | RunStatus::Partial) {
+            self.status = if t.failed > 0 || t.skipped > 0 {
+                RunStatus::Partial
+            } else {
+                RunStatus::Ok
+            };
+        }
+        self.totals = t;
+    }
+
+    /// The process exit code (SPEC §5): 0 ok, 3 some units failed, 1 run-fatal, 130/143 signal.
+    pub fn exit_code(&self) -> i32 {
+        match self.status {
+            RunStatus::Ok => 0,
+            RunStatus::Partial => 3,
+            RunStatus::Failed => 1,
+            RunStatus::Interrupted => match self.signal {
+                Some(StopSignal::Interrupt) => 130,
+                _ => 143,
+            },
+        }
+    }
+
+    /// The manifest JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).unwrap_or_else(|e| {
+            format!("{{\"error\": \"manifest could not be serialised: {e}\"}}").into_bytes()
+        });
+        v.push(b'\n');
+        v
+    }
+
+    /// The summary table that closes every run.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        writeln!(
+            s,
+            "{:<40} {:<9} {:<9} {:<7} {:>10} {:>7} {:>8} {:>7}  error",
+            "account_id",
+            "dataset",
+            "provider",
+            "status",
+            "records",
+            "pages",
+            "requests",
+            "retries"
+        )
+        .unwrap_or_default();
+        for u in &self.units {
+            let status = match u.status {
+                UnitStatus::Ok => "ok",
+                UnitStatus::Failed => "FAILED",
+                UnitStatus::Skipped => "skipped",
+            };
+            let err = u.error.as_ref().map_or(String::new(), |e| {
+                e.error_type.clone().unwrap_or_else(|| e.kind.clone())
+            });
+            writeln!(
+                s,
+                "{:<40} {:<9} {:<9} {:<7} {:>10} {:>7} {:>8} {:>7}  {}",
+                u.account_id,
+                u.dataset,
+                u.provider,
+                status,
+                u.records,
+                u.pages,
+                u.attempts,
+                u.retries,
+                err
+            )
+            .unwrap_or_default();
+        }
+        let t = &self.totals;
+        writeln!(
+            s,
+            "run {} ({}) {}: {} units, {} ok, {} failed, {} skipped; {} records, {} requests, {} retries, {} throttled{}",
+            self.run_id,
+            self.snapshot_date,
+            match self.status {
+                RunStatus::Ok => "ok",
+                RunStatus::Partial => "PARTIAL",
+                RunStatus::Failed => "FAILED",
+                RunStatus::Interrupted => "INTERRUPTED",
+            },
+            t.units,
+            t.ok,
+            t.failed,
+            t.skipped,
+            t.records,
+            t.attempts,
+            t.retries,
+            t.throttles,
+            self.error.as_ref().map_or(String::new(), |e| format!("; {e}"))
+        ).unwrap_or_default();
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(statuses: &[UnitStatus]) -> RunReport {
+        let mut r = RunReport {
+            job: "j".into(),
+            run_id: "r".into(),
+            snapshot_date: "2026-11-26".into(),
+            shard: None,
+            destination: "out".into(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            status: RunStatus::Ok,
+            signal: None,
+            error: None,
+            tool_version: "0".into(),
+            totals: Totals::default(),
+            units: statuses
+                .iter()
+                .map(|s| {
+                    let mut u = UnitReport::new("a", Dataset::Followers, Provider::Linkedin);
+                    u.status = *s;
+                    u
+                })
+                .collect(),
+        };
+        r.seal();
+        r
+    }
+
+    /// Exit codes follow SPEC §5.
+    #[test]
+    fn exit_codes() {
+        assert_eq!(report(&[UnitStatus::Ok, UnitStatus::Ok]).exit_code(), 0);
+        assert_eq!(report(&[UnitStatus::Ok, UnitStatus::Failed]).exit_code(), 3);
+        let mut r = report(&[UnitStatus::Ok]);
+        r.status = RunStatus::Failed;
+        assert_eq!(r.exit_code(), 1);
+        r.status = RunStatus::Interrupted;
+        r.signal = Some(StopSignal::Terminate);
+        assert_eq!(r.exit_code(), 143);
+        r.signal = Some(StopSignal::Interrupt);
+        assert_eq!(r.exit_code(), 130);
+        let j: serde_json::Value = serde_json::from_slice(&r.to_json()).expect("manifest is JSON");
+        assert_eq!(j["status"], "interrupted");
+        assert_eq!(j["signal"], "SIGINT");
+        assert_eq!(j["units"][0]["dataset"], "followers");
+    }
+}

@@ -1,0 +1,460 @@
+//! The schema registry: (dataset, provider) → the variant's columns and Arrow schema, loaded from
+//! the `schemas/` files embedded at build time (the single source of truth, SPEC §7), plus the
+//! page decoder (`decode.rs`).
+//!
+//! It must not know where bytes come from (HTTP) or where batches go (Parquet, storage).
+
+pub mod decode;
+
+use crate::model::{Dataset, Provider};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+/// The embedded schema files, by name.
+pub const FILES: [(&str, &str); 4] = [
+    (
+        "followers.linkedin.toml",
+        include_str!("../../schemas/followers.linkedin.toml"),
+    ),
+    (
+        "followers.instagram.toml",
+        include_str!("../../schemas/followers.instagram.toml"),
+    ),
+    (
+        "following.toml",
+        include_str!("../../schemas/following.toml"),
+    ),
+    ("metadata.toml", include_str!("../../schemas/metadata.toml")),
+];
+
+/// A schema file is unusable. Found at startup, before any request.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// Not valid TOML or missing keys.
+    #[error("schema file {file} is not valid: {message}")]
+    Syntax {
+        /// File name.
+        file: String,
+        /// Parser message.
+        message: String,
+    },
+    /// A type the decoder cannot produce.
+    #[error(
+        "schema file {file}: column {column:?} has unsupported type {ty:?}; supported: utf8, bool, int64, timestamp_ms, date32"
+    )]
+    UnsupportedType {
+        /// File name.
+        file: String,
+        /// Column.
+        column: String,
+        /// The type as written.
+        ty: String,
+    },
+    /// Column names must be unique, and API columns must not shadow the metadata columns.
+    #[error(
+        "schema file {file}: column {column:?} is defined twice (metadata columns are added to every variant)"
+    )]
+    DuplicateColumn {
+        /// File name.
+        file: String,
+        /// Column.
+        column: String,
+    },
+    /// The files do not cover every (dataset, provider).
+    #[error("no schema file for dataset {dataset} and provider {provider}")]
+    MissingVariant {
+        /// Dataset.
+        dataset: Dataset,
+        /// Provider.
+        provider: Provider,
+    },
+    /// A dataset or provider name not known to the code.
+    #[error("schema file {file}: unknown {key} {value:?}")]
+    UnknownName {
+        /// File name.
+        file: String,
+        /// `dataset` or `provider`.
+        key: &'static str,
+        /// Value.
+        value: String,
+    },
+}
+
+/// A column's type as the schema files name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    /// UTF-8 string.
+    Utf8,
+    /// Boolean.
+    Bool,
+    /// 64-bit integer.
+    Int64,
+    /// Milliseconds since the epoch (the API's Unix ms), as a UTC timestamp.
+    TimestampMs,
+    /// Days since the epoch.
+    Date32,
+}
+
+impl ColumnType {
+    fn parse(s: &str) -> Option<ColumnType> {
+        Some(match s {
+            "utf8" => ColumnType::Utf8,
+            "bool" => ColumnType::Bool,
+            "int64" => ColumnType::Int64,
+            "timestamp_ms" => ColumnType::TimestampMs,
+            "date32" => ColumnType::Date32,
+            _ => return None,
+        })
+    }
+
+    /// The Arrow type.
+    pub fn arrow(self) -> DataType {
+        match self {
+            ColumnType::Utf8 => DataType::Utf8,
+            ColumnType::Bool => DataType::Boolean,
+            ColumnType::Int64 => DataType::Int64,
+            ColumnType::TimestampMs => {
+                DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+            }
+            ColumnType::Date32 => DataType::Date32,
+        }
+    }
+
+    /// The name used in the schema files.
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Utf8 => "utf8",
+            ColumnType::Bool => "bool",
+            ColumnType::Int64 => "int64",
+            ColumnType::TimestampMs => "timestamp_ms",
+            ColumnType::Date32 => "date32",
+        }
+    }
+}
+
+/// One column.
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// Name, the API's own.
+    pub name: String,
+    /// Type.
+    pub ty: ColumnType,
+    /// The API marks it required (non-nullable).
+    pub required: bool,
+    /// One line for the data dictionary.
+    pub description: String,
+}
+
+/// One dataset/provider variant.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    /// The file it came from.
+    pub file: String,
+    /// Dataset.
+    pub dataset: Dataset,
+    /// Provider, or `None` when the variant serves both.
+    pub provider: Option<Provider>,
+    /// Expected `object` of a page.
+    pub list_object: String,
+    /// Expected `object` of an item.
+    pub item_object: String,
+    /// The API's columns, in order (`object` excluded).
+    pub columns: Vec<Column>,
+    /// API columns followed by the metadata columns.
+    pub schema: SchemaRef,
+}
+
+/// All variants plus the metadata columns.
+#[derive(Debug)]
+pub struct Registry {
+    variants: Vec<Arc<Variant>>,
+    /// Columns added to every row.
+    pub metadata: Vec<Column>,
+    by_key: HashMap<(Dataset, Provider), usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VariantFile {
+    dataset: Option<String>,
+    provider: Option<String>,
+    list_object: Option<String>,
+    item_object: Option<String>,
+    columns: Vec<ColumnFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ColumnFile {
+    name: String,
+    #[serde(rename = "type")]
+    ty: String,
+    required: bool,
+    description: String,
+}
+
+/// Names of the metadata columns, in order; the decoder fills them.
+pub const METADATA_COLUMNS: [&str; 6] = [
+    "account_id",
+    "provider",
+    "snapshot_date",
+    "fetched_at",
+    "run_id",
+    "position",
+];
+
+impl Registry {
+    /// Loads and checks the embedded schema files.
+    pub fn load() -> Result<Registry, SchemaError> {
+        Registry::from_files(&FILES)
+    }
+
+    /// Loads and checks schema files given as (name, text); `metadata.toml` must be among them.
+    pub fn from_files(files: &[(&str, &str)]) -> Result<Registry, SchemaError> {
+        let mut parsed = Vec::new();
+        let mut metadata = None;
+        for (name, text) in files {
+            let f: VariantFile = toml::from_str(text).map_err(|e| SchemaError::Syntax {
+                file: (*name).to_owned(),
+                message: e.to_string().trim_end().replace('\n', " "),
+            })?;
+            let columns = f
+                .columns
+                .iter()
+                .map(|c| {
+                    Ok(Column {
+                        name: c.name.clone(),
+                        ty: ColumnType::parse(&c.ty).ok_or_else(|| {
+                            SchemaError::UnsupportedType {
+                                file: (*name).to_owned(),
+                                column: c.name.clone(),
+                                ty: c.ty.clone(),
+                            }
+                        })?,
+                        required: c.required,
+                        description: c.description.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>, SchemaError>>()?;
+            if f.dataset.is_none() {
+                metadata = Some(columns);
+            } else {
+                parsed.push(((*name).to_owned(), f, columns));
+            }
+        }
+        let metadata = metadata.ok_or_else(|| SchemaError::Syntax {
+            file: "metadata.toml".to_owned(),
+            message: "missing: a file without `dataset` must list the metadata columns".to_owned(),
+        })?;
+        let meta_names: Vec<&str> = metadata.iter().map(|c| c.name.as_str()).collect();
+        if meta_names != METADATA_COLUMNS {
+            return Err(SchemaError::Syntax {
+                file: "metadata.toml".to_owned(),
+                message: format!("columns must be exactly {METADATA_COLUMNS:?} in that order"),
+            });
+        }
+        let mut variants = Vec::new();
+        let mut by_key = HashMap::new();
+        for (file, f, columns) in parsed {
+            let unknown = |key, value: &str| SchemaError::UnknownName {
+                file: file.clone(),
+                key,
+                value: value.to_owned(),
+            };
+            let ds_name = f.dataset.unwrap_or_default();
+            let dataset: Dataset = ds_name.parse().map_err(|()| unknown("dataset", &ds_name))?;
+            let provider = match &f.provider {
+                None => None,
+                Some(p) => Some(p.parse::<Provider>().map_err(|()| unknown("provider", p))?),
+            };
+            let mut seen = std::collections::HashSet::new();
+            for c in columns.iter().chain(metadata.iter()) {
+                if !seen.insert(c.name.as_str()) || c.name == "object" {
+                    return Err(SchemaError::DuplicateColumn {
+                        file: file.clone(),
+                        column: c.name.clone(),
+                    });
+                }
+            }
+            if let Some(c) = columns.iter().find(|c| c.ty == ColumnType::Date32) {
+                return Err(SchemaError::UnsupportedType {
+                    file,
+                    column: c.name.clone(),
+                    ty: "date32 (only the metadata columns may use it)".to_owned(),
+                });
+            }
+            if columns.len() > 64 {
+                return Err(SchemaError::Syntax {
+                    file,
+                    message: "at most 64 API columns per variant".to_owned(),
+                });
+            }
+            let fields: Vec<Field> = columns
+                .iter()
+                .chain(metadata.iter())
+                .map(|c| Field::new(&c.name, c.ty.arrow(), !c.required))
+                .collect();
+            let v = Variant {
+                file: file.clone(),
+                dataset,
+                provider,
+                list_object: f.list_object.unwrap_or_default(),
+                item_object: f.item_object.unwrap_or_default(),
+                columns,
+                schema: Arc::new(Schema::new(fields)),
+            };
+            let idx = variants.len();
+            for p in Provider::ALL {
+                if provider.is_none_or(|vp| vp == p) {
+                    by_key.insert((dataset, p), idx);
+                }
+            }
+            variants.push(Arc::new(v));
+        }
+        for d in Dataset::ALL {
+            for p in Provider::ALL {
+                if !by_key.contains_key(&(d, p)) {
+                    return Err(SchemaError::MissingVariant {
+                        dataset: d,
+                        provider: p,
+                    });
+                }
+            }
+        }
+        Ok(Registry {
+            variants,
+            metadata,
+            by_key,
+        })
+    }
+
+    /// The variant of a (dataset, provider).
+    pub fn variant(&self, dataset: Dataset, provider: Provider) -> Arc<Variant> {
+        let idx = self.by_key.get(&(dataset, provider)).copied().unwrap_or(0);
+        self.variants[idx].clone()
+    }
+
+    /// Every variant, in file order.
+    pub fn variants(&self) -> &[Arc<Variant>] {
+        &self.variants
+    }
+
+    /// The data dictionary as a text table (`postpress-etl schema`).
+    pub fn dictionary(&self) -> String {
+        let mut out = String::new();
+        for v in &self.variants {
+            let providers = v
+                .provider
+                .map_or("linkedin, instagram".to_owned(), |p| p.to_string());
+            writeln!(
+                out,
+                "{} ({}) — schemas/{}, list object {}",
+                v.dataset, providers, v.file, v.list_object
+            )
+            .unwrap_or_default();
+            writeln!(
+                out,
+                "  {:<26} {:<13} {:<9} description",
+                "column", "type", "required"
+            )
+            .unwrap_or_default();
+            for c in v.columns.iter().chain(self.metadata.iter()) {
+                writeln!(
+                    out,
+                    "  {:<26} {:<13} {:<9} {}",
+                    c.name,
+                    c.ty.name(),
+                    if c.required { "yes" } else { "no" },
+                    c.description
+                )
+                .unwrap_or_default();
+            }
+            out.push('\n');
+        }
+        out.push_str("Partitions: {dataset}/provider={provider}/snapshot_date={YYYY-MM-DD}/account_id={account_id}/part-NNNNN.parquet\n");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The embedded files load and cover every (dataset, provider).
+    #[test]
+    fn embedded_files_load() {
+        let r = Registry::load().expect("embedded schemas are valid");
+        let li = r.variant(Dataset::Followers, Provider::Linkedin);
+        assert_eq!(li.list_object, "UserFollowersList");
+        assert_eq!(li.schema.fields().len(), 7 + 6);
+        let ig = r.variant(Dataset::Followers, Provider::Instagram);
+        assert!(
+            ig.schema
+                .field_with_name("profile_picture_url")
+                .expect("col")
+                .is_nullable()
+        );
+        assert!(
+            !ig.schema
+                .field_with_name("is_private")
+                .expect("col")
+                .is_nullable()
+        );
+        let fo = r.variant(Dataset::Following, Provider::Instagram);
+        assert_eq!(
+            fo.schema
+                .field_with_name("created_at")
+                .expect("col")
+                .data_type(),
+            &DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+        );
+        assert!(r.dictionary().contains("profile_picture_url_large"));
+    }
+
+    fn with_replaced(file: &str, text: &str) -> Result<Registry, SchemaError> {
+        let files: Vec<(&str, &str)> = FILES
+            .iter()
+            .map(|(n, t)| if *n == file { (*n, text) } else { (*n, *t) })
+            .collect();
+        Registry::from_files(&files)
+    }
+
+    /// Each failure of a schema file is caught with a message naming it.
+    #[test]
+    fn bad_files_are_rejected() {
+        let e = with_replaced("following.toml", "dataset = ").expect_err("syntax");
+        assert!(
+            e.to_string()
+                .starts_with("schema file following.toml is not valid"),
+            "{e}"
+        );
+        let e = with_replaced(
+            "following.toml",
+            "dataset = \"following\"\n[[columns]]\nname = \"x\"\ntype = \"decimal\"\nrequired = true\ndescription = \"\"\n",
+        )
+        .expect_err("type");
+        assert_eq!(
+            e.to_string(),
+            "schema file following.toml: column \"x\" has unsupported type \"decimal\"; supported: utf8, bool, int64, timestamp_ms, date32"
+        );
+        let e = with_replaced(
+            "following.toml",
+            "dataset = \"following\"\n[[columns]]\nname = \"run_id\"\ntype = \"utf8\"\nrequired = true\ndescription = \"\"\n",
+        )
+        .expect_err("dup");
+        assert!(matches!(e, SchemaError::DuplicateColumn { .. }), "{e}");
+        let files: Vec<(&str, &str)> = FILES
+            .iter()
+            .filter(|(n, _)| *n != "following.toml")
+            .copied()
+            .collect();
+        let e = Registry::from_files(&files).expect_err("missing");
+        assert_eq!(
+            e.to_string(),
+            "no schema file for dataset following and provider linkedin"
+        );
+    }
+}

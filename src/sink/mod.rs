@@ -1,0 +1,143 @@
+//! Destinations through `object_store`: path layout, the streaming Parquet part writer, the
+//! publish step, the run manifest's storage, and the destination preflight.
+//!
+//! The sink knows nothing about HTTP or the API: it receives Arrow batches and a partition key.
+
+pub mod layout;
+pub mod parquet;
+pub mod publish;
+pub mod store;
+
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use std::future::Future;
+use std::time::Duration;
+
+/// Result alias of the sink layer.
+pub type Result<T, E = SinkError> = std::result::Result<T, E>;
+
+/// A storage failure, naming the operation and the object.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// An object store call failed.
+    #[error("{op} {path} failed")]
+    Store {
+        /// put, rename, delete, list, head.
+        op: &'static str,
+        /// The object.
+        path: String,
+        /// Why.
+        #[source]
+        source: object_store::Error,
+    },
+    /// Parquet encoding or its upload failed.
+    #[error("writing Parquet file {path} failed")]
+    Encode {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: ::parquet::errors::ParquetError,
+    },
+}
+
+/// Runs a PUT/DELETE/RENAME-like call up to three times: object_store retries requests inside
+/// one call, not the call itself.
+pub async fn retry_io<T, F, Fut>(mut f: F) -> std::result::Result<T, object_store::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, object_store::Error>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(
+                e @ (object_store::Error::NotFound { .. }
+                | object_store::Error::InvalidPath { .. }
+                | object_store::Error::NotSupported { .. }
+                | object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. }),
+            ) => return Err(e),
+            Err(e) if attempt >= 3 => return Err(e),
+            Err(e) => {
+                tracing::warn!(attempt, error = %e, "Storage call failed, retrying.");
+                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+            }
+        }
+    }
+}
+
+/// Deletes an object with retries; an object already gone counts as deleted.
+pub async fn delete_if_exists(store: &dyn ObjectStore, path: &Path) -> Result<()> {
+    retry_io(|| async {
+        match store.delete(path).await {
+            Err(object_store::Error::NotFound { .. }) => Ok(()),
+            r => r,
+        }
+    })
+    .await
+    .map_err(|source| SinkError::Store {
+        op: "delete",
+        path: path.to_string(),
+        source,
+    })
+}
+
+/// Writes and deletes a marker under the prefix: proves the destination is reachable and
+/// writable before any API request is sent.
+pub async fn preflight(store: &dyn ObjectStore, marker: &Path) -> Result<()> {
+    store
+        .put(
+            marker,
+            PutPayload::from_static(b"postpress-etl preflight\n"),
+        )
+        .await
+        .map_err(|source| SinkError::Store {
+            op: "put",
+            path: marker.to_string(),
+            source,
+        })?;
+    store
+        .delete(marker)
+        .await
+        .map_err(|source| SinkError::Store {
+            op: "delete",
+            path: marker.to_string(),
+            source,
+        })
+}
+
+/// Writes a small object (the manifest) in one PUT.
+pub async fn put_object(store: &dyn ObjectStore, path: &Path, bytes: Vec<u8>) -> Result<()> {
+    let payload = PutPayload::from(bytes);
+    retry_io(|| store.put(path, payload.clone()))
+        .await
+        .map(|_| ())
+        .map_err(|source| SinkError::Store {
+            op: "put",
+            path: path.to_string(),
+            source,
+        })
+}
+
+/// Deletes everything below a prefix (a run's staging area). Missing objects are fine.
+pub async fn delete_prefix(store: &dyn ObjectStore, prefix: &Path) -> Result<u64> {
+    let objects: Vec<_> = store
+        .list(Some(prefix))
+        .try_collect()
+        .await
+        .map_err(|source| SinkError::Store {
+            op: "list",
+            path: prefix.to_string(),
+            source,
+        })?;
+    let mut n = 0;
+    for o in objects {
+        delete_if_exists(store, &o.location).await?;
+        n += 1;
+    }
+    Ok(n)
+}

@@ -1,0 +1,225 @@
+//! The streaming part writer of one unit: record batches in, Parquet files out, rolling over at
+//! `max_rows_per_file`, row groups at `row_group_rows`, streamed through `object_store` (a
+//! multipart upload once a file outgrows the upload buffer). Memory is bounded by one row group.
+
+use super::layout::{Area, Layout, PartitionKey};
+use super::{SinkError, retry_io};
+use crate::job::Compression;
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use object_store::buffered::BufWriter;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use parquet::arrow::AsyncArrowWriter;
+use parquet::basic::{Compression as Codec, GzipLevel, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+/// Upload buffer per open file: below it a file is one PUT, above it a multipart upload of
+/// parts this size (S3 needs at least 5 MiB per part).
+pub const UPLOAD_BUFFER_BYTES: usize = 8 * 1024 * 1024;
+
+/// Writer settings, from the validated job.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterOptions {
+    /// Codec.
+    pub compression: Compression,
+    /// Rows per file.
+    pub max_rows_per_file: NonZeroUsize,
+    /// Rows per row group.
+    pub row_group_rows: NonZeroUsize,
+}
+
+/// A file written to staging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedPart {
+    /// Its staging path.
+    pub path: Path,
+    /// Its file name (`part-00000.parquet`).
+    pub file_name: String,
+    /// Rows in it.
+    pub rows: u64,
+    /// Its size.
+    pub bytes: u64,
+}
+
+/// Footer metadata identifying what a file holds.
+#[derive(Debug, Clone)]
+pub struct FileIdentity {
+    /// (key, value) pairs: dataset, provider, account_id, snapshot_date, run_id, tool version.
+    pub pairs: Vec<(String, String)>,
+}
+
+/// Writes one unit's parts into staging.
+pub struct PartWriter {
+    store: Arc<dyn ObjectStore>,
+    layout: Layout,
+    run_id: String,
+    schema: SchemaRef,
+    props: WriterProperties,
+    max_rows_per_file: usize,
+    key_owned: (
+        crate::model::Dataset,
+        crate::model::Provider,
+        String,
+        String,
+    ),
+    current: Option<(AsyncArrowWriter<BufWriter>, Path, u64)>,
+    staged: Vec<StagedPart>,
+}
+
+impl PartWriter {
+    /// Opens part 0 at once, so an empty list still yields a zero-row file with the schema.
+    pub fn try_new(
+        store: Arc<dyn ObjectStore>,
+        layout: Layout,
+        run_id: &str,
+        key: &PartitionKey<'_>,
+        schema: SchemaRef,
+        opts: WriterOptions,
+        identity: &FileIdentity,
+    ) -> Result<PartWriter, SinkError> {
+        let codec = match opts.compression {
+            Compression::Zstd => Codec::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()),
+            Compression::Snappy => Codec::SNAPPY,
+            Compression::Gzip => Codec::GZIP(GzipLevel::default()),
+            Compression::None => Codec::UNCOMPRESSED,
+        };
+        let kv = identity
+            .pairs
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+            .collect();
+        let props = WriterProperties::builder()
+            .set_compression(codec)
+            .set_max_row_group_row_count(Some(opts.row_group_rows.get()))
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_key_value_metadata(Some(kv))
+            .set_created_by(concat!("postpress-etl ", env!("CARGO_PKG_VERSION")).to_owned())
+            .build();
+        let mut w = PartWriter {
+            store,
+            layout,
+            run_id: run_id.to_owned(),
+            schema,
+            props,
+            max_rows_per_file: opts.max_rows_per_file.get(),
+            key_owned: (
+                key.dataset,
+                key.provider,
+                key.snapshot_date.to_owned(),
+                key.account_id.to_owned(),
+            ),
+            current: None,
+            staged: Vec::new(),
+        };
+        w.open_next()?;
+        Ok(w)
+    }
+
+    fn key(&self) -> PartitionKey<'_> {
+        PartitionKey {
+            dataset: self.key_owned.0,
+            provider: self.key_owned.1,
+            snapshot_date: &self.key_owned.2,
+            account_id: &self.key_owned.3,
+        }
+    }
+
+    fn open_next(&mut self) -> Result<(), SinkError> {
+        let n = self.staged.len() + usize::from(self.current.is_some());
+        let path = self.layout.part(
+            Area::Staging {
+                run_id: &self.run_id,
+            },
+            &self.key(),
+            n,
+        );
+        let buf = BufWriter::with_capacity(self.store.clone(), path.clone(), UPLOAD_BUFFER_BYTES);
+        let writer = AsyncArrowWriter::try_new(buf, self.schema.clone(), Some(self.props.clone()))
+            .map_err(|source| SinkError::Encode {
+                path: path.to_string(),
+                source,
+            })?;
+        self.current = Some((writer, path, 0));
+        Ok(())
+    }
+
+    /// Appends a batch, rolling over to a new file at `max_rows_per_file`.
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            if self
+                .current
+                .as_ref()
+                .is_some_and(|c| c.2 as usize >= self.max_rows_per_file)
+            {
+                self.close_current().await?;
+                self.open_next()?;
+            }
+            let Some((writer, path, rows)) = self.current.as_mut() else {
+                self.open_next()?;
+                continue;
+            };
+            let room = self.max_rows_per_file - *rows as usize;
+            let take = room.min(batch.num_rows() - offset);
+            let slice = batch.slice(offset, take);
+            writer
+                .write(&slice)
+                .await
+                .map_err(|source| SinkError::Encode {
+                    path: path.to_string(),
+                    source,
+                })?;
+            *rows += take as u64;
+            offset += take;
+        }
+        Ok(())
+    }
+
+    async fn close_current(&mut self) -> Result<(), SinkError> {
+        if let Some((writer, path, rows)) = self.current.take() {
+            writer.close().await.map_err(|source| SinkError::Encode {
+                path: path.to_string(),
+                source,
+            })?;
+            let meta = retry_io(|| self.store.head(&path))
+                .await
+                .map_err(|source| SinkError::Store {
+                    op: "head",
+                    path: path.to_string(),
+                    source,
+                })?;
+            let file_name = path.filename().unwrap_or_default().to_owned();
+            self.staged.push(StagedPart {
+                path,
+                file_name,
+                rows,
+                bytes: meta.size,
+            });
+        }
+        Ok(())
+    }
+
+    /// Closes the last file; returns every staged part.
+    pub async fn finish(mut self) -> Result<Vec<StagedPart>, SinkError> {
+        self.close_current().await?;
+        Ok(self.staged)
+    }
+
+    /// Abandons the unit: aborts the open upload and deletes what was staged.
+    pub async fn abort(mut self) {
+        if let Some((writer, _, _)) = self.current.take() {
+            // Dropping the writer aborts its multipart upload; a small file was never put.
+            drop(writer);
+        }
+        for part in &self.staged {
+            // Best effort: the run's staging directory is removed at the end anyway.
+            if let Err(e) = super::delete_if_exists(self.store.as_ref(), &part.path).await {
+                tracing::debug!(path = %part.path, error = %e, "Could not delete a staged part.");
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Staging → final: move a finished unit's parts into its partition, then delete parts that
+//! earlier runs left there and this run did not write. A failed unit never gets here, so its
+//! partition keeps the earlier data.
+//!
+//! On a local disk each move is an atomic rename. On S3 a move is copy then delete: while a unit
+//! publishes, a reader listing its partition may briefly see new parts beside stale ones.
+
+use super::layout::{Area, Layout, PartitionKey};
+use super::parquet::StagedPart;
+use super::{SinkError, delete_if_exists, retry_io};
+use futures::TryStreamExt;
+use object_store::{ObjectStore, ObjectStoreExt};
+use std::collections::HashSet;
+
+/// What publishing did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// Files now in the partition.
+    pub files: Vec<String>,
+    /// Stale files of earlier runs removed.
+    pub removed: u64,
+}
+
+/// Publishes a completed unit.
+pub async fn publish(
+    store: &dyn ObjectStore,
+    layout: &Layout,
+    key: &PartitionKey<'_>,
+    staged: &[StagedPart],
+) -> Result<Published, SinkError> {
+    let mut files = Vec::with_capacity(staged.len());
+    for part in staged {
+        let to = layout
+            .partition(Area::Final, key)
+            .join(part.file_name.as_str());
+        retry_io(|| store.rename(&part.path, &to))
+            .await
+            .map_err(|source| SinkError::Store {
+                op: "rename",
+                path: to.to_string(),
+                source,
+            })?;
+        files.push(part.file_name.clone());
+    }
+    let dir = layout.partition(Area::Final, key);
+    let keep: HashSet<&str> = files.iter().map(String::as_str).collect();
+    let existing: Vec<_> = store
+        .list(Some(&dir))
+        .try_collect()
+        .await
+        .map_err(|source| SinkError::Store {
+            op: "list",
+            path: dir.to_string(),
+            source,
+        })?;
+    let mut removed = 0;
+    for meta in existing {
+        let name = meta.location.filename().unwrap_or_default();
+        // Only the direct children named part-*.parquet are ours to remove.
+        let direct = meta
+            .location
+            .prefix_match(&dir)
+            .is_some_and(|mut r| r.next().is_some() && r.next().is_none());
+        if direct && name.starts_with("part-") && name.ends_with(".parquet") && !keep.contains(name)
+        {
+            delete_if_exists(store, &meta.location).await?;
+            removed += 1;
+        }
+    }
+    Ok(Published { files, removed })
+}
