@@ -1,1 +1,7 @@
+//! The one integration test binary (one link step for arrow + parquet + reqwest).
 
+mod util;
+
+mod cli;
+mod run;
+mod sim;

@@ -1,0 +1,56 @@
+# postpress-etl. CI runs exactly `make test` (see .ci/run); every target here works on a fresh
+# clone: the Python venv (DuckDB, moto) and the S3-compatible test server are installed and
+# started by the project's own scripts.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: help build demo test lint fmt check-jobs check-deploy e2e bench s3-up s3-down clean
+
+help: ## List the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## Build both binaries (debug)
+	$(CARGO) build --bins
+
+demo: build ## Run the demo job against the simulator, output in ./out
+	bash scripts/demo.sh
+
+lint: ## cargo fmt --check and clippy with -D warnings
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+check-jobs: build ## Validate every example job with `postpress-etl validate`
+	@for j in jobs/*.toml; do POSTPRESS_API_KEY= target/debug/postpress-etl validate "$$j" >/dev/null || exit 1; echo "valid: $$j"; done
+
+check-deploy: ## Check the Kubernetes manifests, the Airflow DAG and the Dockerfile
+	bash scripts/venv.sh
+	.venv/bin/python scripts/check-deploy.py
+
+e2e: build ## Export with the real binary and query the result with DuckDB
+	bash scripts/e2e.sh
+
+test: lint ## Everything CI runs: lint, unit + integration tests (S3 included), DuckDB end to end
+	bash scripts/venv.sh
+	bash scripts/s3-server.sh start
+	eval "$$(bash scripts/s3-server.sh env)" && POSTPRESS_S3_TESTS=1 $(CARGO) test --all-targets; \
+	  status=$$?; bash scripts/s3-server.sh stop; exit $$status
+	$(CARGO) build --benches
+	$(MAKE) check-jobs
+	bash scripts/e2e.sh
+	.venv/bin/python scripts/check-deploy.py
+
+bench: ## Benchmarks against the simulator; writes bench/results.md
+	bash bench/run.sh
+
+s3-up: ## Start the local S3-compatible server (moto)
+	bash scripts/venv.sh && bash scripts/s3-server.sh start && bash scripts/s3-server.sh env
+
+s3-down: ## Stop it
+	bash scripts/s3-server.sh stop
+
+clean: ## Remove build output and the demo's ./out
+	$(CARGO) clean
+	rm -rf out
