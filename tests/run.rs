@@ -125,10 +125,24 @@ fn every_size_lands_exactly() {
     assert_eq!(m[0]["status"], "ok");
     assert_eq!(m[0]["units"].as_array().map(Vec::len), Some(20));
     assert_eq!(f["run_id"], m[0]["run_id"]);
-    let unknown: u64 = m[0]["units"].as_array().into_iter().flatten().map(|u| u["unknown_fields"].as_u64().unwrap_or(0)).sum();
-    assert!(unknown > 0, "the simulator sends unknown fields now and then; the manifest counts them");
-    assert!(!t.out().join("_staging").exists() || files_below(&t.out().join("_staging")).is_empty());
-    assert!(o.stdout.contains("20 units, 20 ok, 0 failed"), "{}", o.stdout);
+    let unknown: u64 = m[0]["units"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| u["unknown_fields"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(
+        unknown > 0,
+        "the simulator sends unknown fields now and then; the manifest counts them"
+    );
+    assert!(
+        !t.out().join("_staging").exists() || files_below(&t.out().join("_staging")).is_empty()
+    );
+    assert!(
+        o.stdout.contains("20 units, 20 ok, 0 failed"),
+        "{}",
+        o.stdout
+    );
 }
 
 /// 30% transient faults of every retryable kind plus empty pages: the same exact output, exit 0.
@@ -143,7 +157,12 @@ fn transient_faults_change_nothing() {
     run_job(&job, &[]).expect_code(0, &t.out());
     assert_all_sizes_exact(&t.out());
     let stats = sim.stats();
-    let faults: u64 = stats["faults"].as_object().expect("faults").values().filter_map(Value::as_u64).sum();
+    let faults: u64 = stats["faults"]
+        .as_object()
+        .expect("faults")
+        .values()
+        .filter_map(Value::as_u64)
+        .sum();
     assert!(faults > 5, "faults were injected: {stats}");
     let m = &manifests(&t.out())[0];
     assert!(m["totals"]["retries"].as_u64().unwrap_or(0) > 0, "{m}");
@@ -183,8 +202,15 @@ fn permanent_errors_fail_only_their_units() {
     assert_eq!(m["status"], "partial");
     let units = m["units"].as_array().expect("units");
     for (acc, ds, fault) in cases {
-        let other = if ds == "followers" { "following" } else { "followers" };
-        assert!(!partition(&t.out(), ds, "linkedin", acc).exists(), "{acc} {ds} published nothing");
+        let other = if ds == "followers" {
+            "following"
+        } else {
+            "followers"
+        };
+        assert!(
+            !partition(&t.out(), ds, "linkedin", acc).exists(),
+            "{acc} {ds} published nothing"
+        );
         assert_unit_exact(&t.out(), other, "linkedin", acc, 250);
         let u = units
             .iter()
@@ -201,7 +227,12 @@ fn permanent_errors_fail_only_their_units() {
         assert_eq!(u["error"]["type"], want_type, "{u}");
         assert_eq!(u["error"]["page"], 0, "{u}");
         if fault.starts_with("errors/") {
-            assert!(u["error"]["instance"].as_str().is_some_and(|s| !s.is_empty()), "request id kept: {u}");
+            assert!(
+                u["error"]["instance"]
+                    .as_str()
+                    .is_some_and(|s| !s.is_empty()),
+                "request id kept: {u}"
+            );
             assert!(u["error"]["title"].is_string(), "{u}");
         }
         let summary_line = o
@@ -209,10 +240,25 @@ fn permanent_errors_fail_only_their_units() {
             .lines()
             .find(|l| l.starts_with(acc) && l.contains(ds))
             .unwrap_or_default();
-        assert!(summary_line.contains("FAILED") && summary_line.contains(want_type), "{summary_line:?}");
+        assert!(
+            summary_line.contains("FAILED") && summary_line.contains(want_type),
+            "{summary_line:?}"
+        );
     }
-    let by_acc = |acc: &str, ds: &str| units.iter().find(|u| u["account_id"] == acc && u["dataset"] == ds).cloned().unwrap_or_default();
-    assert!(by_acc("acc_type", "followers")["error"]["message"].as_str().unwrap_or_default().contains("item 0 field"), "decode errors name the item and field");
+    let by_acc = |acc: &str, ds: &str| {
+        units
+            .iter()
+            .find(|u| u["account_id"] == acc && u["dataset"] == ds)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert!(
+        by_acc("acc_type", "followers")["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("item 0 field"),
+        "decode errors name the item and field"
+    );
     assert_unit_exact(&t.out(), "followers", "instagram", "acc_good", 450);
     assert_unit_exact(&t.out(), "following", "instagram", "acc_good", 30);
 }
@@ -224,14 +270,29 @@ fn missing_credentials_aborts_the_run() {
     let t = TestDir::new();
     let scenario = "[[accounts]]\nid = \"acc_a\"\nprovider = \"linkedin\"\nfollowers = 500\n[[accounts.faults]]\nfault = \"errors/missing_credentials\"\n\n[[accounts]]\nid = \"acc_b\"\nprovider = \"linkedin\"\nfollowers = 500\nlatency = \"200ms\"\n";
     let sim = Sim::with_scenario(&t, scenario, &[]);
-    let job = t.job(&sim, "concurrency = 1", &accounts_toml(&[("acc_a", "linkedin"), ("acc_b", "linkedin")]));
+    let job = t.job(
+        &sim,
+        "concurrency = 1",
+        &accounts_toml(&[("acc_a", "linkedin"), ("acc_b", "linkedin")]),
+    );
     let o = run_job(&job, &[]);
     o.expect_code(1, &t.out());
     let m = &manifests(&t.out())[0];
     assert_eq!(m["status"], "failed");
-    assert!(m["error"].as_str().unwrap_or_default().contains("errors/missing_credentials"), "{m}");
+    assert!(
+        m["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("errors/missing_credentials"),
+        "{m}"
+    );
     // Units after the abort were never started.
-    assert_eq!(sim.stats()["accounts"]["acc_b"]["requests"].as_u64().unwrap_or(0), 0);
+    assert_eq!(
+        sim.stats()["accounts"]["acc_b"]["requests"]
+            .as_u64()
+            .unwrap_or(0),
+        0
+    );
     assert!(!t.out().join("followers").exists());
 }
 
@@ -244,14 +305,20 @@ fn per_account_pacing_has_no_violations() {
     let mut pairs = Vec::new();
     let ids: Vec<String> = (0..4).map(|i| format!("acc_linkedin_{i:04}")).collect();
     for id in &ids {
-        scenario.push_str(&format!("[[accounts]]\nid = \"{id}\"\nprovider = \"linkedin\"\nfollowers = 400\nfollowing = 0\n"));
+        scenario.push_str(&format!(
+            "[[accounts]]\nid = \"{id}\"\nprovider = \"linkedin\"\nfollowers = 400\nfollowing = 0\n"
+        ));
     }
     for id in &ids {
         pairs.push((id.as_str(), "linkedin"));
     }
     let sim = Sim::with_scenario(&t, &scenario, &[]);
     // 1200/min = one request per 50 ms per account, both datasets together.
-    let job = t.job(&sim, "account_requests_per_minute = 1200.0\nconcurrency = 8", &accounts_toml(&pairs));
+    let job = t.job(
+        &sim,
+        "account_requests_per_minute = 1200.0\nconcurrency = 8",
+        &accounts_toml(&pairs),
+    );
     run_job(&job, &[]).expect_code(0, &t.out());
     let stats = sim.stats();
     assert_eq!(stats["violations"]["account_rate"], 0, "{stats}");
@@ -261,10 +328,22 @@ fn per_account_pacing_has_no_violations() {
     }
     // Overlap: every followers unit spans 5 pages ≥ 200 ms; run serially they would take the sum.
     let m = &manifests(&t.out())[0];
-    let span_ms = |k: &str| chrono::DateTime::parse_from_rfc3339(m[k].as_str().unwrap_or_default()).expect("time").timestamp_millis();
+    let span_ms = |k: &str| {
+        chrono::DateTime::parse_from_rfc3339(m[k].as_str().unwrap_or_default())
+            .expect("time")
+            .timestamp_millis()
+    };
     let wall = span_ms("finished_at") - span_ms("started_at");
-    let sum: i64 = m["units"].as_array().into_iter().flatten().map(|u| u["duration_ms"].as_i64().unwrap_or(0)).sum();
-    assert!(sum as f64 > 1.5 * wall as f64, "units ran concurrently: sum {sum} ms vs wall {wall} ms");
+    let sum: i64 = m["units"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| u["duration_ms"].as_i64().unwrap_or(0))
+        .sum();
+    assert!(
+        sum as f64 > 1.5 * wall as f64,
+        "units ran concurrently: sum {sum} ms vs wall {wall} ms"
+    );
 }
 
 /// A rerun for the same date replaces, never duplicates; a unit failing on a later rerun leaves
@@ -272,12 +351,18 @@ fn per_account_pacing_has_no_violations() {
 #[test]
 fn rerun_replaces_and_failed_rerun_keeps_data() {
     let t = TestDir::new();
-    let scenario = "[[accounts]]\nid = \"acc_x\"\nprovider = \"linkedin\"\nfollowers = 350\nfollowing = 20\n";
+    let scenario =
+        "[[accounts]]\nid = \"acc_x\"\nprovider = \"linkedin\"\nfollowers = 350\nfollowing = 20\n";
     let sim = Sim::with_scenario(&t, scenario, &[]);
     let accounts = accounts_toml(&[("acc_x", "linkedin")]);
     // First run: small files, 4 parts.
-    let small_text = std::fs::read_to_string(t.job_with(&sim, "", "max_rows_per_file = 100\nrow_group_rows = 40", &accounts))
-        .expect("job");
+    let small_text = std::fs::read_to_string(t.job_with(
+        &sim,
+        "",
+        "max_rows_per_file = 100\nrow_group_rows = 40",
+        &accounts,
+    ))
+    .expect("job");
     let small = t.write("small.toml", &small_text);
     let job = t.job(&sim, "", &accounts);
     run_job(&small, &[]).expect_code(0, &t.out());
@@ -301,13 +386,29 @@ fn rerun_replaces_and_failed_rerun_keeps_data() {
         &[],
     );
     let text = std::fs::read_to_string(&job).expect("job");
-    let port_line = text.lines().find(|l| l.starts_with("base_url")).expect("base_url").to_owned();
-    let job3 = t.write("job3.toml", &text.replace(&port_line, &format!("base_url = \"{}\"", failing.base_url())));
+    let port_line = text
+        .lines()
+        .find(|l| l.starts_with("base_url"))
+        .expect("base_url")
+        .to_owned();
+    let job3 = t.write(
+        "job3.toml",
+        &text.replace(
+            &port_line,
+            &format!("base_url = \"{}\"", failing.base_url()),
+        ),
+    );
     run_job(&job3, &[]).expect_code(3, &t.out());
     let third = assert_unit_exact(&t.out(), "followers", "linkedin", "acc_x", 350);
-    assert_eq!(third[0]["run_id"], second[0]["run_id"], "the failed rerun left the earlier data");
+    assert_eq!(
+        third[0]["run_id"], second[0]["run_id"],
+        "the failed rerun left the earlier data"
+    );
     let following = assert_unit_exact(&t.out(), "following", "linkedin", "acc_x", 20);
-    assert_ne!(following[0]["run_id"], second[0]["run_id"], "the unit that succeeded was replaced");
+    assert_ne!(
+        following[0]["run_id"], second[0]["run_id"],
+        "the unit that succeeded was replaced"
+    );
 }
 
 /// SIGKILL in the middle of a run: every visible partition is complete and readable, nothing
@@ -327,7 +428,14 @@ fn sigkill_leaves_no_partial_unit() {
     let sim = Sim::with_scenario(&t, &scenario, &[]);
     let job = t.job(&sim, "concurrency = 3", &accounts_toml(&pairs));
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_postpress-etl"))
-        .args(["run", job.to_str().expect("utf-8"), "--snapshot-date", DATE, "--progress", "off"])
+        .args([
+            "run",
+            job.to_str().expect("utf-8"),
+            "--snapshot-date",
+            DATE,
+            "--progress",
+            "off",
+        ])
         .env("POSTPRESS_API_KEY", KEY)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -335,7 +443,9 @@ fn sigkill_leaves_no_partial_unit() {
         .expect("spawn");
     // Kill once at least one unit is published and others are mid-flight.
     let published = wait_until(Duration::from_secs(20), || {
-        files_below(&t.out().join("followers")).iter().any(|p| p.extension().is_some_and(|e| e == "parquet"))
+        files_below(&t.out().join("followers"))
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "parquet"))
     });
     assert!(published, "a unit was published before the kill");
     child.kill().expect("SIGKILL");
@@ -348,7 +458,11 @@ fn sigkill_leaves_no_partial_unit() {
             complete += 1;
         }
     }
-    assert!(complete >= 1 && complete < ids.len(), "killed mid-run: {complete} complete\n{}", tree(&t.out()));
+    assert!(
+        complete >= 1 && complete < ids.len(),
+        "killed mid-run: {complete} complete\n{}",
+        tree(&t.out())
+    );
     run_job(&job, &[]).expect_code(0, &t.out());
     for (i, id) in ids.iter().enumerate() {
         assert_unit_exact(&t.out(), "followers", "linkedin", id, 300 + i as u64 * 200);
@@ -366,14 +480,31 @@ fn api_key_never_leaks() {
     );
     let job = t.job(&sim, "", &accounts_toml(&[("acc_k", "instagram")]));
     let o = etl(
-        &["run", job.to_str().expect("utf-8"), "--snapshot-date", DATE, "--progress", "off"],
+        &[
+            "run",
+            job.to_str().expect("utf-8"),
+            "--snapshot-date",
+            DATE,
+            "--progress",
+            "off",
+        ],
         &[("RUST_LOG", "trace")],
     );
     o.expect_code(3, &t.out());
     assert!(o.stderr.len() > 1000, "trace logging was on");
-    assert!(!o.stderr.contains(KEY) && !o.stdout.contains(KEY), "key in logs");
+    assert!(
+        !o.stderr.contains(KEY) && !o.stdout.contains(KEY),
+        "key in logs"
+    );
     let o = etl(
-        &["run", job.to_str().expect("utf-8"), "--snapshot-date", DATE, "--log-format", "json"],
+        &[
+            "run",
+            job.to_str().expect("utf-8"),
+            "--snapshot-date",
+            DATE,
+            "--log-format",
+            "json",
+        ],
         &[("RUST_LOG", "trace")],
     );
     assert!(!o.stderr.contains(KEY), "key in JSON logs");

@@ -3,5 +3,6 @@
 mod util;
 
 mod cli;
+mod ops;
 mod run;
 mod sim;

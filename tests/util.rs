@@ -46,7 +46,10 @@ impl Sim {
             .read_line(&mut line)
             .expect("the simulator prints its address");
         let url = line.trim().to_owned();
-        assert!(url.starts_with("http://127.0.0.1:"), "unexpected first line {url:?}");
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "unexpected first line {url:?}"
+        );
         Sim { child, url }
     }
 
@@ -89,7 +92,9 @@ pub fn http_get(base: &str, path: &str) -> String {
     write!(s, "GET {path} HTTP/1.0\r\nHost: {hostport}\r\n\r\n").expect("send");
     let mut resp = String::new();
     s.read_to_string(&mut resp).expect("read");
-    resp.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
+    resp.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
 }
 
 /// A temp dir per test.
@@ -101,7 +106,10 @@ impl TestDir {
     /// A fresh dir.
     pub fn new() -> TestDir {
         TestDir {
-            dir: tempfile::Builder::new().prefix("pp-etl-test").tempdir().expect("temp dir"),
+            dir: tempfile::Builder::new()
+                .prefix("pp-etl-test")
+                .tempdir()
+                .expect("temp dir"),
         }
     }
 
@@ -129,7 +137,13 @@ impl TestDir {
     }
 
     /// As [`TestDir::job`], with `[output]` lines too.
-    pub fn job_with(&self, sim: &Sim, fetch_extra: &str, output_extra: &str, accounts: &str) -> PathBuf {
+    pub fn job_with(
+        &self,
+        sim: &Sim,
+        fetch_extra: &str,
+        output_extra: &str,
+        accounts: &str,
+    ) -> PathBuf {
         let text = format!(
             "name = \"test-job\"\n\n[api]\nbase_url = \"{}\"\ntimeout = \"5s\"\n\n[fetch]\n{}\n[output]\n{}\n{accounts}\n",
             sim.base_url(),
@@ -137,7 +151,10 @@ impl TestDir {
                 "concurrency = 4\nrequests_per_second = 5000.0\naccount_requests_per_minute = 600000.0\nbackoff_initial = \"1ms\"\nbackoff_max = \"20ms\"\n",
                 fetch_extra
             ),
-            merge(&format!("url = \"{}\"\n", self.out().display()), output_extra),
+            merge(
+                &format!("url = \"{}\"\n", self.out().display()),
+                output_extra
+            ),
         );
         self.write("job.toml", &text)
     }
@@ -213,7 +230,14 @@ pub fn etl(args: &[&str], envs: &[(&str, &str)]) -> Output {
 
 /// `postpress-etl run JOB --snapshot-date DATE --progress off`.
 pub fn run_job(job: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["run", job.to_str().expect("utf-8"), "--snapshot-date", DATE, "--progress", "off"];
+    let mut args = vec![
+        "run",
+        job.to_str().expect("utf-8"),
+        "--snapshot-date",
+        DATE,
+        "--progress",
+        "off",
+    ];
     args.extend_from_slice(extra);
     etl(&args, &[])
 }
@@ -239,7 +263,9 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -277,8 +303,17 @@ pub fn footer(path: &Path) -> Map<String, Value> {
     let f = std::fs::File::open(path).expect("open");
     let b = ParquetRecordBatchReaderBuilder::try_new(f).expect("parquet");
     let mut m = Map::new();
-    for kv in b.metadata().file_metadata().key_value_metadata().into_iter().flatten() {
-        m.insert(kv.key.clone(), Value::from(kv.value.clone().unwrap_or_default()));
+    for kv in b
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .into_iter()
+        .flatten()
+    {
+        m.insert(
+            kv.key.clone(),
+            Value::from(kv.value.clone().unwrap_or_default()),
+        );
     }
     m
 }
@@ -310,7 +345,12 @@ pub fn rows(batch: &RecordBatch) -> Vec<Map<String, Value>> {
 }
 
 /// All rows of a unit's partition, part files in name order.
-pub fn read_unit(out: &Path, dataset: &str, provider: &str, account: &str) -> Vec<Map<String, Value>> {
+pub fn read_unit(
+    out: &Path,
+    dataset: &str,
+    provider: &str,
+    account: &str,
+) -> Vec<Map<String, Value>> {
     let dir = partition(out, dataset, provider, account);
     let mut parts: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("partition {} missing: {e}\n{}", dir.display(), tree(out)))
@@ -321,8 +361,16 @@ pub fn read_unit(out: &Path, dataset: &str, provider: &str, account: &str) -> Ve
     assert!(!parts.is_empty(), "no part files in {}", dir.display());
     let mut all = Vec::new();
     for p in parts {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-        assert!(name.starts_with("part-") && name.ends_with(".parquet"), "stray file {}", p.display());
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            name.starts_with("part-") && name.ends_with(".parquet"),
+            "stray file {}",
+            p.display()
+        );
         for b in read_file(&p).1 {
             all.extend(rows(&b));
         }
@@ -351,11 +399,27 @@ fn days(date: &str) -> i64 {
 
 /// Asserts a unit's published rows equal exactly the `n` items the simulator serves for it:
 /// every API column (absent and null alike read back as null), the metadata columns, the order.
-pub fn assert_unit_exact(out: &Path, dataset: &str, provider: &str, account: &str, n: u64) -> Vec<Map<String, Value>> {
+pub fn assert_unit_exact(
+    out: &Path,
+    dataset: &str,
+    provider: &str,
+    account: &str,
+    n: u64,
+) -> Vec<Map<String, Value>> {
     let got = read_unit(out, dataset, provider, account);
-    assert_eq!(got.len() as u64, n, "{dataset}/{provider}/{account}: row count");
+    assert_eq!(
+        got.len() as u64,
+        n,
+        "{dataset}/{provider}/{account}: row count"
+    );
     for (i, row) in got.iter().enumerate() {
-        let want = expected_item(SEED, sim_provider(provider), sim_dataset(dataset), account, i as u64);
+        let want = expected_item(
+            SEED,
+            sim_provider(provider),
+            sim_dataset(dataset),
+            account,
+            i as u64,
+        );
         let want = want.as_object().expect("item is an object");
         for (col, v) in row {
             let expected = match col.as_str() {
@@ -383,10 +447,26 @@ pub fn assert_unit_exact(out: &Path, dataset: &str, provider: &str, account: &st
 
 fn is_documented(field: &str) -> bool {
     const DOC: [&str; 20] = [
-        "id", "urn", "name", "headline", "profile_url", "profile_picture_url",
-        "profile_picture_url_large", "messaging_id", "username", "is_private", "is_verified",
-        "first_name", "last_name", "public_identifier", "public_profile_url", "created_at",
-        "member_id", "member_urn", "connection_urn", "object",
+        "id",
+        "urn",
+        "name",
+        "headline",
+        "profile_url",
+        "profile_picture_url",
+        "profile_picture_url_large",
+        "messaging_id",
+        "username",
+        "is_private",
+        "is_verified",
+        "first_name",
+        "last_name",
+        "public_identifier",
+        "public_profile_url",
+        "created_at",
+        "member_id",
+        "member_urn",
+        "connection_urn",
+        "object",
     ];
     DOC.contains(&field)
 }
@@ -397,7 +477,10 @@ pub fn manifests(out: &Path) -> Vec<Value> {
     files.sort();
     files
         .iter()
-        .map(|p| serde_json::from_slice(&std::fs::read(p).expect("read manifest")).expect("manifest is JSON"))
+        .map(|p| {
+            serde_json::from_slice(&std::fs::read(p).expect("read manifest"))
+                .expect("manifest is JSON")
+        })
         .collect()
 }
 
