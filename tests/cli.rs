@@ -24,7 +24,8 @@ fn job_file_errors_exit_2_and_touch_nothing() {
         &accounts_toml(&[("acc_linkedin_0000", "linkedin")]),
     ))
     .expect("job");
-    let cases: Vec<(&str, String, Vec<(&str, &str)>, &str)> = vec![
+    type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "unknown key",
             good.replace("[fetch]\n", "[fetch]\nconcurency = 3\n"),

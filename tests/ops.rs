@@ -41,8 +41,8 @@ fn wait_exit(child: &mut std::process::Child, limit: Duration) -> (Option<i32>, 
             return (status.code(), start.elapsed());
         }
         if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
+            child.kill().ok();
+            child.wait().ok();
             panic!("did not exit within {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(20));

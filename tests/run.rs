@@ -449,7 +449,7 @@ fn sigkill_leaves_no_partial_unit() {
     });
     assert!(published, "a unit was published before the kill");
     child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    child.wait().ok();
     let mut complete = 0;
     for (i, id) in ids.iter().enumerate() {
         let dir = partition(&t.out(), "followers", "linkedin", id);
