@@ -5,6 +5,8 @@
 //! storage: it hands validated values to the layers that do.
 
 mod accounts_csv;
+#[cfg(test)]
+mod tests;
 mod validate;
 
 pub use validate::{

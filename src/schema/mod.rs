@@ -5,6 +5,8 @@
 //! It must not know where bytes come from (HTTP) or where batches go (Parquet, storage).
 
 pub mod decode;
+#[cfg(test)]
+mod decode_tests;
 
 use crate::model::{Dataset, Provider};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
