@@ -4,27 +4,8 @@
 use crate::util::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn spawn_run(job: &std::path::Path, extra: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_postpress-etl"))
-        .args([
-            "run",
-            job.to_str().expect("utf-8"),
-            "--snapshot-date",
-            DATE,
-            "--progress",
-            "off",
-        ])
-        .args(extra)
-        .env("POSTPRESS_API_KEY", KEY)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn postpress-etl")
-}
 
 fn signal(pid: u32, sig: &str) {
     let ok = Command::new("kill")
@@ -218,19 +199,7 @@ fn json_logs_parse_and_carry_unit_fields() {
         &[],
     );
     let job = t.job(&sim, "", &accounts_toml(&[("acc_j", "linkedin")]));
-    let o = etl(
-        &[
-            "run",
-            job.to_str().expect("utf-8"),
-            "--snapshot-date",
-            DATE,
-            "--log-format",
-            "json",
-            "--progress",
-            "off",
-        ],
-        &[("RUST_LOG", "debug")],
-    );
+    let o = run_job_env(&job, &["--log-format", "json"], &[("RUST_LOG", "debug")]);
     o.expect_code(3, &t.out());
     let lines: Vec<Value> = o
         .stderr

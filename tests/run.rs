@@ -427,20 +427,7 @@ fn sigkill_leaves_no_partial_unit() {
     }
     let sim = Sim::with_scenario(&t, &scenario, &[]);
     let job = t.job(&sim, "concurrency = 3", &accounts_toml(&pairs));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_postpress-etl"))
-        .args([
-            "run",
-            job.to_str().expect("utf-8"),
-            "--snapshot-date",
-            DATE,
-            "--progress",
-            "off",
-        ])
-        .env("POSTPRESS_API_KEY", KEY)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn_run(&job, &[]);
     // Kill once at least one unit is published and others are mid-flight.
     let published = wait_until(Duration::from_secs(20), || {
         files_below(&t.out().join("followers"))
@@ -479,34 +466,14 @@ fn api_key_never_leaks() {
         &[],
     );
     let job = t.job(&sim, "", &accounts_toml(&[("acc_k", "instagram")]));
-    let o = etl(
-        &[
-            "run",
-            job.to_str().expect("utf-8"),
-            "--snapshot-date",
-            DATE,
-            "--progress",
-            "off",
-        ],
-        &[("RUST_LOG", "trace")],
-    );
+    let o = run_job_env(&job, &[], &[("RUST_LOG", "trace")]);
     o.expect_code(3, &t.out());
     assert!(o.stderr.len() > 1000, "trace logging was on");
     assert!(
         !o.stderr.contains(KEY) && !o.stdout.contains(KEY),
         "key in logs"
     );
-    let o = etl(
-        &[
-            "run",
-            job.to_str().expect("utf-8"),
-            "--snapshot-date",
-            DATE,
-            "--log-format",
-            "json",
-        ],
-        &[("RUST_LOG", "trace")],
-    );
+    let o = run_job_env(&job, &["--log-format", "json"], &[("RUST_LOG", "trace")]);
     assert!(!o.stderr.contains(KEY), "key in JSON logs");
     for f in files_below(&t.out()) {
         let bytes = std::fs::read(&f).expect("read");

@@ -230,6 +230,15 @@ pub fn etl(args: &[&str], envs: &[(&str, &str)]) -> Output {
 
 /// `postpress-etl run JOB --snapshot-date DATE --progress off`.
 pub fn run_job(job: &Path, extra: &[&str]) -> Output {
+    run_job_env(job, extra, &[])
+}
+
+/// [`run_job`] with extra environment (an empty value removes the variable).
+pub fn run_job_env(job: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Output {
+    etl(&run_args(job, extra), envs)
+}
+
+fn run_args<'a>(job: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "run",
         job.to_str().expect("utf-8"),
@@ -239,7 +248,20 @@ pub fn run_job(job: &Path, extra: &[&str]) -> Output {
         "off",
     ];
     args.extend_from_slice(extra);
-    etl(&args, &[])
+    args
+}
+
+/// Starts `postpress-etl run JOB` in the background (stdout discarded, stderr piped), for
+/// tests that signal or kill it.
+pub fn spawn_run(job: &Path, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_postpress-etl"))
+        .args(run_args(job, extra))
+        .env("POSTPRESS_API_KEY", KEY)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn postpress-etl")
 }
 
 /// Every file below `dir`, one per line, for failure messages.
