@@ -154,9 +154,9 @@ pub enum RunError {
     Preflight {
         /// The destination.
         destination: String,
-        /// Why.
+        /// Why, naming the bucket or directory.
         #[source]
-        source: SinkError,
+        source: sink::store::PreflightError,
     },
     /// The HTTP client cannot be built.
     #[error("HTTP client")]
@@ -226,7 +226,7 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
     let units = plan(job, opts.shard);
     let dest = sink::store::open(&job.output.url)?;
     let layout = Layout::new(&dest.prefix);
-    sink::preflight(dest.store.as_ref(), &layout.preflight_marker(&run_id))
+    dest.preflight(&layout.preflight_marker(&run_id))
         .await
         .map_err(|source| RunError::Preflight {
             destination: dest.display.clone(),

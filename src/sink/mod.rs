@@ -29,7 +29,7 @@ pub enum SinkError {
         path: String,
         /// Why.
         #[source]
-        source: object_store::Error,
+        source: Cause<object_store::Error>,
     },
     /// Parquet encoding or its upload failed.
     #[error("writing Parquet file {path} failed")]
@@ -38,8 +38,40 @@ pub enum SinkError {
         path: String,
         /// Why.
         #[source]
-        source: ::parquet::errors::ParquetError,
+        source: Cause<::parquet::errors::ParquetError>,
     },
+}
+
+/// A foreign error shown as one sentence. object_store's and parquet's errors quote most of
+/// their cause chain in their own `Display` (request, retries, status, S3's error body), so
+/// printing every `source()` level, as `{:#}` and `run::chain` do, repeats it several times.
+/// `Cause` prints the error, then only the sources not already quoted (such as the
+/// "Connection refused" at the bottom), and ends the chain. The error is kept in `.0`.
+#[derive(Debug)]
+pub struct Cause<E>(pub E);
+
+impl<E: std::error::Error> std::fmt::Display for Cause<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut text = self.0.to_string();
+        let mut cur = self.0.source();
+        while let Some(c) = cur {
+            let s = c.to_string();
+            if !text.contains(&s) {
+                text.push_str(": ");
+                text.push_str(&s);
+            }
+            cur = c.source();
+        }
+        f.write_str(&text)
+    }
+}
+
+impl<E: std::error::Error> std::error::Error for Cause<E> {}
+
+impl<E> From<E> for Cause<E> {
+    fn from(e: E) -> Cause<E> {
+        Cause(e)
+    }
 }
 
 /// Runs a PUT/DELETE/RENAME-like call up to three times: object_store retries requests inside
@@ -82,7 +114,7 @@ pub async fn delete_if_exists(store: &dyn ObjectStore, path: &Path) -> Result<()
     .map_err(|source| SinkError::Store {
         op: "delete",
         path: path.to_string(),
-        source,
+        source: source.into(),
     })
 }
 
@@ -98,7 +130,7 @@ pub async fn preflight(store: &dyn ObjectStore, marker: &Path) -> Result<()> {
         .map_err(|source| SinkError::Store {
             op: "put",
             path: marker.to_string(),
-            source,
+            source: source.into(),
         })?;
     store
         .delete(marker)
@@ -106,7 +138,7 @@ pub async fn preflight(store: &dyn ObjectStore, marker: &Path) -> Result<()> {
         .map_err(|source| SinkError::Store {
             op: "delete",
             path: marker.to_string(),
-            source,
+            source: source.into(),
         })
 }
 
@@ -119,7 +151,7 @@ pub async fn put_object(store: &dyn ObjectStore, path: &Path, bytes: Vec<u8>) ->
         .map_err(|source| SinkError::Store {
             op: "put",
             path: path.to_string(),
-            source,
+            source: source.into(),
         })
 }
 
@@ -132,7 +164,7 @@ pub async fn delete_prefix(store: &dyn ObjectStore, prefix: &Path) -> Result<u64
         .map_err(|source| SinkError::Store {
             op: "list",
             path: prefix.to_string(),
-            source,
+            source: source.into(),
         })?;
     let mut n = 0;
     for o in objects {
@@ -140,4 +172,37 @@ pub async fn delete_prefix(store: &dyn ObjectStore, prefix: &Path) -> Result<u64
         n += 1;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("error sending request")]
+    struct Transport(#[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("Error performing PUT http://h/b/k - {0}")]
+    struct Request(#[source] Transport);
+
+    /// A storage error reads as one sentence: each cause once, the root cause kept, and the
+    /// chain ends at the wrapped error.
+    #[test]
+    fn causes_are_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let e = SinkError::Store {
+            op: "put",
+            path: "pp/k".into(),
+            source: Cause(object_store::Error::Generic {
+                store: "S3",
+                source: Box::new(Request(Transport(io))),
+            }),
+        };
+        assert_eq!(
+            crate::run::chain(&e),
+            "put pp/k failed: Generic S3 error: Error performing PUT http://h/b/k - error sending \
+             request: Connection refused"
+        );
+    }
 }

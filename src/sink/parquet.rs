@@ -21,6 +21,10 @@ use std::sync::Arc;
 /// parts this size (S3 needs at least 5 MiB per part).
 pub const UPLOAD_BUFFER_BYTES: usize = 8 * 1024 * 1024;
 
+/// Parts of one file uploading at once. With the buffer, a unit holds at most
+/// `(1 + UPLOAD_CONCURRENCY) * UPLOAD_BUFFER_BYTES` of upload data, whatever the account's size.
+pub const UPLOAD_CONCURRENCY: usize = 2;
+
 /// Writer settings, from the validated job.
 #[derive(Debug, Clone, Copy)]
 pub struct WriterOptions {
@@ -137,11 +141,12 @@ impl PartWriter {
             &self.key(),
             n,
         );
-        let buf = BufWriter::with_capacity(self.store.clone(), path.clone(), UPLOAD_BUFFER_BYTES);
+        let buf = BufWriter::with_capacity(self.store.clone(), path.clone(), UPLOAD_BUFFER_BYTES)
+            .with_max_concurrency(UPLOAD_CONCURRENCY);
         let writer = AsyncArrowWriter::try_new(buf, self.schema.clone(), Some(self.props.clone()))
             .map_err(|source| SinkError::Encode {
                 path: path.to_string(),
-                source,
+                source: source.into(),
             })?;
         self.current = Some((writer, path, 0));
         Ok(())
@@ -171,7 +176,7 @@ impl PartWriter {
                 .await
                 .map_err(|source| SinkError::Encode {
                     path: path.to_string(),
-                    source,
+                    source: source.into(),
                 })?;
             *rows += take as u64;
             offset += take;
@@ -183,14 +188,14 @@ impl PartWriter {
         if let Some((writer, path, rows)) = self.current.take() {
             writer.close().await.map_err(|source| SinkError::Encode {
                 path: path.to_string(),
-                source,
+                source: source.into(),
             })?;
             let meta = retry_io(|| self.store.head(&path))
                 .await
                 .map_err(|source| SinkError::Store {
                     op: "head",
                     path: path.to_string(),
-                    source,
+                    source: source.into(),
                 })?;
             let file_name = path.filename().unwrap_or_default().to_owned();
             self.staged.push(StagedPart {
@@ -211,9 +216,12 @@ impl PartWriter {
 
     /// Abandons the unit: aborts the open upload and deletes what was staged.
     pub async fn abort(mut self) {
-        if let Some((writer, _, _)) = self.current.take() {
-            // Dropping the writer aborts its multipart upload; a small file was never put.
-            drop(writer);
+        if let Some((writer, path, _)) = self.current.take() {
+            // Dropping a multipart upload would leave its parts on S3 (invisible, but billed until
+            // a lifecycle rule removes them): abort it. A file still in the buffer was never put.
+            if let Err(e) = writer.into_inner().abort().await {
+                tracing::debug!(path = %path, error = %e, "Could not abort a multipart upload.");
+            }
         }
         for part in &self.staged {
             // Best effort: the run's staging directory is removed at the end anyway.

@@ -2,13 +2,15 @@
 //! earlier runs left there and this run did not write. A failed unit never gets here, so its
 //! partition keeps the earlier data.
 //!
-//! On a local disk each move is an atomic rename. On S3 a move is copy then delete: while a unit
-//! publishes, a reader listing its partition may briefly see new parts beside stale ones.
+//! Each part appears atomically (a hard link renamed into place on a local disk, a server-side
+//! copy on S3), but a unit of several parts does not: while a unit publishes, a reader listing its
+//! partition may briefly see new parts beside stale ones of an earlier run.
 
 use super::layout::{Area, Layout, PartitionKey};
 use super::parquet::StagedPart;
 use super::{SinkError, delete_if_exists, retry_io};
 use futures::TryStreamExt;
+use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::collections::HashSet;
 
@@ -33,13 +35,7 @@ pub async fn publish(
         let to = layout
             .partition(Area::Final, key)
             .join(part.file_name.as_str());
-        retry_io(|| store.rename(&part.path, &to))
-            .await
-            .map_err(|source| SinkError::Store {
-                op: "rename",
-                path: to.to_string(),
-                source,
-            })?;
+        move_part(store, part, &to).await?;
         files.push(part.file_name.clone());
     }
     let dir = layout.partition(Area::Final, key);
@@ -51,7 +47,7 @@ pub async fn publish(
         .map_err(|source| SinkError::Store {
             op: "list",
             path: dir.to_string(),
-            source,
+            source: source.into(),
         })?;
     let mut removed = 0;
     for meta in existing {
@@ -68,4 +64,23 @@ pub async fn publish(
         }
     }
     Ok(Published { files, removed })
+}
+
+/// Moves one staged part into place: a copy, then the staged copy's deletion. The part is
+/// published once the copy succeeded (on S3 a copy is atomic per object, on a local disk it is a
+/// hard link renamed into place), so a failed deletion is only litter in staging: it is logged,
+/// and the run's staging cleanup removes it. A plain `rename` would be the same two calls on S3
+/// but could fail after its copy, reporting a visible part as not published.
+async fn move_part(store: &dyn ObjectStore, part: &StagedPart, to: &Path) -> Result<(), SinkError> {
+    retry_io(|| store.copy(&part.path, to))
+        .await
+        .map_err(|source| SinkError::Store {
+            op: "copy",
+            path: to.to_string(),
+            source: source.into(),
+        })?;
+    if let Err(e) = delete_if_exists(store, &part.path).await {
+        tracing::warn!(path = %part.path, error = %e, "A published part's staged copy could not be deleted.");
+    }
+    Ok(())
 }

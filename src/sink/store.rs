@@ -1,10 +1,23 @@
-//! Destination URL → `ObjectStore` plus the prefix inside it. Local paths and `file://` use
-//! `LocalFileSystem`; `s3://bucket/prefix` uses `AmazonS3` configured the standard AWS way.
+//! Destination URL → `ObjectStore` plus the prefix inside it, and the destination preflight.
+//!
+//! Local paths and `file://` use `LocalFileSystem`. `s3://bucket/prefix` uses `AmazonS3`, built by
+//! object_store's own builder from the standard AWS environment (`AWS_ACCESS_KEY_ID`,
+//! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
+//! `AWS_ALLOW_HTTP`, web identity / IRSA, ECS and EC2 instance credentials): nothing here reads a
+//! credential itself, so nothing here can print one.
+//!
+//! This module must not know the API, Parquet or the partition layout; it opens stores and says
+//! in an operator's words why one cannot be written.
 
-use object_store::ObjectStore;
+use super::SinkError;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::client::{HttpError, HttpErrorKind};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
+use object_store::{BackoffConfig, ObjectStore, RetryConfig};
+use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A destination that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -38,8 +51,27 @@ pub enum StoreError {
     },
 }
 
+/// Where a destination lives, for messages: the preflight names the bucket or the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A local directory.
+    Local {
+        /// Its absolute path.
+        dir: String,
+    },
+    /// An S3 bucket (AWS or an S3-compatible store).
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// `AWS_ENDPOINT_URL` when set; AWS itself otherwise.
+        endpoint: Option<String>,
+        /// The region requests are signed for.
+        region: String,
+    },
+}
+
 /// An opened destination.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Destination {
     /// The store.
     pub store: Arc<dyn ObjectStore>,
@@ -49,6 +81,34 @@ pub struct Destination {
     pub display: String,
     /// True for S3 (publish is copy-then-delete there).
     pub is_s3: bool,
+    /// The bucket or directory, for messages.
+    pub target: Target,
+}
+
+impl fmt::Debug for Destination {
+    /// The store itself is left out: its configuration is not for logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Destination")
+            .field("display", &self.display)
+            .field("prefix", &self.prefix.as_ref())
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+/// object_store's retries of every S3 request (timeouts, connection errors, 5xx, 429): up to
+/// five retries with exponential backoff from 100 ms, given up after two minutes. PUT-like calls
+/// get a further retry of the whole call in `sink::retry_io`.
+pub fn s3_retry_config() -> RetryConfig {
+    RetryConfig {
+        max_retries: 5,
+        retry_timeout: Duration::from_secs(120),
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(15),
+            base: 2.0,
+        },
+    }
 }
 
 /// Opens the destination named by `output.url`.
@@ -72,28 +132,30 @@ pub fn open(url: &str) -> Result<Destination, StoreError> {
         prefix: Path::default(),
         display: abs.display().to_string(),
         is_s3: false,
+        target: Target::Local {
+            dir: abs.display().to_string(),
+        },
     })
 }
 
 fn open_s3(url: &str, rest: &str) -> Result<Destination, StoreError> {
-    use object_store::aws::AmazonS3Builder;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-    // AWS_ENDPOINT_URL is the AWS SDKs' standard name; object_store reads AWS_ENDPOINT too.
-    if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
-        builder = builder.with_endpoint(endpoint);
-    }
-    let store = builder
-        .with_retry(object_store::RetryConfig {
-            max_retries: 5,
-            retry_timeout: std::time::Duration::from_secs(120),
-            backoff: object_store::BackoffConfig::default(),
-        })
-        .build()
-        .map_err(|source| StoreError::Configure {
-            url: url.to_owned(),
-            source,
-        })?;
+    // from_env reads every AWS_* variable object_store knows, AWS_ENDPOINT_URL included; the
+    // bucket comes from the URL, never from AWS_BUCKET.
+    let builder = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_retry(s3_retry_config());
+    let endpoint = builder
+        .get_config_value(&AmazonS3ConfigKey::S3Endpoint)
+        .or_else(|| builder.get_config_value(&AmazonS3ConfigKey::Endpoint));
+    let region = builder
+        .get_config_value(&AmazonS3ConfigKey::Region)
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let configure = |source| StoreError::Configure {
+        url: url.to_owned(),
+        source,
+    };
+    let store = builder.build().map_err(configure)?;
     let prefix = super::layout::parse_prefix(prefix).map_err(|source| StoreError::Prefix {
         url: url.to_owned(),
         source,
@@ -103,5 +165,319 @@ fn open_s3(url: &str, rest: &str) -> Result<Destination, StoreError> {
         prefix,
         display: url.to_owned(),
         is_s3: true,
+        target: Target::S3 {
+            bucket: bucket.to_owned(),
+            endpoint,
+            region,
+        },
     })
+}
+
+/// Why the destination failed its preflight, in an operator's words; each names the bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreflightCause {
+    /// S3 answered that the bucket does not exist.
+    NoSuchBucket {
+        /// The bucket.
+        bucket: String,
+    },
+    /// S3 did not accept the credentials: unknown key id, bad signature, expired token.
+    CredentialsRejected {
+        /// The bucket.
+        bucket: String,
+        /// S3's error code, e.g. `InvalidAccessKeyId`.
+        code: String,
+    },
+    /// The credentials are valid but may not write or delete under the prefix.
+    AccessDenied {
+        /// The bucket.
+        bucket: String,
+        /// S3's error code, e.g. `AccessDenied`.
+        code: String,
+    },
+    /// Requests are signed for another region than the bucket's.
+    WrongRegion {
+        /// The bucket.
+        bucket: String,
+        /// The region configured.
+        region: String,
+    },
+    /// No credentials could be obtained: no keys, and no web identity or instance role answered.
+    NoCredentials {
+        /// The bucket.
+        bucket: String,
+    },
+    /// The S3 endpoint could not be reached: DNS, refused connection, timeout, TLS.
+    Unreachable {
+        /// The bucket.
+        bucket: String,
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// S3 refused for another reason.
+    Refused {
+        /// The bucket.
+        bucket: String,
+        /// S3's error code, when it sent one.
+        code: Option<String>,
+    },
+    /// The local directory cannot be written.
+    LocalNotWritable {
+        /// The directory.
+        dir: String,
+    },
+}
+
+impl fmt::Display for PreflightCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PreflightCause::NoSuchBucket { bucket } => {
+                write!(f, "bucket {bucket:?} does not exist (NoSuchBucket)")
+            }
+            PreflightCause::CredentialsRejected { bucket, code } => write!(
+                f,
+                "bucket {bucket:?} rejected the credentials ({code}); check AWS_ACCESS_KEY_ID, \
+                 AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or the role"
+            ),
+            PreflightCause::AccessDenied { bucket, code } => write!(
+                f,
+                "bucket {bucket:?} denied access ({code}); the credentials need s3:PutObject, \
+                 s3:GetObject, s3:DeleteObject and s3:ListBucket under the prefix"
+            ),
+            PreflightCause::WrongRegion { bucket, region } => write!(
+                f,
+                "bucket {bucket:?} is not in region {region:?}; set AWS_REGION to the bucket's region"
+            ),
+            PreflightCause::NoCredentials { bucket } => write!(
+                f,
+                "no AWS credentials could be obtained for bucket {bucket:?}; set AWS_ACCESS_KEY_ID \
+                 and AWS_SECRET_ACCESS_KEY, or use web identity (IRSA) or an instance role"
+            ),
+            PreflightCause::Unreachable { bucket, endpoint } => write!(
+                f,
+                "the S3 endpoint {endpoint} of bucket {bucket:?} cannot be reached"
+            ),
+            PreflightCause::Refused { bucket, code } => match code {
+                Some(code) => write!(f, "bucket {bucket:?} refused the write ({code})"),
+                None => write!(f, "bucket {bucket:?} refused the write"),
+            },
+            PreflightCause::LocalNotWritable { dir } => {
+                write!(f, "output directory {dir} is not writable")
+            }
+        }
+    }
+}
+
+/// The preflight write/delete of a marker failed: the cause, then the storage error.
+#[derive(Debug, thiserror::Error)]
+#[error("{cause}")]
+pub struct PreflightError {
+    /// What is wrong, naming the bucket or directory.
+    pub cause: PreflightCause,
+    /// The failed storage call.
+    #[source]
+    pub source: SinkError,
+}
+
+impl Destination {
+    /// Writes and deletes `marker` below the prefix. Proves, before any API request is sent,
+    /// that the bucket exists, the credentials are accepted and writes and deletes are allowed.
+    pub async fn preflight(&self, marker: &Path) -> Result<(), PreflightError> {
+        super::preflight(self.store.as_ref(), marker)
+            .await
+            .map_err(|source| PreflightError {
+                cause: self.diagnose(&source),
+                source,
+            })
+    }
+
+    /// Names the cause of a failed storage call.
+    pub fn diagnose(&self, e: &SinkError) -> PreflightCause {
+        let (bucket, endpoint, region) = match &self.target {
+            Target::Local { dir } => {
+                return PreflightCause::LocalNotWritable { dir: dir.clone() };
+            }
+            Target::S3 {
+                bucket,
+                endpoint,
+                region,
+            } => (bucket.clone(), endpoint.clone(), region.clone()),
+        };
+        let os = match e {
+            SinkError::Store { source, .. } => &source.0,
+            SinkError::Encode { .. } => return PreflightCause::Refused { bucket, code: None },
+        };
+        let text = chain_text(os);
+        let code = s3_error_code(&text);
+        match code.as_deref() {
+            Some("NoSuchBucket") => return PreflightCause::NoSuchBucket { bucket },
+            Some(
+                "InvalidAccessKeyId"
+                | "SignatureDoesNotMatch"
+                | "ExpiredToken"
+                | "InvalidToken"
+                | "TokenRefreshRequired"
+                | "InvalidSecurity"
+                | "InvalidClientTokenId",
+            ) => {
+                let code = code.unwrap_or_default();
+                return PreflightCause::CredentialsRejected { bucket, code };
+            }
+            Some(
+                "AuthorizationHeaderMalformed"
+                | "PermanentRedirect"
+                | "IllegalLocationConstraintException",
+            ) => {
+                return PreflightCause::WrongRegion { bucket, region };
+            }
+            Some("AccessDenied" | "AllAccessDisabled" | "AccountProblem") => {
+                let code = code.unwrap_or_default();
+                return PreflightCause::AccessDenied { bucket, code };
+            }
+            _ => {}
+        }
+        match os {
+            // A PUT of a new key can only be "not found" for its bucket.
+            object_store::Error::NotFound { .. } => PreflightCause::NoSuchBucket { bucket },
+            object_store::Error::Unauthenticated { .. } => PreflightCause::CredentialsRejected {
+                bucket,
+                code: code.unwrap_or_else(|| "401 Unauthorized".to_owned()),
+            },
+            object_store::Error::PermissionDenied { .. } => PreflightCause::AccessDenied {
+                bucket,
+                code: code.unwrap_or_else(|| "403 Forbidden".to_owned()),
+            },
+            _ if text.contains("incorrectly configured region") => {
+                PreflightCause::WrongRegion { bucket, region }
+            }
+            _ if is_credential_source(&text) => PreflightCause::NoCredentials { bucket },
+            _ if is_transport_error(os) => PreflightCause::Unreachable {
+                bucket,
+                endpoint: endpoint.unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com")),
+            },
+            _ => PreflightCause::Refused { bucket, code },
+        }
+    }
+}
+
+/// The error and all its sources as one string.
+fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// The `<Code>` of an S3 error body quoted in an error message, if any.
+fn s3_error_code(text: &str) -> Option<String> {
+    let start = text.find("<Code>")? + "<Code>".len();
+    let len = text[start..].find("</Code>")?;
+    let code = text[start..start + len].trim();
+    (!code.is_empty() && code.len() < 64).then(|| code.to_owned())
+}
+
+/// True when the failing request went to a credential source (EC2/ECS metadata, STS, a token
+/// file) rather than to S3.
+fn is_credential_source(text: &str) -> bool {
+    [
+        "169.254.169.254",
+        "169.254.170.2",
+        "://sts.",
+        "AssumeRoleWithWebIdentity",
+        "token file",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
+}
+
+/// True when the request never got an HTTP answer: connect errors, timeouts, aborted requests.
+fn is_transport_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if let Some(h) = c.downcast_ref::<HttpError>() {
+            return matches!(
+                h.kind(),
+                HttpErrorKind::Connect
+                    | HttpErrorKind::Timeout
+                    | HttpErrorKind::Request
+                    | HttpErrorKind::Interrupted
+            );
+        }
+        cur = c.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The S3 error code is read from the body quoted in object_store's message.
+    #[test]
+    fn s3_codes_are_found() {
+        let text = "Object at location p not found: Error performing PUT http://h/b/p in 2ms - \
+                    Server returned non-2xx status code: 404 Not Found: <?xml version=\"1.0\"?>\
+                    <Error><Code>NoSuchBucket</Code><BucketName>b</BucketName></Error>";
+        assert_eq!(s3_error_code(text).as_deref(), Some("NoSuchBucket"));
+        assert_eq!(s3_error_code("connection refused"), None);
+        assert_eq!(s3_error_code("<Code></Code>"), None);
+    }
+
+    /// `s3://bucket/prefix` opens an S3 store named after the bucket, with the prefix parsed
+    /// and the region and endpoint taken from the environment the standard way.
+    #[test]
+    fn s3_urls_open_without_io() {
+        let d = open("s3://my-bucket/exports/pp/").expect("opens");
+        assert!(d.is_s3);
+        assert_eq!(d.prefix.as_ref(), "exports/pp");
+        assert_eq!(d.display, "s3://my-bucket/exports/pp/");
+        match &d.target {
+            Target::S3 { bucket, .. } => assert_eq!(bucket, "my-bucket"),
+            other => panic!("not S3: {other:?}"),
+        }
+        let root = open("s3://b").expect("opens");
+        assert_eq!(root.prefix.as_ref(), "");
+        assert!(!format!("{d:?}").contains("secret"), "{d:?}");
+    }
+
+    /// Every cause names the bucket.
+    #[test]
+    fn causes_name_the_bucket() {
+        let b = || "pp-bucket".to_owned();
+        let causes = [
+            PreflightCause::NoSuchBucket { bucket: b() },
+            PreflightCause::CredentialsRejected {
+                bucket: b(),
+                code: "InvalidAccessKeyId".into(),
+            },
+            PreflightCause::AccessDenied {
+                bucket: b(),
+                code: "AccessDenied".into(),
+            },
+            PreflightCause::WrongRegion {
+                bucket: b(),
+                region: "us-east-1".into(),
+            },
+            PreflightCause::NoCredentials { bucket: b() },
+            PreflightCause::Unreachable {
+                bucket: b(),
+                endpoint: "http://127.0.0.1:1".into(),
+            },
+            PreflightCause::Refused {
+                bucket: b(),
+                code: None,
+            },
+        ];
+        for c in causes {
+            assert!(c.to_string().contains("\"pp-bucket\""), "{c}");
+        }
+        assert_eq!(
+            PreflightCause::NoSuchBucket { bucket: b() }.to_string(),
+            "bucket \"pp-bucket\" does not exist (NoSuchBucket)"
+        );
+    }
 }
