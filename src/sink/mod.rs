@@ -47,8 +47,38 @@ pub enum SinkError {
 /// printing every `source()` level, as `{:#}` and `run::chain` do, repeats it several times.
 /// `Cause` prints the error, then only the sources not already quoted (such as the
 /// "Connection refused" at the bottom), and ends the chain. The error is kept in `.0`.
+///
+/// S3 answers a bad signature by quoting the request it expected to be signed, signed headers
+/// included, and `x-amz-security-token` is one of them: those elements are cut from the text.
 #[derive(Debug)]
 pub struct Cause<E>(pub E);
+
+/// S3 error body elements that quote the signed request.
+const ECHOED_REQUEST: [&str; 4] = [
+    "CanonicalRequest",
+    "CanonicalRequestBytes",
+    "StringToSign",
+    "StringToSignBytes",
+];
+
+/// `text` with the contents of the [`ECHOED_REQUEST`] elements replaced by `REDACTED`.
+fn redact_echoed_request(text: &str) -> String {
+    let mut out = text.to_owned();
+    for tag in ECHOED_REQUEST {
+        let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+        let mut from = 0;
+        while let Some(start) = out[from..].find(&open).map(|i| from + i + open.len()) {
+            let Some(len) = out[start..].find(&close) else {
+                // Cut off mid-element: drop the rest.
+                out.replace_range(start.., "REDACTED");
+                break;
+            };
+            out.replace_range(start..start + len, "REDACTED");
+            from = start + "REDACTED".len() + close.len();
+        }
+    }
+    out
+}
 
 impl<E: std::error::Error> std::fmt::Display for Cause<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -62,7 +92,7 @@ impl<E: std::error::Error> std::fmt::Display for Cause<E> {
             }
             cur = c.source();
         }
-        f.write_str(&text)
+        f.write_str(&redact_echoed_request(&text))
     }
 }
 
@@ -203,6 +233,28 @@ mod tests {
             crate::run::chain(&e),
             "put pp/k failed: Generic S3 error: Error performing PUT http://h/b/k - error sending \
              request: Connection refused"
+        );
+    }
+
+    /// What S3 quotes of a signed request (the session token among its headers) never reaches
+    /// a message; the error code does.
+    #[test]
+    fn echoed_requests_are_redacted() {
+        let body = "403 Forbidden: <Error><Code>SignatureDoesNotMatch</Code>\
+                    <StringToSign>AWS4-HMAC-SHA256\n20260101T000000Z</StringToSign>\
+                    <CanonicalRequest>PUT\n/b/k\nx-amz-security-token:tok-SECRET\n</CanonicalRequest>\
+                    <CanonicalRequestBytes>50 55 54</CanonicalRequestBytes></Error>";
+        let e = Cause(std::io::Error::other(body));
+        let text = e.to_string();
+        assert_eq!(
+            text,
+            "403 Forbidden: <Error><Code>SignatureDoesNotMatch</Code><StringToSign>REDACTED\
+             </StringToSign><CanonicalRequest>REDACTED</CanonicalRequest>\
+             <CanonicalRequestBytes>REDACTED</CanonicalRequestBytes></Error>"
+        );
+        assert_eq!(
+            redact_echoed_request("<StringToSign>cut"),
+            "<StringToSign>REDACTED"
         );
     }
 }
