@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// Sizes around page boundaries for both providers and both datasets.
-const SIZES: &str = r#"
+pub(crate) const SIZES: &str = r#"
 [[accounts]]
 id = "li_zero"
 provider = "linkedin"
@@ -69,7 +69,7 @@ following = 2501
 short_pages = true
 "#;
 
-const SIZE_ACCOUNTS: [(&str, &str, u64, u64); 10] = [
+pub(crate) const SIZE_ACCOUNTS: [(&str, &str, u64, u64); 10] = [
     ("li_zero", "linkedin", 0, 0),
     ("li_one", "linkedin", 1, 1),
     ("li_page", "linkedin", 100, 1000),
@@ -82,12 +82,12 @@ const SIZE_ACCOUNTS: [(&str, &str, u64, u64); 10] = [
     ("ig_big", "instagram", 2501, 2501),
 ];
 
-fn size_accounts() -> String {
+pub(crate) fn size_accounts() -> String {
     let pairs: Vec<(&str, &str)> = SIZE_ACCOUNTS.iter().map(|(a, p, _, _)| (*a, *p)).collect();
     accounts_toml(&pairs)
 }
 
-fn assert_all_sizes_exact(out: &std::path::Path) {
+pub(crate) fn assert_all_sizes_exact(out: &std::path::Path) {
     for (acc, prov, followers, following) in SIZE_ACCOUNTS {
         assert_unit_exact(out, "followers", prov, acc, followers);
         assert_unit_exact(out, "following", prov, acc, following);

@@ -5,4 +5,6 @@ mod util;
 mod cli;
 mod ops;
 mod run;
+mod s3;
 mod sim;
+mod sink;
