@@ -1132,13 +1132,16 @@ fn sigterm_exits_zero() {
 }
 
 /// Pages per second over keep-alive connections, for the report (not a timed assertion):
-/// `cargo test --release --test integration sim::throughput -- --ignored --nocapture`.
+/// `cargo test --release --test integration sim::throughput -- --ignored --nocapture`
+/// (`SIM_BENCH_SECS`, `SIM_BENCH_CONNS`, `SIM_BENCH_CACHE_MIB` tune it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark; run by hand"]
 async fn throughput() {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 
     let accounts = 8;
+    // SIM_BENCH_CACHE_MIB=0 measures rendering every page (the cold first run).
+    let cache = std::env::var("SIM_BENCH_CACHE_MIB").unwrap_or_else(|_| "256".to_owned());
     let sim = SimProcess::start(&[
         "--accounts",
         "8",
@@ -1146,6 +1149,8 @@ async fn throughput() {
         "20000",
         "--provider",
         "linkedin",
+        "--cache-mib",
+        &cache,
     ]);
     let addr = sim.url.trim_start_matches("http://").to_owned();
     let seconds = std::env::var("SIM_BENCH_SECS")

@@ -10,34 +10,57 @@ use std::fmt;
 /// Appends `s` to `out` as the inside of a JSON string (no surrounding quotes).
 ///
 /// Quotes, backslashes and every control character below U+0020 are escaped; everything else,
-/// multi-byte UTF-8 included, is copied as is, which is valid JSON.
+/// multi-byte UTF-8 included, is copied as is, which is valid JSON. Clean runs are found eight
+/// bytes at a time: this loop is most of the cost of rendering a page.
 pub(crate) fn write_escaped(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => {
-                out.extend_from_slice(&bytes[start..i]);
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            if !needs_escape(u64::from_le_bytes(word)) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = bytes[i];
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            i += 1;
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => {
                 out.extend_from_slice(b"\\u00");
                 out.push(HEX[usize::from(b >> 4)]);
                 out.push(HEX[usize::from(b & 0xf)]);
-                start = i + 1;
-                continue;
             }
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(escape);
-        start = i + 1;
+        }
+        i += 1;
+        start = i;
     }
     out.extend_from_slice(&bytes[start..]);
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any of the eight bytes of `w` is below 0x20, a quote or a backslash (the classic
+/// "has zero byte" / "has byte less than" bit tricks; exact for "any", which is all we ask).
+fn needs_escape(w: u64) -> bool {
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+    (below_space | has_zero(w ^ (ONES * u64::from(b'"'))) | has_zero(w ^ (ONES * u64::from(b'\\'))))
+        != 0
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -175,10 +198,27 @@ mod tests {
             "\u{0}\u{1}\u{8}\u{c}\u{1f}\u{7f}",
             "Zoë 李 محمد 🚀 \u{200f}",
             "C:\\Users\\",
+            "0123456789abcdef\"0123456789abcdef\\01234567\n",
+            "ééééééé\u{1f}ééééééé\u{7}",
         ] {
             let ours = escaped(s);
             assert_eq!(serde_json::from_str::<String>(&ours).unwrap(), s);
             assert_eq!(ours, serde_json::to_string(s).unwrap());
+        }
+    }
+
+    #[test]
+    fn every_ascii_char_at_every_offset() {
+        for c in (0u8..128).map(char::from) {
+            for pos in 0..18 {
+                let mut s: String = "abcdefghijklmnopqrs".into();
+                s.insert(pos, c);
+                assert_eq!(
+                    escaped(&s),
+                    serde_json::to_string(&s).unwrap(),
+                    "{c:?} at {pos}"
+                );
+            }
         }
     }
 
