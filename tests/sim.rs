@@ -911,8 +911,14 @@ async fn rate_enforcement() {
             .status,
         200
     );
+    // The key-wide limit meters every authenticated request, even one for no known account.
+    keyed
+        .get("followers", "account_id=acc_nobody")
+        .await
+        .assert_error(429, "errors/too_many_requests");
     let stats = keyed.stats().await;
-    assert_eq!(stats["violations"]["key_rate"], 1);
+    assert_eq!(stats["violations"]["key_rate"], 2);
+    assert_eq!(stats["accounts"]["acc_instagram_0001"]["violations"], 1);
 }
 
 /// Random faults never hit the same page more than `max_consecutive` times in a row, and a

@@ -1,9 +1,10 @@
 //! The HTTP side of the simulator: routes, checks, faults on the wire, responses.
 //!
 //! Owns the hyper service (HTTP/1.1 with keep-alive, one task per connection), the order of the
-//! checks (route, key, query, account, rate limits, limit bounds, cursor, latency, faults), the
-//! error envelope, and the response bodies, truncated ones included. It must not know how items
-//! are generated or how cursors are encoded beyond calling `data`, `page` and `cursor`.
+//! checks (route, API key, key-wide rate, account_id, account, account rate, limit bounds,
+//! cursor, then latency and faults), the error envelope, and the response bodies, truncated
+//! ones included. It must not know how items are generated or how cursors are encoded beyond
+//! calling `data`, `page` and `cursor`.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -374,34 +375,39 @@ async fn data(state: &State, req: &Request<Incoming>, dataset: Dataset, request_
         stats.user_id();
     }
     // `user_id` names whose list to read; without `account_id` it is the account looked up.
-    let Some(account_id) = query
+    let account_id = query
         .account_id
         .as_deref()
         .filter(|a| !a.is_empty())
-        .or(query.user_id.as_deref().filter(|u| !u.is_empty()))
-    else {
-        return Ok(bad_request(
-            "Query parameter account_id is required when user_id is not provided.",
-            request_id,
-        ));
-    };
-    let Some(&index) = state.by_id.get(account_id) else {
-        return Ok(documented(RESOURCE_NOT_FOUND, request_id));
-    };
-    let account = &state.accounts[index as usize];
-    account.counters.requests.fetch_add(1, Ordering::Relaxed);
+        .or(query.user_id.as_deref().filter(|u| !u.is_empty()));
+    let found = account_id.and_then(|id| state.by_id.get(id).copied());
+    let counters = found.map(|i| &state.accounts[i as usize].counters);
+    if let Some(c) = counters {
+        c.requests.fetch_add(1, Ordering::Relaxed);
+    }
 
+    // The key-wide limit meters every authenticated data request, whatever comes next.
     let now = Instant::now();
     if let Some(gate) = &state.key_gate
         && let Err(wait) = gate.check(now)
     {
-        stats.violation(Violation::KeyRate, Some(&account.counters));
+        stats.violation(Violation::KeyRate, counters);
         return Ok(too_many(
             wait,
             "Requests per second of this API key exceeded.",
             request_id,
         ));
     }
+    let Some(account_id) = account_id else {
+        return Ok(bad_request(
+            "Query parameter account_id is required when user_id is not provided.",
+            request_id,
+        ));
+    };
+    let Some(index) = found else {
+        return Ok(documented(RESOURCE_NOT_FOUND, request_id));
+    };
+    let account = &state.accounts[index as usize];
     if let Some(gate) = &account.gate
         && let Err(wait) = gate.check(now)
     {
