@@ -310,9 +310,7 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
     progress.finish().await;
 
     // Whatever a stopped or failed unit left in staging goes now.
-    if let Err(e) =
-        sink::delete_prefix(ctx.dest.store.as_ref(), &ctx.layout.staging_root(&run_id)).await
-    {
+    if let Err(e) = sink::delete_staging(&ctx.dest, &ctx.layout.staging_root(&run_id)).await {
         warn!(error = %e, "Could not clean this run's staging area.");
     }
     let fatal = ctx.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone();

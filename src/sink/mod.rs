@@ -204,6 +204,26 @@ pub async fn delete_prefix(store: &dyn ObjectStore, prefix: &Path) -> Result<u64
     Ok(n)
 }
 
+/// Removes a run's staging area: every object below it, then, on a local disk, the directories
+/// left empty (object stores have none), and `_staging` itself once no run uses it.
+pub async fn delete_staging(dest: &store::Destination, root: &Path) -> Result<u64> {
+    let n = delete_prefix(dest.store.as_ref(), root).await?;
+    if let store::Target::Local { dir } = &dest.target {
+        let run_dir = std::path::Path::new(dir).join(root.as_ref());
+        // Only directories are left; a failure here costs nothing but tidiness.
+        if let Err(e) = std::fs::remove_dir_all(&run_dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::debug!(dir = %run_dir.display(), error = %e, "Could not remove the staging directory.");
+        }
+        if let Some(parent) = run_dir.parent() {
+            // Fails harmlessly while another run (a shard) still stages there.
+            std::fs::remove_dir(parent).ok();
+        }
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
