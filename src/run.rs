@@ -297,12 +297,14 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
     let progress = Progress::start(counters, opts.progress);
 
     // Unordered, so one slow unit never holds a slot; the reports are put back in plan order.
+    // Each unit is a task of its own, so decoding and encoding use every worker thread.
     let mut indexed: Vec<(usize, UnitReport)> =
         futures::stream::iter(units.into_iter().enumerate().map(|(i, u)| {
             let ctx = ctx.clone();
-            async move { (i, run_unit(&ctx, &u).await) }
+            tokio::spawn(async move { (i, run_unit(&ctx, &u).await) })
         }))
         .buffer_unordered(concurrency)
+        .map(|joined| joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())))
         .collect()
         .await;
     indexed.sort_by_key(|(i, _)| *i);
