@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// How many distinct unknown field names a page or unit remembers (their counts stay exact).
 pub const MAX_UNKNOWN_NAMES: usize = 32;
@@ -72,6 +73,10 @@ pub struct PageDecoder {
     dataset: Dataset,
     snapshot_date: i32,
     run_id: String,
+    /// The previous page's rows and, per column, string bytes: the next page's builders start
+    /// that large, so they are not regrown (and copied) item by item.
+    rows_hint: AtomicUsize,
+    bytes_hint: Vec<AtomicUsize>,
 }
 
 impl PageDecoder {
@@ -85,6 +90,12 @@ impl PageDecoder {
     ) -> PageDecoder {
         PageDecoder {
             dataset: variant.dataset,
+            rows_hint: AtomicUsize::new(0),
+            bytes_hint: variant
+                .columns
+                .iter()
+                .map(|_| AtomicUsize::new(0))
+                .collect(),
             variant,
             account_id: account_id.to_owned(),
             provider,
@@ -123,12 +134,14 @@ impl PageDecoder {
         position: i64,
         fetched_at_ms: i64,
     ) -> Result<DecodedPage, DecodeFailure> {
+        let rows_hint = self.rows_hint.load(Relaxed);
         let mut state = PageState {
             columns: self
                 .variant
                 .columns
                 .iter()
-                .map(|c| ColumnBuilder::new(c.ty))
+                .zip(&self.bytes_hint)
+                .map(|(c, bytes)| ColumnBuilder::new(c.ty, rows_hint, bytes.load(Relaxed)))
                 .collect(),
             rows: 0,
             unknown: 0,
@@ -139,7 +152,11 @@ impl PageDecoder {
             saw_cursor: false,
             error: None,
         };
-        let mut de = serde_json::Deserializer::from_slice(body);
+        // One UTF-8 check of the whole body, so the parser need not check every string again.
+        let text = std::str::from_utf8(body).map_err(|e| {
+            DecodeFailure::Unparseable(format!("page {page} is not valid UTF-8: {e}"))
+        })?;
+        let mut de = serde_json::Deserializer::from_str(text);
         let result = PageSeed {
             dec: self,
             st: &mut state,
@@ -187,6 +204,14 @@ impl PageDecoder {
             return bad("empty cursor (null ends the list)".to_owned());
         }
         let n = state.rows;
+        if n > 0 {
+            self.rows_hint.store(n, Relaxed);
+            for (c, hint) in state.columns.iter().zip(&self.bytes_hint) {
+                if let ColumnBuilder::Utf8(b) = c {
+                    hint.store(b.values_slice().len(), Relaxed);
+                }
+            }
+        }
         let mut arrays: Vec<ArrayRef> = state
             .columns
             .into_iter()
@@ -232,15 +257,23 @@ enum ColumnBuilder {
 }
 
 impl ColumnBuilder {
-    fn new(ty: ColumnType) -> ColumnBuilder {
+    /// A builder sized for `rows` rows and `bytes` of string data (the previous page's), with
+    /// some headroom; the first page of a unit starts small.
+    fn new(ty: ColumnType, rows: usize, bytes: usize) -> ColumnBuilder {
+        let rows = if rows == 0 { 256 } else { rows + rows / 8 };
+        let bytes = if bytes == 0 {
+            rows * 48
+        } else {
+            bytes + bytes / 8
+        };
         match ty {
-            ColumnType::Utf8 => ColumnBuilder::Utf8(StringBuilder::with_capacity(256, 256 * 48)),
-            ColumnType::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(256)),
+            ColumnType::Utf8 => ColumnBuilder::Utf8(StringBuilder::with_capacity(rows, bytes)),
+            ColumnType::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(rows)),
             ColumnType::Int64 | ColumnType::Date32 => {
-                ColumnBuilder::Int64(Int64Builder::with_capacity(256))
+                ColumnBuilder::Int64(Int64Builder::with_capacity(rows))
             }
             ColumnType::TimestampMs => {
-                ColumnBuilder::Ts(TimestampMillisecondBuilder::with_capacity(256))
+                ColumnBuilder::Ts(TimestampMillisecondBuilder::with_capacity(rows))
             }
         }
     }
@@ -426,9 +459,17 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         let cols = &self.dec.variant.columns;
         let mut seen: u64 = 0;
+        // Items list their fields in the same order, mostly the schema's: try the column after
+        // the last one first, and search only when that guess is wrong.
+        let mut guess = 0;
         while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
             let name = k.as_ref();
-            if let Some(i) = cols.iter().position(|c| c.name == name) {
+            let found = match cols.get(guess) {
+                Some(c) if c.name == name => Some(guess),
+                _ => cols.iter().position(|c| c.name == name),
+            };
+            if let Some(i) = found {
+                guess = i + 1;
                 if seen & (1 << i) != 0 {
                     return Err(self.fail(Some(name), "appears twice"));
                 }
