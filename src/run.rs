@@ -301,10 +301,39 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
     let mut indexed: Vec<(usize, UnitReport)> =
         futures::stream::iter(units.into_iter().enumerate().map(|(i, u)| {
             let ctx = ctx.clone();
-            tokio::spawn(async move { (i, run_unit(&ctx, &u).await) })
+            async move {
+                let mut crashed =
+                    UnitReport::new(&u.account.account_id, u.dataset, u.account.provider);
+                let task = tokio::spawn({
+                    let ctx = ctx.clone();
+                    async move { run_unit(&ctx, &u).await }
+                });
+                match task.await {
+                    Ok(report) => (i, report),
+                    // A panic is a bug: the unit publishes nothing and the run says so (exit 1),
+                    // but the other units and the manifest still happen.
+                    Err(e) => {
+                        let msg = format!(
+                            "internal error in unit {} {}: {e}",
+                            crashed.account_id, crashed.dataset
+                        );
+                        error!(error = %msg, "Unit crashed; nothing published.");
+                        crashed.status = UnitStatus::Failed;
+                        crashed.error = Some(UnitFailure {
+                            kind: "internal".to_owned(),
+                            message: msg.clone(),
+                            ..UnitFailure::default()
+                        });
+                        ctx.fatal
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(msg);
+                        (i, crashed)
+                    }
+                }
+            }
         }))
         .buffer_unordered(concurrency)
-        .map(|joined| joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())))
         .collect()
         .await;
     indexed.sort_by_key(|(i, _)| *i);
