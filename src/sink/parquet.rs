@@ -1,17 +1,23 @@
 //! The streaming part writer of one unit: record batches in, Parquet files out, rolling over at
 //! `max_rows_per_file`, row groups at `row_group_rows`, streamed through `object_store` (a
 //! multipart upload once a file outgrows the upload buffer). Memory is bounded by one row group.
+//!
+//! The encoder writes into [`Chunks`], a list of page-sized buffers handed to the upload as they
+//! are, rather than into one buffer that grows by doubling to the size of a row group and is then
+//! copied into the upload's own: that buffer and its copy were most of a large unit's memory.
 
 use super::layout::{Area, Layout, PartitionKey};
 use super::{SinkError, retry_io};
 use crate::job::Compression;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use bytes::Bytes;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
-use parquet::arrow::AsyncArrowWriter;
+use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as Codec, GzipLevel, ZstdLevel};
+use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -90,7 +96,11 @@ pub fn writer_properties(opts: &WriterOptions, identity: &FileIdentity) -> Write
         .set_compression(codec)
         .set_dictionary_enabled(false);
     for c in DICTIONARY_COLUMNS {
-        b = b.set_column_dictionary_enabled(ColumnPath::from(c), true);
+        // A dictionary of one value and runs of one index: nothing left to compress, so no
+        // codec (each holds compression and decompression contexts, per column and open file).
+        b = b
+            .set_column_dictionary_enabled(ColumnPath::from(c), true)
+            .set_column_compression(ColumnPath::from(c), Codec::UNCOMPRESSED);
     }
     b.set_max_row_group_row_count(Some(opts.row_group_rows.get()))
         .set_statistics_enabled(EnabledStatistics::Chunk)
@@ -113,8 +123,107 @@ pub struct PartWriter {
         String,
         String,
     ),
-    current: Option<(AsyncArrowWriter<BufWriter>, Path, u64)>,
+    current: Option<OpenPart>,
     staged: Vec<StagedPart>,
+}
+
+/// The encoder's output: small writes gathered into chunks of [`CHUNK_BYTES`], large ones (page
+/// data) copied once into a chunk of their own. Drained into the upload after every batch.
+#[derive(Default)]
+struct Chunks {
+    done: Vec<Bytes>,
+    current: Vec<u8>,
+}
+
+/// Size of the chunks small writes are gathered into.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+impl Chunks {
+    fn seal(&mut self) {
+        if !self.current.is_empty() {
+            self.done
+                .push(Bytes::from(std::mem::take(&mut self.current)));
+        }
+    }
+
+    fn take(&mut self) -> Vec<Bytes> {
+        std::mem::take(&mut self.done)
+    }
+}
+
+impl std::io::Write for Chunks {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() >= CHUNK_BYTES / 4 {
+            self.seal();
+            self.done.push(Bytes::copy_from_slice(buf));
+        } else {
+            if self.current.capacity() - self.current.len() < buf.len() {
+                self.seal();
+                self.current = Vec::with_capacity(CHUNK_BYTES);
+            }
+            self.current.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.seal();
+        Ok(())
+    }
+}
+
+/// The file being written: its encoder, its upload, its path and rows so far.
+struct OpenPart {
+    encoder: ArrowWriter<Chunks>,
+    upload: BufWriter,
+    path: Path,
+    rows: u64,
+}
+
+impl OpenPart {
+    fn encode_error(&self, source: ParquetError) -> SinkError {
+        SinkError::Encode {
+            path: self.path.to_string(),
+            source: source.into(),
+        }
+    }
+
+    fn upload_error(&self, source: object_store::Error) -> SinkError {
+        self.encode_error(ParquetError::External(Box::new(source)))
+    }
+
+    /// Hands what the encoder has written so far to the upload, without copying it.
+    async fn drain(&mut self) -> Result<(), SinkError> {
+        for chunk in self.encoder.inner_mut().take() {
+            if let Err(e) = self.upload.put(chunk).await {
+                return Err(self.upload_error(e));
+            }
+        }
+        Ok(())
+    }
+
+    async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        if let Err(e) = self.encoder.write(batch) {
+            return Err(self.encode_error(e));
+        }
+        if !self.encoder.inner().done.is_empty() {
+            self.drain().await?;
+        }
+        Ok(())
+    }
+
+    async fn close(mut self) -> Result<(Path, u64), SinkError> {
+        if let Err(e) = self.encoder.finish() {
+            return Err(self.encode_error(e));
+        }
+        self.encoder.inner_mut().seal();
+        self.drain().await?;
+        // Completes the upload: one PUT, or the multipart upload's last part and its completion.
+        if let Err(e) = tokio::io::AsyncWriteExt::shutdown(&mut self.upload).await {
+            return Err(self.encode_error(ParquetError::External(Box::new(e))));
+        }
+        Ok((self.path, self.rows))
+    }
 }
 
 impl PartWriter {
@@ -167,14 +276,24 @@ impl PartWriter {
             &self.key(),
             n,
         );
-        let buf = BufWriter::with_capacity(self.store.clone(), path.clone(), UPLOAD_BUFFER_BYTES)
-            .with_max_concurrency(UPLOAD_CONCURRENCY);
-        let writer = AsyncArrowWriter::try_new(buf, self.schema.clone(), Some(self.props.clone()))
-            .map_err(|source| SinkError::Encode {
-                path: path.to_string(),
-                source: source.into(),
-            })?;
-        self.current = Some((writer, path, 0));
+        let upload =
+            BufWriter::with_capacity(self.store.clone(), path.clone(), UPLOAD_BUFFER_BYTES)
+                .with_max_concurrency(UPLOAD_CONCURRENCY);
+        let encoder = ArrowWriter::try_new(
+            Chunks::default(),
+            self.schema.clone(),
+            Some(self.props.clone()),
+        )
+        .map_err(|source| SinkError::Encode {
+            path: path.to_string(),
+            source: source.into(),
+        })?;
+        self.current = Some(OpenPart {
+            encoder,
+            upload,
+            path,
+            rows: 0,
+        });
         Ok(())
     }
 
@@ -185,37 +304,27 @@ impl PartWriter {
             if self
                 .current
                 .as_ref()
-                .is_some_and(|c| c.2 as usize >= self.max_rows_per_file)
+                .is_some_and(|c| c.rows as usize >= self.max_rows_per_file)
             {
                 self.close_current().await?;
                 self.open_next()?;
             }
-            let Some((writer, path, rows)) = self.current.as_mut() else {
+            let Some(part) = self.current.as_mut() else {
                 self.open_next()?;
                 continue;
             };
-            let room = self.max_rows_per_file - *rows as usize;
+            let room = self.max_rows_per_file - part.rows as usize;
             let take = room.min(batch.num_rows() - offset);
-            let slice = batch.slice(offset, take);
-            writer
-                .write(&slice)
-                .await
-                .map_err(|source| SinkError::Encode {
-                    path: path.to_string(),
-                    source: source.into(),
-                })?;
-            *rows += take as u64;
+            part.write(&batch.slice(offset, take)).await?;
+            part.rows += take as u64;
             offset += take;
         }
         Ok(())
     }
 
     async fn close_current(&mut self) -> Result<(), SinkError> {
-        if let Some((writer, path, rows)) = self.current.take() {
-            writer.close().await.map_err(|source| SinkError::Encode {
-                path: path.to_string(),
-                source: source.into(),
-            })?;
+        if let Some(part) = self.current.take() {
+            let (path, rows) = part.close().await?;
             let meta = retry_io(|| self.store.head(&path))
                 .await
                 .map_err(|source| SinkError::Store {
@@ -242,10 +351,13 @@ impl PartWriter {
 
     /// Abandons the unit: aborts the open upload and deletes what was staged.
     pub async fn abort(mut self) {
-        if let Some((writer, path, _)) = self.current.take() {
+        if let Some(part) = self.current.take() {
             // Dropping a multipart upload would leave its parts on S3 (invisible, but billed until
             // a lifecycle rule removes them): abort it. A file still in the buffer was never put.
-            if let Err(e) = writer.into_inner().abort().await {
+            let OpenPart {
+                mut upload, path, ..
+            } = part;
+            if let Err(e) = upload.abort().await {
                 tracing::debug!(path = %path, error = %e, "Could not abort a multipart upload.");
             }
         }
