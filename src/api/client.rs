@@ -242,19 +242,13 @@ impl Client {
         }
     }
 
+    /// One instant that both the account's limiter and the key's allow: the request goes out
+    /// then, with no second wait that could bunch it up with the account's next request.
     async fn wait_for_slot(&self, req: &UnitRequest<'_>) -> Result<Duration, PageError> {
-        let cancelled = |_| PageError::Api(ApiError::Cancelled);
-        let a = req
-            .account_limiter
-            .acquire(&self.cancel)
+        req.account_limiter
+            .acquire_with(&self.key_limiter, &self.cancel)
             .await
-            .map_err(cancelled)?;
-        let k = self
-            .key_limiter
-            .acquire(&self.cancel)
-            .await
-            .map_err(cancelled)?;
-        Ok(a + k)
+            .map_err(|_| PageError::Api(ApiError::Cancelled))
     }
 
     /// `x-ratelimit-remaining: 0` with `x-ratelimit-reset`: the account waits for the reset.

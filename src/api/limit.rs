@@ -13,10 +13,16 @@ pub struct Cancelled;
 
 /// A strict pacer (GCRA with a burst of one): slots are handed out in order, each at least
 /// `interval` after the previous. Waiting tasks hold a reserved slot, so N waiters never burst.
+///
+/// Used as the key-wide limiter of [`RateLimiter::acquire_with`], it keeps a calendar instead:
+/// instants booked by requests of every account, any two at least `interval` apart, so a request
+/// whose account makes it wait can book a later instant without holding back the others.
 #[derive(Debug)]
 pub struct RateLimiter {
     interval: Duration,
     next: Mutex<Option<Instant>>,
+    /// Booked instants, ascending; those more than `interval` in the past are dropped.
+    booked: Mutex<Vec<Instant>>,
 }
 
 impl RateLimiter {
@@ -35,7 +41,37 @@ impl RateLimiter {
         RateLimiter {
             interval,
             next: Mutex::new(None),
+            booked: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Reserves one instant that is a slot of both limiters, `self` (the account's) and `key`,
+    /// and returns when it comes; returns how long it waited. Both limits hold between the
+    /// requests as they are sent: waiting for one limiter after the other would let a request
+    /// delayed by the key go out late while its account's next one goes out on time, too soon
+    /// after it.
+    pub async fn acquire_with(
+        &self,
+        key: &RateLimiter,
+        cancel: &CancellationToken,
+    ) -> Result<Duration, Cancelled> {
+        let now = Instant::now();
+        let at = {
+            // Always the account's lock first, then the key's: no two tasks wait on each other.
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let mut booked = key.booked.lock().unwrap_or_else(|p| p.into_inner());
+            let earliest = next.map_or(now, |n| n.max(now));
+            let at = book(&mut booked, key.interval, earliest, now);
+            *next = Some(at + self.interval);
+            at
+        };
+        if at > now {
+            tokio::select! {
+                () = tokio::time::sleep_until(at) => {}
+                () = cancel.cancelled() => return Err(Cancelled),
+            }
+        }
+        Ok(at - now)
     }
 
     /// Reserves the next slot and returns when it opens; returns how long it waited.
@@ -63,6 +99,30 @@ impl RateLimiter {
             *next = Some(at);
         }
     }
+}
+
+/// Books the first instant from `earliest` on that is at least `interval` away from every
+/// instant in `booked` (ascending), and returns it.
+fn book(booked: &mut Vec<Instant>, interval: Duration, earliest: Instant, now: Instant) -> Instant {
+    // Bookings a whole interval in the past constrain nothing from now on.
+    let stale = booked.iter().take_while(|b| **b + interval <= now).count();
+    booked.drain(..stale);
+    let mut at = earliest;
+    let mut index = booked.len();
+    for (i, b) in booked.iter().enumerate() {
+        if *b + interval <= at {
+            continue;
+        }
+        if at + interval <= *b {
+            index = i;
+            break;
+        }
+        at = *b + interval;
+    }
+    booked.insert(index.min(booked.len()), at);
+    // `at` only moves forward past bookings, so the insertion point keeps the order.
+    debug_assert!(booked.windows(2).all(|w| w[0] <= w[1]));
+    at
 }
 
 #[cfg(test)]
@@ -112,6 +172,84 @@ mod tests {
         l.defer_until(start + Duration::from_secs(3));
         l.acquire(&c).await.expect("not cancelled");
         assert_eq!(start.elapsed(), Duration::from_secs(3));
+    }
+
+    /// Two accounts whose slots fall at the same instants share a key limiter: whatever order
+    /// the key serves them in, every account's sends stay an account interval apart and all
+    /// sends a key interval apart (waiting for the account, then separately for the key, sent an
+    /// account's request late and its next one on time: too soon after it).
+    #[tokio::test(start_paused = true)]
+    async fn both_limits_hold_between_sends() {
+        use std::sync::Arc;
+        let key = Arc::new(RateLimiter::per_second(20.0));
+        let c = CancellationToken::new();
+        let start = Instant::now();
+        let mut handles = Vec::new();
+        for _account in 0..4 {
+            let account = Arc::new(RateLimiter::per_minute(120.0));
+            // Two units (datasets) per account, as the job runs them.
+            for _unit in 0..2 {
+                let (account, key, c) = (account.clone(), key.clone(), c.clone());
+                handles.push(tokio::spawn(async move {
+                    let mut sent = Vec::new();
+                    for _ in 0..5 {
+                        account.acquire_with(&key, &c).await.expect("not cancelled");
+                        sent.push(Instant::now() - start);
+                    }
+                    sent
+                }));
+            }
+        }
+        let mut by_account: Vec<Vec<Duration>> = Vec::new();
+        let mut all = Vec::new();
+        for (i, h) in handles.into_iter().enumerate() {
+            let sent = h.await.expect("task ran");
+            all.extend(sent.iter().copied());
+            if i % 2 == 0 {
+                by_account.push(sent);
+            } else if let Some(last) = by_account.last_mut() {
+                last.extend(sent);
+            }
+        }
+        for sends in &mut by_account {
+            sends.sort();
+            assert!(
+                sends
+                    .windows(2)
+                    .all(|w| w[1] - w[0] >= Duration::from_millis(500)),
+                "{sends:?}"
+            );
+        }
+        all.sort();
+        assert!(
+            all.windows(2)
+                .all(|w| w[1] - w[0] >= Duration::from_millis(50)),
+            "{all:?}"
+        );
+        // 4 accounts at 2/s: 8/s in all, below the key's 20/s: 10 sends each take about 4.5 s.
+        assert!(all.last().copied().unwrap_or_default() < Duration::from_millis(4700));
+    }
+
+    /// A booking fills a gap between two others when it fits, and goes after them when not.
+    #[test]
+    fn calendar_booking() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut booked = vec![t0, t0 + ms(300)];
+        let i = ms(100);
+        assert_eq!(book(&mut booked, i, t0, t0), t0 + ms(100));
+        assert_eq!(book(&mut booked, i, t0 + ms(150), t0), t0 + ms(200));
+        assert_eq!(book(&mut booked, i, t0 + ms(120), t0), t0 + ms(400));
+        assert_eq!(
+            booked,
+            vec![t0, t0 + ms(100), t0 + ms(200), t0 + ms(300), t0 + ms(400)]
+        );
+        // Bookings older than an interval are dropped.
+        assert_eq!(
+            book(&mut booked, i, t0 + ms(1000), t0 + ms(1000)),
+            t0 + ms(1000)
+        );
+        assert_eq!(booked, vec![t0 + ms(1000)]);
     }
 
     /// Cancellation ends the wait at once.
