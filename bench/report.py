@@ -1,0 +1,398 @@
+#!/usr/bin/env python3
+"""Collects and renders the figures of `make bench` (bench/run.sh).
+
+  record  one ETL run: GNU time's output, the run manifest, the simulator's stats -> a JSON line
+  brief   a one-line summary of a recorded run, for the console
+  micro   criterion's estimates and the bench's sizes -> JSON lines
+  table   every recorded line -> Markdown on stdout and in --out
+"""
+
+import argparse
+import datetime
+import glob
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import urllib.request
+
+MB = 1e6
+
+
+def parse_time(path):
+    """The fields of `/usr/bin/time -v` this report uses."""
+    text = open(path, encoding="utf-8").read()
+
+    def field(name):
+        m = re.search(r"^\s*" + re.escape(name) + r": (.+)$", text, re.M)
+        if not m:
+            raise SystemExit(f"report: no {name!r} in {path}")
+        return m.group(1).strip()
+
+    wall = 0.0
+    for part in field("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":"):
+        wall = wall * 60 + float(part)
+    return {
+        "wall_s": wall,
+        "user_s": float(field("User time (seconds)")),
+        "sys_s": float(field("System time (seconds)")),
+        "max_rss_kb": int(field("Maximum resident set size (kbytes)")),
+    }
+
+
+def record(a):
+    row = {"case": a.case, "label": a.label, **parse_time(a.time)}
+    if a.meta:
+        row["meta"] = json.loads(a.meta)
+    manifests = glob.glob(os.path.join(a.out, "_runs", "snapshot_date=*", "*.json"))
+    if len(manifests) != 1:
+        raise SystemExit(f"report: expected one manifest under {a.out}, found {manifests}")
+    m = json.load(open(manifests[0], encoding="utf-8"))
+    row["status"] = m.get("status")
+    row["totals"] = m["totals"]
+    row["pages"] = sum(u.get("pages", 0) for u in m["units"])
+    row["output_bytes"] = sum(u.get("output_bytes", 0) for u in m["units"])
+    with urllib.request.urlopen(a.sim + "/_sim/stats") as r:
+        stats = json.load(r)
+    row["sim"] = {
+        "requests": stats["requests"],
+        "by_status": stats["by_status"],
+        "violations": stats["violations"],
+        "cpu_s": a.sim_cpu[1] - a.sim_cpu[0],
+    }
+    if row["totals"]["failed"] or row["totals"]["skipped"]:
+        raise SystemExit(f"report: {a.label}: units failed: {row['totals']}")
+    print(json.dumps(row))
+
+
+def brief(a):
+    for line in open(a.file, encoding="utf-8"):
+        r = json.loads(line)
+        t = r["totals"]
+        print(
+            f"  {r['label']}: {r['wall_s']:.2f} s, {t['records']} records "
+            f"({t['records'] / max(r['wall_s'], 1e-9):,.0f}/s), {t['attempts']} requests, "
+            f"CPU {r['user_s'] + r['sys_s']:.2f} s (simulator {r['sim']['cpu_s']:.2f} s), "
+            f"peak RSS {r['max_rss_kb'] / 1024:.0f} MiB"
+        )
+
+
+def micro(a):
+    sizes = json.load(open(os.path.join(a.criterion, "micro-sizes.json"), encoding="utf-8"))
+    for bench_id, s in sizes.items():
+        est = os.path.join(a.criterion, *bench_id.split("/"), "new", "estimates.json")
+        e = json.load(open(est, encoding="utf-8"))
+        print(
+            json.dumps(
+                {
+                    "case": 5,
+                    "label": bench_id,
+                    "ns": e["mean"]["point_estimate"],
+                    "ns_lo": e["mean"]["confidence_interval"]["lower_bound"],
+                    "ns_hi": e["mean"]["confidence_interval"]["upper_bound"],
+                    **s,
+                }
+            )
+        )
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+
+    def out(*cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return "?"
+
+    commit = out("git", "rev-parse", "--short", "HEAD")
+    dirty = out("git", "status", "--porcelain", "--untracked-files=no")
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "rustc": out("rustc", "--version"),
+        "commit": commit + (" (with local changes)" if dirty and dirty != "?" else ""),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def md_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def cpu(r):
+    return r["user_s"] + r["sys_s"]
+
+
+def mib(kb):
+    return f"{kb / 1024:.0f}"
+
+
+def table(a):
+    rows = [json.loads(line) for line in open(a.file, encoding="utf-8") if line.strip()]
+    by_case = {}
+    for r in rows:
+        by_case.setdefault(r["case"], []).append(r)
+    m = machine()
+    out = [
+        "# Benchmarks",
+        "",
+        "How to reproduce: `make bench` on a fresh clone (builds the release binaries and the",
+        "criterion benches, starts `postpress-sim` on loopback for each case, runs the job under",
+        "`/usr/bin/time -v`, rewrites this file). Case scripts: `bench/run.sh`; tables: `bench/report.py`;",
+        "micro benchmarks: `benches/micro.rs` (`cargo bench --bench micro`).",
+        "",
+        f"Machine: {m['cores']} cores ({m['cpu']}), Linux {m['kernel']}, {m['rustc']}. "
+        f"Date: {m['date']}. Commit: {m['commit']}.",
+        "The simulator runs on the same cores as the job: its CPU time is shown apart.",
+    ]
+    targets = []
+
+    c1 = [r for r in by_case.get(1, []) if r["label"] != "warmup"]
+    if by_case.get(1):
+        out += ["", "## 1. CPU-bound throughput", ""]
+        out.append(
+            "20 accounts × 10,000 LinkedIn followers + 20 × 10,000 following (400,000 records, "
+            "2,200 pages), no latency, concurrency 8, zstd. The warm-up run lets the simulator "
+            "render and cache every page; the measured runs read the cached pages."
+        )
+        out.append("")
+        table_rows = []
+        for r in by_case[1]:
+            t = r["totals"]
+            recs = t["records"]
+            table_rows.append(
+                [
+                    "warm-up" if r["label"] == "warmup" else r["label"],
+                    f"{r['wall_s']:.2f}",
+                    f"{recs:,}",
+                    f"{recs / r['wall_s']:,.0f}",
+                    f"{t['bytes'] / MB:.1f}",
+                    f"{t['bytes'] / MB / r['wall_s']:.1f}",
+                    f"{cpu(r):.2f}",
+                    f"{cpu(r) / recs * 1e6:.2f}",
+                    f"{r['sim']['cpu_s']:.2f}",
+                    mib(r["max_rss_kb"]),
+                ]
+            )
+        if c1:
+            med = sorted(c1, key=lambda r: r["wall_s"])[len(c1) // 2]
+            t = med["totals"]
+            rps = t["records"] / med["wall_s"]
+            table_rows.append(
+                [
+                    "**median**",
+                    f"**{med['wall_s']:.2f}**",
+                    f"{t['records']:,}",
+                    f"**{rps:,.0f}**",
+                    f"{t['bytes'] / MB:.1f}",
+                    f"**{t['bytes'] / MB / med['wall_s']:.1f}**",
+                    f"{cpu(med):.2f}",
+                    f"**{cpu(med) / t['records'] * 1e6:.2f}**",
+                    f"{med['sim']['cpu_s']:.2f}",
+                    mib(med["max_rss_kb"]),
+                ]
+            )
+            targets.append(
+                ["1: records/s end to end", "≥ 250,000", f"{rps:,.0f}", "met" if rps >= 250_000 else "missed"]
+            )
+        out.append(
+            md_table(
+                [
+                    "run",
+                    "wall s",
+                    "records",
+                    "records/s",
+                    "JSON MB",
+                    "JSON MB/s",
+                    "job CPU s",
+                    "job CPU s / M records",
+                    "simulator CPU s",
+                    "peak RSS MiB",
+                ],
+                table_rows,
+            )
+        )
+
+    if by_case.get(2):
+        out += ["", "## 2. Memory", ""]
+        out.append("Peak resident set size of the job process (GNU time), zstd, default row groups (131,072 rows).")
+        out.append("")
+        trs = []
+        for r in by_case[2]:
+            t = r["totals"]
+            trs.append(
+                [
+                    r["label"],
+                    f"{t['records']:,}",
+                    f"{r['wall_s']:.2f}",
+                    f"{t['records'] / r['wall_s']:,.0f}",
+                    f"{r['output_bytes'] / MB:.1f}",
+                    f"**{mib(r['max_rss_kb'])}**",
+                ]
+            )
+        out.append(md_table(["scenario", "records", "wall s", "records/s", "Parquet MB", "peak RSS MiB"], trs))
+        worst = max(r["max_rss_kb"] for r in by_case[2]) / 1024
+        targets.append(["2: peak RSS, every scenario", "< 150 MB", f"{worst:.0f} MiB", "met" if worst * 1.048576 < 150 else "missed"])
+
+    if by_case.get(3):
+        out += ["", "## 3. Latency-bound scaling", ""]
+        out.append(
+            "200 LinkedIn accounts × 10 pages (5 of followers and 5 of following, 100 items per "
+            "page: 400 units of 5 pages), 50 ms simulated latency per response. Ideal = pages × "
+            "latency / concurrency; efficiency = ideal / wall. Pages of a unit are sequential and "
+            "units are whole, so even a job with no overhead needs ⌈units / concurrency⌉ × 5 × "
+            "50 ms: that bound is shown as the best efficiency possible."
+        )
+        out.append("")
+        trs = []
+        for r in by_case[3]:
+            conc = int(r["label"].split()[-1])
+            meta = r["meta"]
+            ideal = r["pages"] * meta["latency_s"] / conc
+            bound = -(-meta["units"] // conc) * meta["pages_per_unit"] * meta["latency_s"]
+            eff = ideal / r["wall_s"] * 100
+            trs.append(
+                [
+                    conc,
+                    r["pages"],
+                    f"{ideal:.2f}",
+                    f"{ideal / bound * 100:.0f}%",
+                    f"{r['wall_s']:.2f}",
+                    f"**{eff:.1f}%**",
+                    f"{r['totals']['records'] / r['wall_s']:,.0f}",
+                    f"{cpu(r):.2f}",
+                    f"{r['sim']['cpu_s']:.2f}",
+                ]
+            )
+            if conc == 32:
+                targets.append(["3: efficiency at concurrency 32", "≥ 90%", f"{eff:.1f}%", "met" if eff >= 90 else "missed"])
+        out.append(
+            md_table(
+                ["concurrency", "pages", "ideal s", "best possible", "wall s", "efficiency", "records/s", "job CPU s", "simulator CPU s"],
+                trs,
+            )
+        )
+
+    if by_case.get(4):
+        out += ["", "## 4. Rate-limit fidelity", ""]
+        out.append(
+            "Job: `requests_per_second = 20`, `account_requests_per_minute = 120`; the simulator "
+            "enforces the same (`--key-rps 20 --account-rpm 120`, 20 ms tolerance) and counts "
+            "every request that breaks them. Allowed requests in the wall time T: "
+            "min(1 + 20·T, accounts × (1 + 2·T)) (one at once, then one per interval)."
+        )
+        out.append("")
+        trs = []
+        for r in by_case[4]:
+            meta = r["meta"]
+            wall = r["wall_s"]
+            rate = min(meta["rps"], meta["accounts"] * meta["rpm"] / 60)
+            allowed = min(1 + meta["rps"] * wall, meta["accounts"] * (1 + meta["rpm"] / 60 * wall))
+            sent = r["sim"]["requests"]
+            pct = sent / allowed * 100
+            viol = sum(r["sim"]["violations"].values())
+            n429 = r["sim"]["by_status"].get("429", 0)
+            trs.append(
+                [
+                    r["label"],
+                    sent,
+                    f"{wall:.2f}",
+                    f"{sent / wall:.2f}",
+                    f"{rate:g}",
+                    f"**{pct:.1f}%**",
+                    n429,
+                    f"**{viol}**",
+                ]
+            )
+            targets.append([f"4: {r['label'].split(':')[0]}: % of allowed rate", "≥ 95%", f"{pct:.1f}%", "met" if pct >= 95 else "missed"])
+            targets.append([f"4: {r['label'].split(':')[0]}: violations", "0", str(viol), "met" if viol == 0 else "missed"])
+        out.append(
+            md_table(
+                ["scenario", "requests", "wall s", "achieved req/s", "allowed req/s", "% of allowed", "429s", "violations"],
+                trs,
+            )
+        )
+
+    if by_case.get(5):
+        out += ["", "## 5. Micro benchmarks (criterion)", ""]
+        out.append(
+            "Decode: one full page of JSON (as the simulator serves it) → `RecordBatch` with the "
+            "metadata columns. Encode: 100,000 rows, written page by page as the job does, with "
+            "the job's writer properties (zstd level 3, one row group) into memory; its MB/s is "
+            "of the JSON those rows came from. Mean of criterion's samples."
+        )
+        out.append("")
+        trs = []
+        for r in by_case[5]:
+            s = r["ns"] / 1e9
+            trs.append(
+                [
+                    f"`{r['label']}`",
+                    f"{r['records']:,}",
+                    f"{r['json_bytes'] / 1e3:,.1f}",
+                    f"{r['ns'] / 1e3:,.1f}" if r["ns"] < 1e7 else f"{r['ns'] / 1e6:,.1f} ms",
+                    f"**{r['json_bytes'] / MB / s:,.0f}**",
+                    f"**{r['records'] / s:,.0f}**",
+                    f"{r['output_bytes'] / MB:.2f}" if r["output_bytes"] else "",
+                ]
+            )
+        out.append(
+            md_table(
+                ["benchmark", "records / iter", "JSON kB / iter", "time / iter (µs)", "MB/s", "records/s", "Parquet MB"],
+                trs,
+            )
+        )
+
+    if targets:
+        out += ["", "## Targets", "", md_table(["target", "goal", "measured", ""], targets)]
+    text = "\n".join(out) + "\n"
+    sys.stdout.write("\n" + text)
+    if a.out:
+        notes = ""
+        if os.path.exists(a.out):
+            old = open(a.out, encoding="utf-8").read()
+            marker = "\n## Notes"
+            if marker in old:
+                notes = old[old.index(marker):]
+        with open(a.out, "w", encoding="utf-8") as f:
+            f.write(text + notes)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("record")
+    r.add_argument("--case", type=int, required=True)
+    r.add_argument("--label", required=True)
+    r.add_argument("--time", required=True)
+    r.add_argument("--out", required=True)
+    r.add_argument("--sim", required=True)
+    r.add_argument("--sim-cpu", type=float, nargs=2, required=True)
+    r.add_argument("--meta")
+    b = sub.add_parser("brief")
+    b.add_argument("file")
+    mi = sub.add_parser("micro")
+    mi.add_argument("--criterion", required=True)
+    t = sub.add_parser("table")
+    t.add_argument("file")
+    t.add_argument("--out")
+    a = p.parse_args()
+    {"record": record, "brief": brief, "micro": micro, "table": table}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# `make bench`: end-to-end benchmarks of postpress-etl against postpress-sim on loopback, plus
+# the criterion micro benchmarks, summed up as Markdown tables on stdout and in
+# bench/results.md.
+#
+#   1. CPU-bound throughput     20 accounts x 10,000 LinkedIn followers + 10,000 following, no latency
+#   2. memory                   peak RSS: 1 account of 100k followers, of 1M, and 200 accounts at concurrency 32
+#   3. latency-bound scaling    200 accounts x 10 pages, 50 ms per response, concurrency 1/8/32/64
+#   4. rate-limit fidelity      requests_per_second 20 and account_requests_per_minute 120, enforced by the simulator
+#   5. micro                    criterion: page decode and Parquet encode
+#
+# Peak RSS and CPU time come from GNU time (`/usr/bin/time -v`); the simulator's CPU time from
+# /proc/PID/stat. Environment knobs: BENCH_CASES="1 2 3 4 5" (a subset), BENCH_RUNS=3 (measured
+# runs of case 1, the median is reported), BENCH_OUT=bench/results.md, BENCH_TMP (scratch dir).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+CASES=${BENCH_CASES:-1 2 3 4 5}
+RUNS=${BENCH_RUNS:-3}
+OUT=${BENCH_OUT:-bench/results.md}
+SCRATCH=${BENCH_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/postpress-bench.XXXXXX")}
+RESULTS=$SCRATCH/results.jsonl
+: >"$RESULTS"
+
+export SIM_BIN=$ROOT/target/release/postpress-sim
+ETL=$ROOT/target/release/postpress-etl
+export POSTPRESS_API_KEY=pp_bench_key
+export RUST_LOG=warn
+export CRITERION_HOME=$ROOT/target/criterion
+# shellcheck source=../scripts/lib.sh
+source scripts/lib.sh
+
+cleanup() {
+    stop_sim
+    if [ -z "${BENCH_TMP:-}" ]; then rm -rf "$SCRATCH"; fi
+}
+trap cleanup EXIT
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+# GNU time for peak RSS; installed from Debian when missing (idempotent), else a Python stand-in
+# that reads the same figures from wait4(2).
+TIME=(/usr/bin/time -v)
+if [ ! -x /usr/bin/time ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get install -y -qq time >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq time; } >/dev/null 2>&1 || true
+    fi
+    if [ ! -x /usr/bin/time ]; then
+        echo "bench: /usr/bin/time not available; measuring with wait4(2) instead" >&2
+        TIME=(python3 "$ROOT/bench/timev.py")
+    fi
+fi
+
+say "building (release): both binaries and the micro benchmarks"
+cargo build --release --bins
+if [[ " $CASES " == *" 5 "* ]]; then cargo bench --bench micro --no-run; fi
+
+# sim_cpu PID: user+system CPU seconds of a process so far.
+sim_cpu() {
+    python3 -c 'import os,sys; f=open(f"/proc/{sys.argv[1]}/stat").read().rsplit(")",1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf("SC_CLK_TCK"))' "$1"
+}
+
+sim_reset() { python3 -c 'import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1]+"/_sim/reset", method="POST")).read()' "$SIM_URL"; }
+
+# write_job FILE NAME CONCURRENCY RPS RPM ACCOUNTS_CSV: a job over the accounts in the CSV.
+write_job() {
+    cat >"$1" <<EOF
+name = "$2"
+accounts_file = "$6"
+
+[api]
+base_url = "http://127.0.0.1:9/api/v1"   # POSTPRESS_BASE_URL points at the simulator
+timeout = "30s"
+
+[fetch]
+concurrency = $3
+requests_per_second = $4
+account_requests_per_minute = $5
+max_attempts = 3
+backoff_initial = "100ms"
+backoff_max = "2s"
+
+[output]
+url = "$SCRATCH/out"
+compression = "zstd"
+EOF
+}
+
+# accounts_csv FILE PROVIDER N DATASETS [PAGE_SIZE]: acc_{provider}_0000 .. N-1, as the
+# simulator names them.
+accounts_csv() {
+    local file=$1 provider=$2 n=$3 datasets=$4 page_size=${5:-} i
+    echo "account_id,provider,datasets${page_size:+,page_size}" >"$file"
+    for ((i = 0; i < n; i++)); do
+        if [ "$provider" = mixed ]; then
+            if ((i % 2 == 0)); then p=linkedin; else p=instagram; fi
+        else
+            p=$provider
+        fi
+        printf 'acc_%s_%04d,%s,%s%s\n' "$p" "$i" "$p" "$datasets" "${page_size:+,$page_size}" >>"$file"
+    done
+}
+
+# measure CASE LABEL JOB [ARGS...]: one run of the ETL under GNU time against the running
+# simulator; appends one JSON line (time, manifest totals, simulator stats and CPU, $META) to
+# RESULTS.
+measure() {
+    local case=$1 label=$2 job=$3
+    shift 3
+    rm -rf "$SCRATCH/out"
+    sim_reset
+    local cpu0 cpu1 rc=0
+    cpu0=$(sim_cpu "$SIM_PID")
+    POSTPRESS_BASE_URL=$SIM_URL/api/v1 "${TIME[@]}" -o "$SCRATCH/time.txt" \
+        "$ETL" run "$job" --progress off --snapshot-date 2026-11-26 "$@" \
+        >"$SCRATCH/stdout.txt" 2>"$SCRATCH/stderr.txt" || rc=$?
+    cpu1=$(sim_cpu "$SIM_PID")
+    if [ "$rc" != 0 ]; then
+        echo "bench: $label: postpress-etl exited $rc" >&2
+        tail -20 "$SCRATCH/stderr.txt" >&2
+        return 1
+    fi
+    python3 bench/report.py record --case "$case" --label "$label" \
+        --time "$SCRATCH/time.txt" --out "$SCRATCH/out" --sim "$SIM_URL" \
+        --sim-cpu "$cpu0" "$cpu1" ${META:+--meta "$META"} >>"$RESULTS"
+    python3 bench/report.py brief <(tail -1 "$RESULTS") >&2
+}
+
+NOLIMIT=(100000.0 6000000.0) # requests_per_second, account_requests_per_minute: far above need
+
+if [[ " $CASES " == *" 1 "* ]]; then
+    say "1. CPU-bound throughput: 20 accounts x 10,000 LinkedIn followers + 10,000 following"
+    start_sim --accounts 20 --followers 10000 --following 10000 --provider linkedin --cache-mib 1024
+    accounts_csv "$SCRATCH/c1.csv" linkedin 20 "followers;following"
+    write_job "$SCRATCH/c1.toml" bench-throughput 8 "${NOLIMIT[@]}" "$SCRATCH/c1.csv"
+    # The first run renders and caches every page in the simulator; the measured runs then see
+    # the simulator at its cheapest, as a remote API would cost this machine nothing.
+    measure 1 warmup "$SCRATCH/c1.toml"
+    for ((r = 1; r <= RUNS; r++)); do measure 1 "run $r" "$SCRATCH/c1.toml"; done
+    stop_sim
+fi
+
+if [[ " $CASES " == *" 2 "* ]]; then
+    say "2. memory: peak RSS"
+    accounts_csv "$SCRATCH/c2a.csv" linkedin 1 "followers"
+    write_job "$SCRATCH/c2a.toml" bench-memory 8 "${NOLIMIT[@]}" "$SCRATCH/c2a.csv"
+    for n in 100000 1000000; do
+        start_sim --accounts 1 --followers "$n" --following 0 --provider linkedin
+        measure 2 "1 account, $n followers" "$SCRATCH/c2a.toml"
+        stop_sim
+    done
+    start_sim --accounts 200 --followers 5000 --following 1000 --provider mixed
+    accounts_csv "$SCRATCH/c2b.csv" mixed 200 "followers;following"
+    write_job "$SCRATCH/c2b.toml" bench-memory 32 "${NOLIMIT[@]}" "$SCRATCH/c2b.csv"
+    measure 2 "200 accounts, LinkedIn and Instagram (5,000 followers + 1,000 following each), concurrency 32" "$SCRATCH/c2b.toml"
+    stop_sim
+fi
+
+if [[ " $CASES " == *" 3 "* ]]; then
+    say "3. latency-bound scaling: 200 accounts x 10 pages, 50 ms latency"
+    # Each account: 5 pages of followers and 5 of following, 100 per page: 400 units of 5 pages.
+    start_sim --accounts 200 --followers 500 --following 500 --provider linkedin --latency 50ms
+    accounts_csv "$SCRATCH/c3.csv" linkedin 200 "followers;following" 100
+    write_job "$SCRATCH/c3.toml" bench-latency 1 "${NOLIMIT[@]}" "$SCRATCH/c3.csv"
+    for c in 1 8 32 64; do
+        META='{"units": 400, "pages_per_unit": 5, "latency_s": 0.05}' \
+            measure 3 "concurrency $c" "$SCRATCH/c3.toml" --concurrency "$c"
+    done
+    stop_sim
+fi
+
+if [[ " $CASES " == *" 4 "* ]]; then
+    say "4. rate-limit fidelity: 20 requests/s for the key, 120 requests/min per account"
+    start_sim --accounts 20 --followers 1000 --following 10000 --provider linkedin \
+        --key-rps 20 --account-rpm 120
+    # Key-bound: 20 accounts x 10 pages, all in flight; 20 x 2/s per account would allow 40/s.
+    accounts_csv "$SCRATCH/c4a.csv" linkedin 20 "followers"
+    write_job "$SCRATCH/c4a.toml" bench-ratelimit 20 20.0 120.0 "$SCRATCH/c4a.csv"
+    META='{"rps": 20, "rpm": 120, "accounts": 20}' measure 4 "key-bound: 20 accounts x 10 pages, 20 units in flight" "$SCRATCH/c4a.toml"
+    # Account-bound: 4 accounts x (10 follower + 10 following pages) share 2/s each: 8/s in all.
+    accounts_csv "$SCRATCH/c4b.csv" linkedin 4 "followers;following"
+    write_job "$SCRATCH/c4b.toml" bench-ratelimit 8 20.0 120.0 "$SCRATCH/c4b.csv"
+    META='{"rps": 20, "rpm": 120, "accounts": 4}' measure 4 "account-bound: 4 accounts x 20 pages (both lists), 8 units in flight" "$SCRATCH/c4b.toml"
+    stop_sim
+fi
+
+if [[ " $CASES " == *" 5 "* ]]; then
+    say "5. micro benchmarks (criterion)"
+    rm -f "$CRITERION_HOME/micro-sizes.json"
+    cargo bench --bench micro >&2
+    python3 bench/report.py micro --criterion "$CRITERION_HOME" >>"$RESULTS"
+fi
+
+python3 bench/report.py table "$RESULTS" --out "$OUT"
+echo "bench: written $OUT" >&2
