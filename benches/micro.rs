@@ -113,7 +113,7 @@ fn identity(c: &Case) -> FileIdentity {
 }
 
 fn encode(batches: &[RecordBatch], c: &Case, opts: &WriterOptions) -> Vec<u8> {
-    let props = writer_properties(opts, &identity(c));
+    let props = writer_properties(&batches[0].schema(), opts, &identity(c));
     let mut out = Vec::with_capacity(16 << 20);
     let mut w =
         ArrowWriter::try_new(&mut out, batches[0].schema(), Some(props)).expect("writer opens");

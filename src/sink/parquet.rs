@@ -6,17 +6,17 @@
 //! are, rather than into one buffer that grows by doubling to the size of a row group and is then
 //! copied into the upload's own: that buffer and its copy were most of a large unit's memory.
 
+use super::SinkError;
 use super::layout::{Area, Layout, PartitionKey};
-use super::{SinkError, retry_io};
 use crate::job::Compression;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
+use object_store::ObjectStore;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression as Codec, GzipLevel, ZstdLevel};
+use parquet::basic::{Compression as Codec, Encoding, GzipLevel, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -78,9 +78,14 @@ const DICTIONARY_COLUMNS: [&str; 5] = [
 /// zstd level 1: on these pages it compresses within 1% of level 3 at about 1.6 times the speed.
 const ZSTD_LEVEL: i32 = 1;
 
-/// The Parquet writer settings of every part: codec, row group size, chunk statistics, encodings
-/// and the footer's identity. Public so the micro benchmarks encode exactly as the job does.
-pub fn writer_properties(opts: &WriterOptions, identity: &FileIdentity) -> WriterProperties {
+/// The Parquet writer settings of every part of `schema`: codec, row group size, chunk
+/// statistics, encodings and the footer's identity. Public so the micro benchmarks encode exactly
+/// as the job does.
+pub fn writer_properties(
+    schema: &arrow_schema::Schema,
+    opts: &WriterOptions,
+    identity: &FileIdentity,
+) -> WriterProperties {
     let codec = match opts.compression {
         Compression::Zstd => Codec::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default()),
         Compression::Snappy => Codec::SNAPPY,
@@ -101,6 +106,16 @@ pub fn writer_properties(opts: &WriterOptions, identity: &FileIdentity) -> Write
         b = b
             .set_column_dictionary_enabled(ColumnPath::from(c), true)
             .set_column_compression(ColumnPath::from(c), Codec::UNCOMPRESSED);
+    }
+    // `position` counts up by one: delta encoding stores it in a few bytes per page, no codec.
+    b = b
+        .set_column_encoding(ColumnPath::from("position"), Encoding::DELTA_BINARY_PACKED)
+        .set_column_compression(ColumnPath::from("position"), Codec::UNCOMPRESSED);
+    // Booleans are stored as bits already.
+    for f in schema.fields() {
+        if f.data_type() == &arrow_schema::DataType::Boolean {
+            b = b.set_column_compression(ColumnPath::from(f.name().as_str()), Codec::UNCOMPRESSED);
+        }
     }
     b.set_max_row_group_row_count(Some(opts.row_group_rows.get()))
         .set_statistics_enabled(EnabledStatistics::Chunk)
@@ -172,12 +187,13 @@ impl std::io::Write for Chunks {
     }
 }
 
-/// The file being written: its encoder, its upload, its path and rows so far.
+/// The file being written: its encoder, its upload, its path, rows so far and bytes uploaded.
 struct OpenPart {
     encoder: ArrowWriter<Chunks>,
     upload: BufWriter,
     path: Path,
     rows: u64,
+    bytes: u64,
 }
 
 impl OpenPart {
@@ -195,6 +211,7 @@ impl OpenPart {
     /// Hands what the encoder has written so far to the upload, without copying it.
     async fn drain(&mut self) -> Result<(), SinkError> {
         for chunk in self.encoder.inner_mut().take() {
+            self.bytes += chunk.len() as u64;
             if let Err(e) = self.upload.put(chunk).await {
                 return Err(self.upload_error(e));
             }
@@ -212,7 +229,7 @@ impl OpenPart {
         Ok(())
     }
 
-    async fn close(mut self) -> Result<(Path, u64), SinkError> {
+    async fn close(mut self) -> Result<(Path, u64, u64), SinkError> {
         if let Err(e) = self.encoder.finish() {
             return Err(self.encode_error(e));
         }
@@ -222,7 +239,7 @@ impl OpenPart {
         if let Err(e) = tokio::io::AsyncWriteExt::shutdown(&mut self.upload).await {
             return Err(self.encode_error(ParquetError::External(Box::new(e))));
         }
-        Ok((self.path, self.rows))
+        Ok((self.path, self.rows, self.bytes))
     }
 }
 
@@ -237,7 +254,7 @@ impl PartWriter {
         opts: WriterOptions,
         identity: &FileIdentity,
     ) -> Result<PartWriter, SinkError> {
-        let props = writer_properties(&opts, identity);
+        let props = writer_properties(&schema, &opts, identity);
         let mut w = PartWriter {
             store,
             layout,
@@ -293,6 +310,7 @@ impl PartWriter {
             upload,
             path,
             rows: 0,
+            bytes: 0,
         });
         Ok(())
     }
@@ -324,20 +342,14 @@ impl PartWriter {
 
     async fn close_current(&mut self) -> Result<(), SinkError> {
         if let Some(part) = self.current.take() {
-            let (path, rows) = part.close().await?;
-            let meta = retry_io(|| self.store.head(&path))
-                .await
-                .map_err(|source| SinkError::Store {
-                    op: "head",
-                    path: path.to_string(),
-                    source: source.into(),
-                })?;
+            // The size is what was uploaded: no HEAD request (a round trip on S3) to learn it.
+            let (path, rows, bytes) = part.close().await?;
             let file_name = path.filename().unwrap_or_default().to_owned();
             self.staged.push(StagedPart {
                 path,
                 file_name,
                 rows,
-                bytes: meta.size,
+                bytes,
             });
         }
         Ok(())
