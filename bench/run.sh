@@ -32,11 +32,12 @@ OUTPUT=${BENCH_OUTPUT:-$SCRATCH/out}
 mkdir -p "$OUTPUT"
 DISK_OUTPUT=$SCRATCH/disk-out
 
-export SIM_BIN=$ROOT/target/release/postpress-sim
-ETL=$ROOT/target/release/postpress-etl
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+export SIM_BIN=$TARGET_DIR/release/postpress-sim
+ETL=$TARGET_DIR/release/postpress-etl
 export POSTPRESS_API_KEY=pp_bench_key
 export RUST_LOG=warn
-export CRITERION_HOME=$ROOT/target/criterion
+export CRITERION_HOME=$TARGET_DIR/criterion
 # shellcheck source=../scripts/lib.sh
 source scripts/lib.sh
 
