@@ -140,7 +140,17 @@ pub struct PartWriter {
     ),
     current: Option<OpenPart>,
     staged: Vec<StagedPart>,
+    /// Batches kept until the first file is opened (see [`DEFER_BYTES`]), and their size.
+    pending: Vec<RecordBatch>,
+    pending_bytes: usize,
 }
+
+/// A unit's first file is opened once its batches reach this size in memory, or at the end. A
+/// small unit is then encoded in one go when it completes: while it is fetched it holds its
+/// batches, not an open encoder, which per column keeps a page buffer that grows by doubling and,
+/// for zstd, compression and decompression contexts. With 32 units of a few thousand rows in
+/// flight, that was about a sixth of the job's memory.
+const DEFER_BYTES: usize = 4 << 20;
 
 /// The encoder's output: small writes gathered into chunks of [`CHUNK_BYTES`], large ones (page
 /// data) copied once into a chunk of their own. Drained into the upload after every batch.
@@ -244,7 +254,9 @@ impl OpenPart {
 }
 
 impl PartWriter {
-    /// Opens part 0 at once, so an empty list still yields a zero-row file with the schema.
+    /// A writer for one unit. Its first file is opened once the unit has [`DEFER_BYTES`] of
+    /// rows, or by [`PartWriter::finish`]: an empty list still yields a zero-row file with the
+    /// schema.
     pub fn try_new(
         store: Arc<dyn ObjectStore>,
         layout: Layout,
@@ -255,7 +267,7 @@ impl PartWriter {
         identity: &FileIdentity,
     ) -> Result<PartWriter, SinkError> {
         let props = writer_properties(&schema, &opts, identity);
-        let mut w = PartWriter {
+        let w = PartWriter {
             store,
             layout,
             run_id: run_id.to_owned(),
@@ -270,8 +282,9 @@ impl PartWriter {
             ),
             current: None,
             staged: Vec::new(),
+            pending: Vec::new(),
+            pending_bytes: 0,
         };
-        w.open_next()?;
         Ok(w)
     }
 
@@ -317,6 +330,31 @@ impl PartWriter {
 
     /// Appends a batch, rolling over to a new file at `max_rows_per_file`.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        if self.current.is_none() && self.staged.is_empty() {
+            let size = batch.get_array_memory_size();
+            if self.pending_bytes + size <= DEFER_BYTES {
+                self.pending_bytes += size;
+                self.pending.push(batch.clone());
+                return Ok(());
+            }
+            self.write_pending().await?;
+        }
+        self.write_rows(batch).await
+    }
+
+    /// Opens the first file and writes the batches kept so far.
+    async fn write_pending(&mut self) -> Result<(), SinkError> {
+        if self.current.is_none() {
+            self.open_next()?;
+        }
+        self.pending_bytes = 0;
+        for batch in std::mem::take(&mut self.pending) {
+            self.write_rows(&batch).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_rows(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
         let mut offset = 0;
         while offset < batch.num_rows() {
             if self
@@ -357,6 +395,9 @@ impl PartWriter {
 
     /// Closes the last file; returns every staged part.
     pub async fn finish(mut self) -> Result<Vec<StagedPart>, SinkError> {
+        if self.current.is_none() && self.staged.is_empty() {
+            self.write_pending().await?;
+        }
         self.close_current().await?;
         Ok(self.staged)
     }
