@@ -2,7 +2,7 @@
 //! `max_rows_per_file`, row groups at `row_group_rows`, streamed through `object_store` (a
 //! multipart upload once a file outgrows the upload buffer). Memory is bounded by one row group.
 //!
-//! The encoder writes into [`Chunks`], a list of page-sized buffers handed to the upload as they
+//! The encoder writes into `Chunks`, a list of page-sized buffers handed to the upload as they
 //! are, rather than into one buffer that grows by doubling to the size of a row group and is then
 //! copied into the upload's own: that buffer and its copy were most of a large unit's memory.
 
@@ -140,7 +140,7 @@ pub struct PartWriter {
     ),
     current: Option<OpenPart>,
     staged: Vec<StagedPart>,
-    /// Batches kept until the first file is opened (see [`DEFER_BYTES`]), and their size.
+    /// Batches kept until the first file is opened (see `DEFER_BYTES`), and their size.
     pending: Vec<RecordBatch>,
     pending_bytes: usize,
 }
@@ -152,7 +152,7 @@ pub struct PartWriter {
 /// flight, that was about a sixth of the job's memory.
 const DEFER_BYTES: usize = 4 << 20;
 
-/// The encoder's output: small writes gathered into chunks of [`CHUNK_BYTES`], large ones (page
+/// The encoder's output: small writes gathered into chunks of `CHUNK_BYTES`, large ones (page
 /// data) copied once into a chunk of their own. Drained into the upload after every batch.
 #[derive(Default)]
 struct Chunks {
@@ -254,7 +254,7 @@ impl OpenPart {
 }
 
 impl PartWriter {
-    /// A writer for one unit. Its first file is opened once the unit has [`DEFER_BYTES`] of
+    /// A writer for one unit. Its first file is opened once the unit has `DEFER_BYTES` of
     /// rows, or by [`PartWriter::finish`]: an empty list still yields a zero-row file with the
     /// schema.
     pub fn try_new(
