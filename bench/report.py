@@ -115,14 +115,17 @@ def machine():
         except (OSError, subprocess.CalledProcessError):
             return "?"
 
-    commit = out("git", "rev-parse", "--short", "HEAD")
-    dirty = out("git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results.md")
+    commit = os.environ.get("BENCH_COMMIT")
+    if not commit:
+        commit = out("git", "rev-parse", "--short", "HEAD")
+        dirty = out("git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results.md")
+        commit += " (with local changes)" if dirty and dirty != "?" else ""
     return {
         "cores": os.cpu_count(),
         "cpu": cpu,
         "kernel": platform.release(),
         "rustc": out("rustc", "--version"),
-        "commit": commit + (" (with local changes)" if dirty and dirty != "?" else ""),
+        "commit": commit,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
 

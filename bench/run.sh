@@ -64,6 +64,13 @@ if [ ! -x /usr/bin/time ]; then
     fi
 fi
 
+# The commit measured, as it is when the binaries are built (commits may land during the run).
+BENCH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain --untracked-files=no -- . ':!bench/results.md' 2>/dev/null)" ]; then
+    BENCH_COMMIT="$BENCH_COMMIT (with local changes)"
+fi
+export BENCH_COMMIT
+
 say "building (release): both binaries and the micro benchmarks"
 cargo build --release --bins
 if [[ " $CASES " == *" 5 "* ]]; then cargo bench --bench micro --no-run; fi
