@@ -15,3 +15,15 @@ pub mod run;
 pub mod schema;
 pub mod sim;
 pub mod sink;
+
+/// An error and every `source()` below it as one sentence, for logs and manifests.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

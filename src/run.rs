@@ -5,6 +5,7 @@ use crate::api::client::{Client, ClientConfig, FetchStats, PageError, ParseFailu
 use crate::api::error::ApiError;
 use crate::api::limit::RateLimiter;
 use crate::api::paginate::{PaginateError, Paginator};
+use crate::error_chain as chain;
 use crate::job::{Account, Job};
 use crate::model::Dataset;
 use crate::progress::{Counters, Progress, ProgressMode};
@@ -416,18 +417,6 @@ async fn remove_abandoned_staging(ctx: &RunCtx) {
 fn days_since_epoch(d: NaiveDate) -> i32 {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     i32::try_from((d - epoch).num_days()).unwrap_or(0)
-}
-
-/// The whole `source()` chain of an error as one sentence.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// Why a unit did not publish.

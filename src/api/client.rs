@@ -346,14 +346,10 @@ fn transport(e: reqwest::Error) -> AttemptError {
     };
     // The error's own chain names the cause (connection reset, incomplete message); the URL it
     // may carry holds no secret, the key travels in a header.
-    let mut message = e.to_string();
-    let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(&e);
-    while let Some(s) = cur {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        cur = s.source();
+    AttemptError::Transport {
+        kind,
+        message: crate::error_chain(&e),
     }
-    AttemptError::Transport { kind, message }
 }
 
 /// Why a page was not delivered.

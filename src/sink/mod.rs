@@ -250,7 +250,7 @@ mod tests {
             }),
         };
         assert_eq!(
-            crate::run::chain(&e),
+            crate::error_chain(&e),
             "put pp/k failed: Generic S3 error: Error performing PUT http://h/b/k - error sending \
              request: Connection refused"
         );

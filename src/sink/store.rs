@@ -307,7 +307,7 @@ impl Destination {
             SinkError::Store { source, .. } => &source.0,
             SinkError::Encode { .. } => return PreflightCause::Refused { bucket, code: None },
         };
-        let text = chain_text(os);
+        let text = crate::error_chain(os);
         let code = s3_error_code(&text);
         match code.as_deref() {
             Some("NoSuchBucket") => return PreflightCause::NoSuchBucket { bucket },
@@ -358,18 +358,6 @@ impl Destination {
             _ => PreflightCause::Refused { bucket, code },
         }
     }
-}
-
-/// The error and all its sources as one string.
-fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// The `<Code>` of an S3 error body quoted in an error message, if any.
