@@ -686,22 +686,7 @@ fn s3_server_dies_mid_run_then_rerun_completes() {
         &accounts,
     );
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_postpress-etl"))
-        .args([
-            "run",
-            job.to_str().expect("utf-8"),
-            "--snapshot-date",
-            DATE,
-            "--progress",
-            "off",
-        ])
-        .env("POSTPRESS_API_KEY", KEY)
-        .env_remove("RUST_LOG")
-        .envs(aws_env(&proxied, KEY_ID, SECRET))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn postpress-etl");
+    let mut child = spawn_run_env(&job, &[], aws_env(&proxied, KEY_ID, SECRET));
     // Drained as it comes, so a full pipe never blocks the job.
     let mut pipe = child.stderr.take().expect("piped stderr");
     let reader = std::thread::spawn(move || {

@@ -254,10 +254,24 @@ fn run_args<'a>(job: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
 /// Starts `postpress-etl run JOB` in the background (stdout discarded, stderr piped), for
 /// tests that signal or kill it.
 pub fn spawn_run(job: &Path, extra: &[&str]) -> Child {
+    spawn_run_env(job, extra, std::iter::empty::<(&str, &str)>())
+}
+
+/// [`spawn_run`] with extra environment.
+pub fn spawn_run_env<K, V>(
+    job: &Path,
+    extra: &[&str],
+    envs: impl IntoIterator<Item = (K, V)>,
+) -> Child
+where
+    K: AsRef<std::ffi::OsStr>,
+    V: AsRef<std::ffi::OsStr>,
+{
     Command::new(env!("CARGO_BIN_EXE_postpress-etl"))
         .args(run_args(job, extra))
         .env("POSTPRESS_API_KEY", KEY)
         .env_remove("RUST_LOG")
+        .envs(envs)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
