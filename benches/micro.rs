@@ -1,7 +1,7 @@
 //! Micro benchmarks of the two CPU stages of a page: decode (page JSON bytes → `RecordBatch`,
 //! metadata columns included) and Parquet encode (the job's writer properties, into memory).
 //!
-//! Inputs are the simulator's own items (`postpress_etl::sim::expected_item`), so the bytes are
+//! Inputs are the simulator's own items (`postpress_sim::expected_item`), so the bytes are
 //! what the job reads in production-like runs. Run with `cargo bench --bench micro`; `make bench`
 //! does and folds the figures into `bench/results.md`. Besides criterion's own reports, the
 //! bytes and records of one iteration of every benchmark are written to
@@ -15,12 +15,12 @@
 use arrow_array::RecordBatch;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use parquet::arrow::ArrowWriter;
-use postpress_etl::job::Compression;
 use postpress_etl::model::{Dataset, Provider};
 use postpress_etl::schema::Registry;
 use postpress_etl::schema::decode::PageDecoder;
-use postpress_etl::sim;
-use postpress_etl::sink::parquet::{FileIdentity, WriterOptions, writer_properties};
+use postpress_sim as sim;
+use postpress_etl::schema::{CONSTANT_COLUMNS, POSITION_COLUMN};
+use postpress_etl::sink::parquet::{Codec, ColumnHints, FileIdentity, WriterOptions, writer_properties};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::num::NonZeroUsize;
@@ -186,9 +186,13 @@ fn bench_decode(cr: &mut Criterion, registry: &Registry, sizes: &mut Sizes) {
 
 fn bench_encode(cr: &mut Criterion, registry: &Registry, sizes: &mut Sizes) {
     let opts = WriterOptions {
-        compression: Compression::Zstd,
+        codec: Codec::Zstd,
         max_rows_per_file: NonZeroUsize::new(1_000_000).expect("nonzero"),
         row_group_rows: NonZeroUsize::new(131_072).expect("nonzero"),
+        hints: ColumnHints {
+            constant: &CONSTANT_COLUMNS,
+            counter: Some(POSITION_COLUMN),
+        },
     };
     let mut g = cr.benchmark_group("encode");
     g.sample_size(10)

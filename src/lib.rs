@@ -13,8 +13,8 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod schema;
-pub mod sim;
 pub mod sink;
+pub mod tls;
 
 /// An error and every `source()` below it as one sentence, for logs and manifests.
 pub fn error_chain(e: &dyn std::error::Error) -> String {

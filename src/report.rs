@@ -18,11 +18,46 @@ pub enum UnitStatus {
     Skipped,
 }
 
+/// What kind of failure stopped a unit; serialised as the manifest's `kind` string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The API answered with an error, or could not be reached.
+    Api,
+    /// A page that breaks the schema (wrong list object, bad item).
+    InvalidPage,
+    /// The cursor loop went wrong (same cursor twice, too many pages).
+    Pagination,
+    /// Writing or publishing to the destination failed.
+    Storage,
+    /// The run was stopped by a signal.
+    Interrupted,
+    /// The run stopped on a run-fatal error.
+    Aborted,
+    /// A bug: the unit panicked.
+    Internal,
+}
+
+impl FailureKind {
+    /// The manifest's string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Api => "api",
+            FailureKind::InvalidPage => "invalid_page",
+            FailureKind::Pagination => "pagination",
+            FailureKind::Storage => "storage",
+            FailureKind::Interrupted => "interrupted",
+            FailureKind::Aborted => "aborted",
+            FailureKind::Internal => "internal",
+        }
+    }
+}
+
 /// Why a unit failed, with the API's error envelope when there was one.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UnitFailure {
-    /// api | invalid_page | pagination | storage | interrupted | aborted.
-    pub kind: String,
+    /// What kind of failure.
+    pub kind: FailureKind,
     /// The whole error chain as one sentence.
     pub message: String,
     /// HTTP status.
@@ -43,6 +78,35 @@ pub struct UnitFailure {
     /// The page it happened on (0-based).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page: Option<u64>,
+    /// The item at fault within the page (0-based), for an invalid page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<u64>,
+    /// The field at fault, for an invalid page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl UnitFailure {
+    /// A failure of `kind` with its message and no other detail.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> UnitFailure {
+        UnitFailure {
+            kind,
+            message: message.into(),
+            status: None,
+            error_type: None,
+            title: None,
+            detail: None,
+            instance: None,
+            page: None,
+            item: None,
+            field: None,
+        }
+    }
+
+    /// The envelope type, or else the kind: what the summary shows.
+    pub fn label(&self) -> &str {
+        self.error_type.as_deref().unwrap_or(self.kind.as_str())
+    }
 }
 
 /// One unit's outcome and counters.
@@ -202,7 +266,8 @@ pub struct Totals {
 }
 
 impl RunReport {
-    /// Recomputes the totals and the status from the units (unless failed or interrupted).
+    /// Recomputes the totals and derives the status, the one place it is decided: a signal
+    /// makes it interrupted, a run-fatal `error` failed, any unit not ok partial, else ok.
     pub fn seal(&mut self) {
         let mut t = Totals::default();
         for u in &self.units {
@@ -220,13 +285,12 @@ impl RunReport {
             t.throttles += u.throttles;
             t.bytes += u.bytes;
         }
-        if matches!(self.status, RunStatus::Ok | RunStatus::Partial) {
-            self.status = if t.failed > 0 || t.skipped > 0 {
-                RunStatus::Partial
-            } else {
-                RunStatus::Ok
-            };
-        }
+        self.status = match (self.signal, &self.error) {
+            (Some(_), _) => RunStatus::Interrupted,
+            (None, Some(_)) => RunStatus::Failed,
+            (None, None) if t.failed > 0 || t.skipped > 0 => RunStatus::Partial,
+            (None, None) => RunStatus::Ok,
+        };
         self.totals = t;
     }
 
@@ -274,9 +338,7 @@ impl RunReport {
                 UnitStatus::Failed => "FAILED",
                 UnitStatus::Skipped => "skipped",
             };
-            let err = u.error.as_ref().map_or(String::new(), |e| {
-                e.error_type.clone().unwrap_or_else(|| e.kind.clone())
-            });
+            let err = u.error.as_ref().map_or("", UnitFailure::label);
             writeln!(
                 s,
                 "{:<40} {:<9} {:<9} {:<7} {:>10} {:>7} {:>8} {:>7}  {}",
@@ -355,12 +417,14 @@ mod tests {
         assert_eq!(report(&[UnitStatus::Ok, UnitStatus::Ok]).exit_code(), 0);
         assert_eq!(report(&[UnitStatus::Ok, UnitStatus::Failed]).exit_code(), 3);
         let mut r = report(&[UnitStatus::Ok]);
-        r.status = RunStatus::Failed;
+        r.error = Some("the API key was rejected".into());
+        r.seal();
         assert_eq!(r.exit_code(), 1);
-        r.status = RunStatus::Interrupted;
         r.signal = Some(StopSignal::Terminate);
+        r.seal();
         assert_eq!(r.exit_code(), 143);
         r.signal = Some(StopSignal::Interrupt);
+        r.seal();
         assert_eq!(r.exit_code(), 130);
         let j: serde_json::Value = serde_json::from_slice(&r.to_json()).expect("manifest is JSON");
         assert_eq!(j["status"], "interrupted");

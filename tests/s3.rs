@@ -115,6 +115,7 @@ pub(crate) fn s3_store_with(
     key_id: &str,
     secret: &str,
 ) -> Arc<dyn ObjectStore> {
+    postpress_etl::tls::install_crypto_provider();
     let store = AmazonS3Builder::new()
         .with_endpoint(endpoint)
         .with_allow_http(true)

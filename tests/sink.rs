@@ -14,13 +14,15 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use postpress_etl::job::Compression;
 use postpress_etl::model::{Dataset, Provider};
 use postpress_etl::sink::layout::{Area, Layout, PartitionKey};
-use postpress_etl::sink::parquet::{FileIdentity, PartWriter, StagedPart, WriterOptions};
+use postpress_etl::sink::parquet::{
+    Codec, ColumnHints, FileIdentity, PartWriter, StagedPart, WriterOptions,
+};
 use postpress_etl::sink::{self, publish};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 /// The prefix every case writes below, as `s3://bucket/exports/pp` would.
 const PREFIX: &str = "exports/pp";
@@ -55,9 +57,13 @@ fn batch(run_id: &str, from: i64, to: i64) -> RecordBatch {
 
 fn opts(max_rows_per_file: usize) -> WriterOptions {
     WriterOptions {
-        compression: Compression::Zstd,
+        codec: Codec::Zstd,
         max_rows_per_file: NonZeroUsize::new(max_rows_per_file).expect("non-zero"),
         row_group_rows: NonZeroUsize::new(40).expect("non-zero"),
+        hints: ColumnHints {
+            constant: &[],
+            counter: Some("position"),
+        },
     }
 }
 
@@ -103,7 +109,7 @@ async fn export(
     max_rows_per_file: usize,
 ) -> publish::Published {
     let staged = stage(store, run_id, rows, max_rows_per_file).await;
-    publish::publish(store.as_ref(), &layout(), &key(), &staged)
+    publish::publish(store.as_ref(), &layout(), &key(), &staged, &CancellationToken::new())
         .await
         .expect("publish")
 }
@@ -229,7 +235,7 @@ async fn no_staging_leftovers(store: Arc<dyn ObjectStore>) {
     let empty = stage(&store, "run1", 0, 100).await;
     assert_eq!(empty.len(), 1);
     assert_eq!(empty[0].rows, 0);
-    publish::publish(store.as_ref(), &l, &key(), &empty)
+    publish::publish(store.as_ref(), &l, &key(), &empty, &CancellationToken::new())
         .await
         .expect("publish");
     assert_eq!(published_rows(&store).await, Vec::new());

@@ -6,5 +6,4 @@ mod cli;
 mod ops;
 mod run;
 mod s3;
-mod sim;
 mod sink;

@@ -9,7 +9,7 @@ use arrow_array::types::{Date32Type, Int64Type, TimestampMillisecondType};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use postpress_etl::sim::{self, expected_item};
+use postpress_sim::{self as sim, expected_item};
 use serde_json::{Map, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -23,6 +23,29 @@ pub const SEED: u64 = 42;
 /// The snapshot date tests run with.
 pub const DATE: &str = "2026-11-26";
 
+/// The simulator's binary: a sibling of the product's in the same target directory. It belongs
+/// to the workspace's other package, so `cargo test` at the root builds it too; a lone
+/// `cargo test -p postpress-etl` gets it built here once.
+pub fn sim_bin() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    let etl = Path::new(env!("CARGO_BIN_EXE_postpress-etl"));
+    let sim = etl.with_file_name("postpress-sim");
+    BUILT.call_once(|| {
+        if !sim.exists() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+            let profile_release = etl.parent().is_some_and(|d| d.ends_with("release"));
+            let mut cmd = Command::new(cargo);
+            cmd.args(["build", "-p", "postpress-sim", "--bin", "postpress-sim"]);
+            if profile_release {
+                cmd.arg("--release");
+            }
+            let status = cmd.status().expect("cargo runs to build postpress-sim");
+            assert!(status.success(), "cargo build -p postpress-sim failed");
+        }
+    });
+    sim
+}
+
 /// A running simulator, killed on drop.
 pub struct Sim {
     child: Child,
@@ -33,7 +56,7 @@ pub struct Sim {
 impl Sim {
     /// Starts `postpress-sim` with extra arguments.
     pub fn start(args: &[&str]) -> Sim {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_postpress-sim"))
+        let mut child = Command::new(sim_bin())
             .args(["--port", "0", "--api-key", KEY, "--seed", &SEED.to_string()])
             .args(args)
             .stdout(Stdio::piped())

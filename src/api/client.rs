@@ -2,7 +2,7 @@
 //! body under a size cap, classifies failures and retries with backoff.
 
 use super::error::{ApiError, AttemptError, Disposition, Envelope, TransportKind};
-use super::limit::RateLimiter;
+use super::limit::{AccountPacer, KeyCalendar};
 use super::retry::{Backoff, parse_ratelimit_reset, parse_retry_after};
 use super::secret::ApiKey;
 use crate::model::Dataset;
@@ -52,13 +52,14 @@ pub enum ClientBuildError {
     BaseUrl(String),
 }
 
-/// A body that could not be used as a page.
+/// A body that could not be used as a page. `E` is the caller's own error for a page that breaks
+/// its schema: the client passes it through untouched, fields and all.
 #[derive(Debug)]
-pub enum ParseFailure {
+pub enum ParseFailure<E> {
     /// Not JSON, or cut short: transient, the request is retried.
     Unparseable(String),
     /// Valid JSON that breaks the page schema: the unit fails at once.
-    Invalid(Box<dyn std::error::Error + Send + Sync>),
+    Invalid(E),
 }
 
 /// Counters of one unit's requests, for the manifest and the summary.
@@ -86,8 +87,8 @@ pub struct UnitRequest<'a> {
     pub user_id: Option<&'a str>,
     /// `limit`.
     pub limit: u32,
-    /// The account's limiter, shared by its datasets.
-    pub account_limiter: &'a RateLimiter,
+    /// The account's pacer, shared by its datasets.
+    pub account_limiter: &'a AccountPacer,
 }
 
 /// The postpress API client. Cheap to share behind an `Arc`.
@@ -96,7 +97,7 @@ pub struct Client {
     followers_url: reqwest::Url,
     following_url: reqwest::Url,
     cfg: ClientConfig,
-    key_limiter: RateLimiter,
+    key_limiter: KeyCalendar,
     cancel: CancellationToken,
 }
 
@@ -112,6 +113,7 @@ impl Client {
         cfg: ClientConfig,
         cancel: CancellationToken,
     ) -> Result<Arc<Client>, ClientBuildError> {
+        crate::tls::install_crypto_provider();
         let mut headers = HeaderMap::new();
         let mut key = HeaderValue::from_str(cfg.api_key.expose())
             .map_err(|_| ClientBuildError::KeyNotHeaderSafe)?;
@@ -134,7 +136,7 @@ impl Client {
             http,
             followers_url: join(Dataset::Followers.endpoint())?,
             following_url: join(Dataset::Following.endpoint())?,
-            key_limiter: RateLimiter::per_second(cfg.requests_per_second),
+            key_limiter: KeyCalendar::per_second(cfg.requests_per_second),
             cfg,
             cancel,
         }))
@@ -142,13 +144,13 @@ impl Client {
 
     /// Fetches one page: limiters, request, classification, retries. `parse` turns a 200 body
     /// into the caller's page; an `Unparseable` body counts as a failed attempt and is retried.
-    pub async fn get_page<T>(
+    pub async fn get_page<T, E: std::error::Error + 'static>(
         &self,
         req: &UnitRequest<'_>,
         cursor: Option<&str>,
         stats: &mut FetchStats,
-        mut parse: impl FnMut(Vec<u8>) -> Result<T, ParseFailure>,
-    ) -> Result<T, PageError> {
+        mut parse: impl FnMut(Vec<u8>) -> Result<T, ParseFailure<E>>,
+    ) -> Result<T, PageError<E>> {
         let max_attempts = self.cfg.max_attempts.get();
         let mut backoff = Backoff::new(self.cfg.backoff_initial, self.cfg.backoff_max);
         let first = Instant::now();
@@ -167,88 +169,101 @@ impl Client {
                     match parse(resp.body) {
                         Ok(page) => {
                             stats.bytes += len as u64;
-                            debug!(
-                                attempt,
-                                wait_ms = waited.as_millis() as u64,
-                                bytes = len,
-                                status = 200u16,
-                                "Page received."
-                            );
+                            let wait_ms = waited.as_millis() as u64;
+                            debug!(attempt, wait_ms, bytes = len, status = 200u16, "Page received.");
                             return Ok(page);
                         }
-                        Err(ParseFailure::Invalid(source)) => {
-                            return Err(PageError::Invalid(source));
-                        }
+                        Err(ParseFailure::Invalid(e)) => return Err(PageError::Invalid(e)),
                         Err(ParseFailure::Unparseable(message)) => AttemptError::Transport {
                             kind: TransportKind::Unparseable,
                             message,
                         },
                     }
                 }
-                Ok(resp) => {
-                    self.note_ratelimit(req, &resp.headers, stats);
-                    let retry_after = resp
-                        .headers
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                    AttemptError::Status {
-                        status: resp.status,
-                        envelope: Envelope::parse(&resp.body).map(Box::new),
-                        retry_after,
-                    }
-                }
+                Ok(resp) => self.status_failure(req, resp, stats),
                 Err(e) => e,
             };
-            match failure.disposition() {
+            let (after, throttle) = match failure.disposition() {
                 Disposition::AbortRun => {
-                    return Err(PageError::Api(ApiError::KeyRejected { source: failure }));
+                    return Err(ApiError::KeyRejected { source: failure }.into());
                 }
                 Disposition::FailUnit => {
-                    return Err(PageError::Api(ApiError::Rejected {
+                    return Err(ApiError::Rejected {
                         attempts: attempt,
                         source: failure,
-                    }));
+                    }
+                    .into());
                 }
-                Disposition::Retry { after, throttle } => {
-                    if throttle {
-                        stats.throttles += 1;
-                    } else {
-                        stats.faults += 1;
-                    }
-                    if attempt >= max_attempts {
-                        return Err(PageError::Api(ApiError::Exhausted {
-                            attempts: attempt,
-                            elapsed: first.elapsed(),
-                            source: failure,
-                        }));
-                    }
-                    let delay = backoff.delay(attempt, after);
-                    warn!(
-                        attempt,
-                        max_attempts,
-                        delay_ms = delay.as_millis() as u64,
-                        status = failure.status(),
-                        error_type = %failure.error_type(),
-                        error = %failure,
-                        "Request failed, retrying."
-                    );
-                    tokio::select! {
-                        () = tokio::time::sleep(delay) => {}
-                        () = self.cancel.cancelled() => return Err(PageError::Api(ApiError::Cancelled)),
-                    }
-                }
+                Disposition::Retry { after, throttle } => (after, throttle),
+            };
+            if throttle {
+                stats.throttles += 1;
+            } else {
+                stats.faults += 1;
             }
+            if attempt >= max_attempts {
+                let elapsed = first.elapsed();
+                return Err(ApiError::Exhausted {
+                    attempts: attempt,
+                    elapsed,
+                    source: failure,
+                }
+                .into());
+            }
+            self.back_off(backoff.delay(attempt, after), attempt, &failure)
+                .await?;
+        }
+    }
+
+    /// A non-200 answer as a failed attempt, with its envelope and `Retry-After`.
+    fn status_failure(
+        &self,
+        req: &UnitRequest<'_>,
+        resp: Response,
+        stats: &mut FetchStats,
+    ) -> AttemptError {
+        self.note_ratelimit(req, &resp.headers, stats);
+        let retry_after = resp
+            .headers
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        AttemptError::Status {
+            status: resp.status,
+            envelope: Envelope::parse(&resp.body).map(Box::new),
+            retry_after,
+        }
+    }
+
+    /// Logs the retry once at WARN and sleeps `delay`, unless the run stops first.
+    async fn back_off(
+        &self,
+        delay: Duration,
+        attempt: u32,
+        failure: &AttemptError,
+    ) -> Result<(), ApiError> {
+        warn!(
+            attempt,
+            max_attempts = self.cfg.max_attempts.get(),
+            delay_ms = delay.as_millis() as u64,
+            status = failure.status(),
+            error_type = %failure.error_type(),
+            error = %failure,
+            "Request failed, retrying."
+        );
+        tokio::select! {
+            () = tokio::time::sleep(delay) => Ok(()),
+            () = self.cancel.cancelled() => Err(ApiError::Cancelled),
         }
     }
 
     /// One instant that both the account's limiter and the key's allow: the request goes out
     /// then, with no second wait that could bunch it up with the account's next request.
-    async fn wait_for_slot(&self, req: &UnitRequest<'_>) -> Result<Duration, PageError> {
+    async fn wait_for_slot(&self, req: &UnitRequest<'_>) -> Result<Duration, ApiError> {
         req.account_limiter
             .acquire_with(&self.key_limiter, &self.cancel)
             .await
-            .map_err(|_| PageError::Api(ApiError::Cancelled))
+            .map_err(|_| ApiError::Cancelled)
     }
 
     /// `x-ratelimit-remaining: 0` with `x-ratelimit-reset`: the account waits for the reset.
@@ -276,7 +291,7 @@ impl Client {
         &self,
         req: &UnitRequest<'_>,
         cursor: Option<&str>,
-    ) -> Result<Result<Response, AttemptError>, PageError> {
+    ) -> Result<Result<Response, AttemptError>, ApiError> {
         let url = match req.dataset {
             Dataset::Followers => self.followers_url.clone(),
             Dataset::Following => self.following_url.clone(),
@@ -313,7 +328,7 @@ impl Client {
                 kind: TransportKind::Timeout,
                 message: format!("no complete answer within {}", humantime::format_duration(self.cfg.timeout)),
             }))),
-            () = self.cancel.cancelled() => Err(PageError::Api(ApiError::Cancelled)),
+            () = self.cancel.cancelled() => Err(ApiError::Cancelled),
         }
     }
 }
@@ -352,13 +367,13 @@ fn transport(e: reqwest::Error) -> AttemptError {
     }
 }
 
-/// Why a page was not delivered.
+/// Why a page was not delivered. `E` is the parser's own error (see [`ParseFailure`]).
 #[derive(Debug, thiserror::Error)]
-pub enum PageError {
+pub enum PageError<E: std::error::Error + 'static> {
     /// The API did not deliver it.
     #[error(transparent)]
     Api(#[from] ApiError),
     /// It was delivered but breaks the schema.
     #[error("invalid page")]
-    Invalid(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Invalid(#[source] E),
 }

@@ -1,5 +1,6 @@
-//! Rate limiters: the key-wide one and one per linked account. Awaited before every attempt,
-//! retries included (SPEC §3), so the job never sends faster than configured.
+//! Rate limiters: the key-wide [`KeyCalendar`] and one [`AccountPacer`] per linked account.
+//! Awaited before every attempt, retries included (SPEC §3), so the job never sends faster than
+//! configured.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -11,48 +12,61 @@ use tokio_util::sync::CancellationToken;
 #[error("cancelled while waiting for a rate-limit slot")]
 pub struct Cancelled;
 
-/// A strict pacer (GCRA with a burst of one): slots are handed out in order, each at least
-/// `interval` after the previous. Waiting tasks hold a reserved slot, so N waiters never burst.
-///
-/// Used as the key-wide limiter of [`RateLimiter::acquire_with`], it keeps a calendar instead:
-/// instants booked by requests of every account, any two at least `interval` apart, so a request
-/// whose account makes it wait can book a later instant without holding back the others.
+/// One linked account's pacer (GCRA with a burst of one), shared by its datasets: slots are
+/// handed out in order, each at least `interval` after the previous. Waiting tasks hold a
+/// reserved slot, so N waiters never burst.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct AccountPacer {
     interval: Duration,
     next: Mutex<Option<Instant>>,
+}
+
+/// The key-wide budget, kept as a calendar: instants booked by requests of every account, any
+/// two at least `interval` apart, so a request whose account makes it wait can book a later
+/// instant without holding back the others.
+#[derive(Debug)]
+pub struct KeyCalendar {
+    interval: Duration,
     /// Booked instants, ascending; those more than `interval` in the past are dropped.
     booked: Mutex<Vec<Instant>>,
 }
 
-impl RateLimiter {
+impl KeyCalendar {
     /// At most `rate` requests per second (`rate` > 0, validated by the job).
-    pub fn per_second(rate: f64) -> RateLimiter {
-        RateLimiter::with_interval(Duration::from_secs_f64(1.0 / rate))
-    }
-
-    /// At most `rate` requests per minute.
-    pub fn per_minute(rate: f64) -> RateLimiter {
-        RateLimiter::with_interval(Duration::from_secs_f64(60.0 / rate))
-    }
-
-    /// One request per `interval`.
-    pub fn with_interval(interval: Duration) -> RateLimiter {
-        RateLimiter {
-            interval,
-            next: Mutex::new(None),
+    pub fn per_second(rate: f64) -> KeyCalendar {
+        KeyCalendar {
+            interval: Duration::from_secs_f64(1.0 / rate),
             booked: Mutex::new(Vec::new()),
         }
     }
+}
 
-    /// Reserves one instant that is a slot of both limiters, `self` (the account's) and `key`,
-    /// and returns when it comes; returns how long it waited. Both limits hold between the
-    /// requests as they are sent: waiting for one limiter after the other would let a request
-    /// delayed by the key go out late while its account's next one goes out on time, too soon
-    /// after it.
+impl AccountPacer {
+    /// At most `rate` requests per minute.
+    pub fn per_minute(rate: f64) -> AccountPacer {
+        AccountPacer::with_interval(Duration::from_secs_f64(60.0 / rate))
+    }
+
+    /// At most `rate` requests per second.
+    pub fn per_second(rate: f64) -> AccountPacer {
+        AccountPacer::with_interval(Duration::from_secs_f64(1.0 / rate))
+    }
+
+    /// One request per `interval`.
+    pub fn with_interval(interval: Duration) -> AccountPacer {
+        AccountPacer {
+            interval,
+            next: Mutex::new(None),
+        }
+    }
+
+    /// Reserves one instant that is a slot of both the account and the `key`, and returns when
+    /// it comes; returns how long it waited. Both limits hold between the requests as they are
+    /// sent: waiting for one limiter after the other would let a request delayed by the key go
+    /// out late while its account's next one goes out on time, too soon after it.
     pub async fn acquire_with(
         &self,
-        key: &RateLimiter,
+        key: &KeyCalendar,
         cancel: &CancellationToken,
     ) -> Result<Duration, Cancelled> {
         let now = Instant::now();
@@ -65,16 +79,10 @@ impl RateLimiter {
             *next = Some(at + self.interval);
             at
         };
-        if at > now {
-            tokio::select! {
-                () = tokio::time::sleep_until(at) => {}
-                () = cancel.cancelled() => return Err(Cancelled),
-            }
-        }
-        Ok(at - now)
+        wait_until(at, now, cancel).await
     }
 
-    /// Reserves the next slot and returns when it opens; returns how long it waited.
+    /// Reserves the account's next slot and returns when it opens; returns how long it waited.
     pub async fn acquire(&self, cancel: &CancellationToken) -> Result<Duration, Cancelled> {
         let now = Instant::now();
         let at = {
@@ -83,13 +91,7 @@ impl RateLimiter {
             *next = Some(at + self.interval);
             at
         };
-        if at > now {
-            tokio::select! {
-                () = tokio::time::sleep_until(at) => {}
-                () = cancel.cancelled() => return Err(Cancelled),
-            }
-        }
-        Ok(at - now)
+        wait_until(at, now, cancel).await
     }
 
     /// Pushes the next slot to `at` at the earliest: the server said its window is spent.
@@ -99,6 +101,20 @@ impl RateLimiter {
             *next = Some(at);
         }
     }
+}
+
+async fn wait_until(
+    at: Instant,
+    now: Instant,
+    cancel: &CancellationToken,
+) -> Result<Duration, Cancelled> {
+    if at > now {
+        tokio::select! {
+            () = tokio::time::sleep_until(at) => {}
+            () = cancel.cancelled() => return Err(Cancelled),
+        }
+    }
+    Ok(at - now)
 }
 
 /// Books the first instant from `earliest` on that is at least `interval` away from every
@@ -132,7 +148,7 @@ mod tests {
     /// Ten acquisitions at 5/s take 1.8 s of virtual time: the first is immediate.
     #[tokio::test(start_paused = true)]
     async fn paces_at_the_configured_rate() {
-        let l = RateLimiter::per_second(5.0);
+        let l = AccountPacer::per_second(5.0);
         let c = CancellationToken::new();
         let start = Instant::now();
         for _ in 0..10 {
@@ -144,7 +160,7 @@ mod tests {
     /// Concurrent waiters are spread out, never released together.
     #[tokio::test(start_paused = true)]
     async fn concurrent_waiters_do_not_burst() {
-        let l = std::sync::Arc::new(RateLimiter::per_minute(60.0));
+        let l = std::sync::Arc::new(AccountPacer::per_minute(60.0));
         let c = CancellationToken::new();
         let start = Instant::now();
         let mut handles = Vec::new();
@@ -166,7 +182,7 @@ mod tests {
     /// A deferral from x-ratelimit-reset delays the next slot.
     #[tokio::test(start_paused = true)]
     async fn defer_pushes_next_slot() {
-        let l = RateLimiter::per_second(100.0);
+        let l = AccountPacer::per_second(100.0);
         let c = CancellationToken::new();
         let start = Instant::now();
         l.defer_until(start + Duration::from_secs(3));
@@ -181,12 +197,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn both_limits_hold_between_sends() {
         use std::sync::Arc;
-        let key = Arc::new(RateLimiter::per_second(20.0));
+        let key = Arc::new(KeyCalendar::per_second(20.0));
         let c = CancellationToken::new();
         let start = Instant::now();
         let mut handles = Vec::new();
         for _account in 0..4 {
-            let account = Arc::new(RateLimiter::per_minute(120.0));
+            let account = Arc::new(AccountPacer::per_minute(120.0));
             // Two units (datasets) per account, as the job runs them.
             for _unit in 0..2 {
                 let (account, key, c) = (account.clone(), key.clone(), c.clone());
@@ -255,7 +271,7 @@ mod tests {
     /// Cancellation ends the wait at once.
     #[tokio::test(start_paused = true)]
     async fn cancel_interrupts_wait() {
-        let l = RateLimiter::per_minute(1.0);
+        let l = AccountPacer::per_minute(1.0);
         let c = CancellationToken::new();
         l.acquire(&c).await.expect("first is free");
         c.cancel();

@@ -322,11 +322,17 @@ struct PageState {
 impl PageState {
     fn note_unknown(&mut self, name: &str) {
         self.unknown += 1;
-        if let Some(n) = self.unknown_names.get_mut(name) {
-            *n += 1;
-        } else if self.unknown_names.len() < MAX_UNKNOWN_NAMES {
-            self.unknown_names.insert(name.to_owned(), 1);
-        }
+        merge_unknown(&mut self.unknown_names, name, 1);
+    }
+}
+
+/// Adds `n` occurrences of unknown field `name` to `names`, which remembers at most
+/// [`MAX_UNKNOWN_NAMES`] distinct names (counts of the names it has stay exact).
+pub fn merge_unknown(names: &mut BTreeMap<String, u64>, name: &str, n: u64) {
+    if let Some(c) = names.get_mut(name) {
+        *c += n;
+    } else if names.len() < MAX_UNKNOWN_NAMES {
+        names.insert(name.to_owned(), n);
     }
 }
 

@@ -4,7 +4,7 @@
 use super::Registry;
 use super::decode::{DecodeFailure, PageDecoder};
 use crate::model::{Dataset, Provider};
-use crate::sim;
+use postpress_sim as sim;
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};

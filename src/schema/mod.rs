@@ -208,6 +208,19 @@ pub const METADATA_COLUMNS: [&str; 6] = [
     "position",
 ];
 
+/// Metadata columns with one value per file (or per page), which a writer can encode as a
+/// dictionary of almost nothing.
+pub const CONSTANT_COLUMNS: [&str; 5] = [
+    "account_id",
+    "provider",
+    "snapshot_date",
+    "fetched_at",
+    "run_id",
+];
+
+/// The metadata column that counts the list's items up by one.
+pub const POSITION_COLUMN: &str = "position";
+
 impl Registry {
     /// Loads and checks the embedded schema files.
     pub fn load() -> Result<Registry, SchemaError> {

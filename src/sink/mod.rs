@@ -6,13 +6,16 @@
 pub mod layout;
 pub mod parquet;
 pub mod publish;
+pub mod staging;
 pub mod store;
 
+use backon::{ExponentialBuilder, Retryable};
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use std::future::Future;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Result alias of the sink layer.
 pub type Result<T, E = SinkError> = std::result::Result<T, E>;
@@ -104,37 +107,62 @@ impl<E> From<E> for Cause<E> {
     }
 }
 
-/// Runs a PUT/DELETE/RENAME-like call up to three times: object_store retries requests inside
-/// one call, not the call itself.
-pub async fn retry_io<T, F, Fut>(mut f: F) -> std::result::Result<T, object_store::Error>
+/// Attempts of a storage call: object_store retries requests inside one call, not the call
+/// itself, so a PUT, COPY or DELETE that failed as a whole gets this many tries.
+const IO_ATTEMPTS: usize = 3;
+
+/// Runs a PUT/COPY/DELETE-like call up to [`IO_ATTEMPTS`] times with exponential backoff and
+/// jitter (200 ms, then up to 2 s), for errors that may pass. A `cancel` ends the wait between
+/// attempts and returns the last error; a call in flight is never cut off, so a publish that
+/// started finishes or fails whole.
+pub async fn retry_io<T, F, Fut>(
+    cancel: &CancellationToken,
+    f: F,
+) -> std::result::Result<T, object_store::Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = std::result::Result<T, object_store::Error>>,
 {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match f().await {
-            Ok(v) => return Ok(v),
-            Err(
-                e @ (object_store::Error::NotFound { .. }
-                | object_store::Error::InvalidPath { .. }
-                | object_store::Error::NotSupported { .. }
-                | object_store::Error::PermissionDenied { .. }
-                | object_store::Error::Unauthenticated { .. }),
-            ) => return Err(e),
-            Err(e) if attempt >= 3 => return Err(e),
-            Err(e) => {
-                tracing::warn!(attempt, error = %e, "Storage call failed, retrying.");
-                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+    let policy = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(2))
+        .with_max_times(IO_ATTEMPTS - 1)
+        .with_jitter();
+    let stop = cancel.clone();
+    let sleeper = move |d: Duration| {
+        let stop = stop.clone();
+        async move {
+            tokio::select! {
+                () = tokio::time::sleep(d) => {}
+                () = stop.cancelled() => {}
             }
         }
-    }
+    };
+    f.retry(policy)
+        .sleep(sleeper)
+        .when(|e| is_transient(e) && !cancel.is_cancelled())
+        .notify(|e, delay| {
+            tracing::warn!(delay_ms = delay.as_millis() as u64, error = %e, "Storage call failed, retrying.");
+        })
+        .await
+}
+
+/// Whether asking again may help: not for a missing object, a bad path, an unsupported call
+/// or a refused credential.
+fn is_transient(e: &object_store::Error) -> bool {
+    !matches!(
+        e,
+        object_store::Error::NotFound { .. }
+            | object_store::Error::InvalidPath { .. }
+            | object_store::Error::NotSupported { .. }
+            | object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. }
+    )
 }
 
 /// Deletes an object with retries; an object already gone counts as deleted.
 pub async fn delete_if_exists(store: &dyn ObjectStore, path: &Path) -> Result<()> {
-    retry_io(|| async {
+    retry_io(&CancellationToken::new(), || async {
         match store.delete(path).await {
             Err(object_store::Error::NotFound { .. }) => Ok(()),
             r => r,
@@ -175,7 +203,7 @@ pub async fn preflight(store: &dyn ObjectStore, marker: &Path) -> Result<()> {
 /// Writes a small object (the manifest) in one PUT.
 pub async fn put_object(store: &dyn ObjectStore, path: &Path, bytes: Vec<u8>) -> Result<()> {
     let payload = PutPayload::from(bytes);
-    retry_io(|| store.put(path, payload.clone()))
+    retry_io(&CancellationToken::new(), || store.put(path, payload.clone()))
         .await
         .map(|_| ())
         .map_err(|source| SinkError::Store {
@@ -200,26 +228,6 @@ pub async fn delete_prefix(store: &dyn ObjectStore, prefix: &Path) -> Result<u64
     for o in objects {
         delete_if_exists(store, &o.location).await?;
         n += 1;
-    }
-    Ok(n)
-}
-
-/// Removes a run's staging area: every object below it, then, on a local disk, the directories
-/// left empty (object stores have none), and `_staging` itself once no run uses it.
-pub async fn delete_staging(dest: &store::Destination, root: &Path) -> Result<u64> {
-    let n = delete_prefix(dest.store.as_ref(), root).await?;
-    if let store::Target::Local { dir } = &dest.target {
-        let run_dir = std::path::Path::new(dir).join(root.as_ref());
-        // Only directories are left; a failure here costs nothing but tidiness.
-        if let Err(e) = std::fs::remove_dir_all(&run_dir)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::debug!(dir = %run_dir.display(), error = %e, "Could not remove the staging directory.");
-        }
-        if let Some(parent) = run_dir.parent() {
-            // Fails harmlessly while another run (a shard) still stages there.
-            std::fs::remove_dir(parent).ok();
-        }
     }
     Ok(n)
 }

@@ -8,7 +8,6 @@
 
 use super::SinkError;
 use super::layout::{Area, Layout, PartitionKey};
-use crate::job::Compression;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
@@ -16,7 +15,7 @@ use object_store::ObjectStore;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression as Codec, Encoding, GzipLevel, ZstdLevel};
+use parquet::basic::{Compression as PqCodec, Encoding, GzipLevel, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -32,15 +31,40 @@ pub const UPLOAD_BUFFER_BYTES: usize = 8 * 1024 * 1024;
 /// `(1 + UPLOAD_CONCURRENCY) * UPLOAD_BUFFER_BYTES` of upload data, whatever the account's size.
 pub const UPLOAD_CONCURRENCY: usize = 2;
 
-/// Writer settings, from the validated job.
+/// The codec of the data columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// zstd (level 1: as small as level 3 on these pages, and faster).
+    Zstd,
+    /// snappy.
+    Snappy,
+    /// gzip.
+    Gzip,
+    /// uncompressed.
+    None,
+}
+
+/// How to encode columns whose values the sink cannot guess from their type; the schema layer
+/// names them.
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnHints {
+    /// Columns with one value per file (or per page): dictionary-encoded to almost nothing.
+    pub constant: &'static [&'static str],
+    /// A column that counts up by one: delta-encoded.
+    pub counter: Option<&'static str>,
+}
+
+/// Writer settings.
 #[derive(Debug, Clone, Copy)]
 pub struct WriterOptions {
     /// Codec.
-    pub compression: Compression,
+    pub codec: Codec,
     /// Rows per file.
     pub max_rows_per_file: NonZeroUsize,
     /// Rows per row group.
     pub row_group_rows: NonZeroUsize,
+    /// Column encodings.
+    pub hints: ColumnHints,
 }
 
 /// A file written to staging.
@@ -63,18 +87,6 @@ pub struct FileIdentity {
     pub pairs: Vec<(String, String)>,
 }
 
-/// Columns with one value per file (or per page): dictionary-encoded to almost nothing. Every
-/// other column is written plain, as their values are nearly all distinct (ids, URLs, names):
-/// dictionary encoding them cost a fifth of the job's CPU (hashing and comparing every string)
-/// and, after the dictionary overflowed, saved no bytes once compressed.
-const DICTIONARY_COLUMNS: [&str; 5] = [
-    "account_id",
-    "provider",
-    "snapshot_date",
-    "fetched_at",
-    "run_id",
-];
-
 /// zstd level 1: on these pages it compresses within 1% of level 3 at about 1.6 times the speed.
 const ZSTD_LEVEL: i32 = 1;
 
@@ -86,11 +98,11 @@ pub fn writer_properties(
     opts: &WriterOptions,
     identity: &FileIdentity,
 ) -> WriterProperties {
-    let codec = match opts.compression {
-        Compression::Zstd => Codec::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default()),
-        Compression::Snappy => Codec::SNAPPY,
-        Compression::Gzip => Codec::GZIP(GzipLevel::default()),
-        Compression::None => Codec::UNCOMPRESSED,
+    let codec = match opts.codec {
+        Codec::Zstd => PqCodec::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default()),
+        Codec::Snappy => PqCodec::SNAPPY,
+        Codec::Gzip => PqCodec::GZIP(GzipLevel::default()),
+        Codec::None => PqCodec::UNCOMPRESSED,
     };
     let kv = identity
         .pairs
@@ -100,21 +112,30 @@ pub fn writer_properties(
     let mut b = WriterProperties::builder()
         .set_compression(codec)
         .set_dictionary_enabled(false);
-    for c in DICTIONARY_COLUMNS {
+    // Every column but the constant ones is written plain, as their values are nearly all
+    // distinct (ids, URLs, names): dictionary encoding them cost a fifth of the job's CPU
+    // (hashing and comparing every string) and, after the dictionary overflowed, saved no bytes
+    // once compressed.
+    for c in opts.hints.constant {
         // A dictionary of one value and runs of one index: nothing left to compress, so no
         // codec (each holds compression and decompression contexts, per column and open file).
         b = b
-            .set_column_dictionary_enabled(ColumnPath::from(c), true)
-            .set_column_compression(ColumnPath::from(c), Codec::UNCOMPRESSED);
+            .set_column_dictionary_enabled(ColumnPath::from(*c), true)
+            .set_column_compression(ColumnPath::from(*c), PqCodec::UNCOMPRESSED);
     }
-    // `position` counts up by one: delta encoding stores it in a few bytes per page, no codec.
-    b = b
-        .set_column_encoding(ColumnPath::from("position"), Encoding::DELTA_BINARY_PACKED)
-        .set_column_compression(ColumnPath::from("position"), Codec::UNCOMPRESSED);
+    // A counter is stored by delta encoding in a few bytes per page, no codec.
+    if let Some(c) = opts.hints.counter {
+        b = b
+            .set_column_encoding(ColumnPath::from(c), Encoding::DELTA_BINARY_PACKED)
+            .set_column_compression(ColumnPath::from(c), PqCodec::UNCOMPRESSED);
+    }
     // Booleans are stored as bits already.
     for f in schema.fields() {
         if f.data_type() == &arrow_schema::DataType::Boolean {
-            b = b.set_column_compression(ColumnPath::from(f.name().as_str()), Codec::UNCOMPRESSED);
+            b = b.set_column_compression(
+                ColumnPath::from(f.name().as_str()),
+                PqCodec::UNCOMPRESSED,
+            );
         }
     }
     b.set_max_row_group_row_count(Some(opts.row_group_rows.get()))

@@ -13,6 +13,7 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::collections::HashSet;
+use tokio_util::sync::CancellationToken;
 
 /// What publishing did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -24,18 +25,20 @@ pub struct Published {
 }
 
 /// Publishes a completed unit.
+/// `cancel` only shortens the waits between a failed call's attempts.
 pub async fn publish(
     store: &dyn ObjectStore,
     layout: &Layout,
     key: &PartitionKey<'_>,
     staged: &[StagedPart],
+    cancel: &CancellationToken,
 ) -> Result<Published, SinkError> {
     let mut files = Vec::with_capacity(staged.len());
     for part in staged {
         let to = layout
             .partition(Area::Final, key)
             .join(part.file_name.as_str());
-        move_part(store, part, &to).await?;
+        move_part(store, part, &to, cancel).await?;
         files.push(part.file_name.clone());
     }
     let dir = layout.partition(Area::Final, key);
@@ -71,8 +74,13 @@ pub async fn publish(
 /// hard link renamed into place), so a failed deletion is only litter in staging: it is logged,
 /// and the run's staging cleanup removes it. A plain `rename` would be the same two calls on S3
 /// but could fail after its copy, reporting a visible part as not published.
-async fn move_part(store: &dyn ObjectStore, part: &StagedPart, to: &Path) -> Result<(), SinkError> {
-    retry_io(|| store.copy(&part.path, to))
+async fn move_part(
+    store: &dyn ObjectStore,
+    part: &StagedPart,
+    to: &Path,
+    cancel: &CancellationToken,
+) -> Result<(), SinkError> {
+    retry_io(cancel, || store.copy(&part.path, to))
         .await
         .map_err(|source| SinkError::Store {
             op: "copy",

@@ -139,6 +139,7 @@ pub fn open(url: &str) -> Result<Destination, StoreError> {
 }
 
 fn open_s3(url: &str, rest: &str) -> Result<Destination, StoreError> {
+    crate::tls::install_crypto_provider();
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     // from_env reads every AWS_* variable object_store knows, AWS_ENDPOINT_URL included; the
     // bucket comes from the URL, never from AWS_BUCKET.

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use postpress_etl::sim::{Dataset, ERROR_TYPES, Provider, expected_item};
+use postpress_sim::{Dataset, ERROR_TYPES, Provider, expected_item};
 use serde_json::Value;
 
 const KEY: &str = "pp_test_key";
@@ -1068,7 +1068,7 @@ async fn stats_counters() {
 #[tokio::test]
 async fn demo_scenario_serves_every_account() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/demo.toml");
-    let file: postpress_etl::sim::ScenarioFile =
+    let file: postpress_sim::ScenarioFile =
         toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let ids: Vec<String> = file.accounts.iter().map(|a| a.id.clone()).collect();
     let sizes: Vec<u64> = file.accounts.iter().map(|a| a.followers).collect();

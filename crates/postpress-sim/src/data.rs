@@ -686,7 +686,7 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::json::ObjectWriter;
+    use crate::json::ObjectWriter;
 
     fn written(list: &ListKey, index: u64) -> Value {
         let mut buf = Vec::new();

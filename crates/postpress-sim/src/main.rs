@@ -1,11 +1,11 @@
 //! `postpress-sim`: parses flags, starts the simulator, prints its address, serves until
-//! SIGINT/SIGTERM. All logic lives in `postpress_etl::sim`.
+//! SIGINT/SIGTERM. All logic lives in the library.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use postpress_etl::sim::{Sim, SimArgs, SimConfig, shutdown_signal};
+use postpress_sim::{Sim, SimArgs, SimConfig, shutdown_signal};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {

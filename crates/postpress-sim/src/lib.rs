@@ -9,8 +9,8 @@
 //! with it, so a bug on one side cannot hide the same bug on the other.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), postpress_etl::sim::SimError> {
-//! use postpress_etl::sim::{AccountConfig, Provider, Sim, SimConfig};
+//! # async fn demo() -> Result<(), postpress_sim::SimError> {
+//! use postpress_sim::{AccountConfig, Provider, Sim, SimConfig};
 //! let mut config = SimConfig::new("pp_test_key");
 //! config.accounts.push(AccountConfig {
 //!     id: "acc_linkedin_0000".into(),
@@ -23,7 +23,7 @@
 //! });
 //! let sim = Sim::bind(config).await?;
 //! println!("http://{}", sim.local_addr());
-//! sim.serve(postpress_etl::sim::shutdown_signal()).await;
+//! sim.serve(postpress_sim::shutdown_signal()).await;
 //! # Ok(()) }
 //! ```
 

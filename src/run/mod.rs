@@ -1,0 +1,295 @@
+//! Orchestration: plan the units, check the destination, run units with bounded concurrency,
+//! write the manifest. The only module that knows every layer.
+//!
+//! * `plan` — which units a run has (sharding, snapshot dates, run ids);
+//! * `unit` — one unit's fetch, write and publish;
+//! * `stop` — signals and the grace period;
+//! * here — the run: setup, concurrency, panics, run-fatal errors and the manifest. The run's
+//!   status is derived from what this gathers in one place, [`RunReport::seal`].
+
+pub mod plan;
+pub mod stop;
+mod unit;
+
+pub use plan::{
+    Shard, ShardError, Unit, new_run_id, parse_snapshot_date, plan, today_utc,
+};
+pub use stop::{STOP_GRACE, Stop};
+
+use crate::api::client::{Client, ClientConfig};
+use crate::error_chain as chain;
+use crate::job::{Compression, Job};
+use crate::progress::{Counters, Progress, ProgressMode};
+use crate::report::{FailureKind, RunReport, RunStatus, Totals, UnitFailure, UnitReport, UnitStatus};
+use crate::schema::{CONSTANT_COLUMNS, POSITION_COLUMN, Registry};
+use crate::sink::layout::Layout;
+use crate::sink::parquet::{Codec, ColumnHints, WriterOptions};
+use crate::sink::store::Destination;
+use crate::sink::{self, staging};
+use chrono::{NaiveDate, Utc};
+use futures::StreamExt;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+/// Run options from the command line.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The snapshot date.
+    pub snapshot_date: NaiveDate,
+    /// The shard, if any.
+    pub shard: Option<Shard>,
+    /// Overrides fetch.concurrency.
+    pub concurrency: Option<usize>,
+    /// Progress display.
+    pub progress: ProgressMode,
+}
+
+/// A run that could not start: nothing was fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The embedded schemas are broken (a build defect).
+    #[error("schema registry")]
+    Schema(#[from] crate::schema::SchemaError),
+    /// The destination cannot be opened.
+    #[error("destination")]
+    Store(#[from] sink::store::StoreError),
+    /// The destination is unreachable or not writable.
+    #[error("destination {destination} is not usable (checked before any API request)")]
+    Preflight {
+        /// The destination.
+        destination: String,
+        /// Why, naming the bucket or directory.
+        #[source]
+        source: sink::store::PreflightError,
+    },
+    /// The HTTP client cannot be built.
+    #[error("HTTP client")]
+    Client(#[from] crate::api::client::ClientBuildError),
+    /// No API key (validated jobs always have one for `run`).
+    #[error("no API key")]
+    NoKey,
+}
+
+/// Staging areas of crashed runs older than this are garbage; younger ones may belong to a
+/// shard running right now.
+const ABANDONED_STAGING_AGE: chrono::Duration = chrono::Duration::hours(24);
+
+/// What every unit of a run shares.
+pub(crate) struct RunCtx {
+    client: Arc<Client>,
+    dest: Destination,
+    layout: Layout,
+    registry: Registry,
+    run_id: String,
+    snapshot_date: String,
+    snapshot_days: i32,
+    writer_opts: WriterOptions,
+    max_pages: u64,
+    counters: Arc<Counters>,
+    /// Cancelled on a signal or a run-fatal error: stop sending, abandon units.
+    halt: CancellationToken,
+    fatal: Mutex<Option<String>>,
+}
+
+impl RunCtx {
+    /// A run-fatal error: recorded once, and every unit stops.
+    fn abort(&self, message: String) {
+        self.fatal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(message);
+        self.halt.cancel();
+    }
+
+    fn fatal(&self) -> Option<String> {
+        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Why a unit was not run to its end: the run-fatal error, or the signal.
+    fn stopped_failure(&self) -> UnitFailure {
+        match self.fatal() {
+            Some(f) => UnitFailure::new(FailureKind::Aborted, format!("not run to the end: {f}")),
+            None => UnitFailure::new(
+                FailureKind::Interrupted,
+                "not run to the end: the run was interrupted",
+            ),
+        }
+    }
+}
+
+/// The sink's codec for the job's `output.compression`.
+fn codec(c: Compression) -> Codec {
+    match c {
+        Compression::Zstd => Codec::Zstd,
+        Compression::Snappy => Codec::Snappy,
+        Compression::Gzip => Codec::Gzip,
+        Compression::None => Codec::None,
+    }
+}
+
+/// Opens and checks the destination, builds the client: everything before the first request.
+async fn setup(
+    job: &Job,
+    opts: &RunOptions,
+    stop: &Stop,
+    concurrency: usize,
+) -> Result<RunCtx, RunError> {
+    let registry = Registry::load()?;
+    let run_id = new_run_id();
+    let dest = sink::store::open(&job.output.url)?;
+    let layout = Layout::new(&dest.prefix);
+    dest.preflight(&layout.preflight_marker(&run_id))
+        .await
+        .map_err(|source| RunError::Preflight {
+            destination: dest.display.clone(),
+            source,
+        })?;
+    let halt = stop.token().child_token();
+    let api_key = job.api.api_key.clone().ok_or(RunError::NoKey)?;
+    let client = Client::try_new(
+        ClientConfig {
+            base_url: job.api.base_url.clone(),
+            api_key,
+            timeout: job.api.timeout,
+            max_attempts: job.fetch.max_attempts,
+            backoff_initial: job.fetch.backoff_initial,
+            backoff_max: job.fetch.backoff_max,
+            requests_per_second: job.fetch.requests_per_second,
+            pool_size: concurrency,
+        },
+        halt.clone(),
+    )?;
+    Ok(RunCtx {
+        client,
+        layout,
+        registry,
+        snapshot_days: plan::days_since_epoch(opts.snapshot_date),
+        snapshot_date: opts.snapshot_date.format("%Y-%m-%d").to_string(),
+        run_id,
+        writer_opts: WriterOptions {
+            codec: codec(job.output.compression),
+            max_rows_per_file: job.output.max_rows_per_file,
+            row_group_rows: job.output.row_group_rows,
+            hints: ColumnHints {
+                constant: &CONSTANT_COLUMNS,
+                counter: Some(POSITION_COLUMN),
+            },
+        },
+        max_pages: job.fetch.max_pages.get(),
+        counters: Arc::new(Counters::default()),
+        halt,
+        fatal: Mutex::new(None),
+        dest,
+    })
+}
+
+/// Runs a job. Returns the report (with its exit code) whenever units were planned; a `RunError`
+/// means the run could not start and nothing was sent.
+pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, RunError> {
+    let started_at = Utc::now();
+    let units = plan(job, opts.shard);
+    let concurrency = opts
+        .concurrency
+        .unwrap_or(job.fetch.concurrency.get())
+        .max(1);
+    let ctx = Arc::new(setup(job, &opts, &stop, concurrency).await?);
+    ctx.counters.units_total.store(units.len() as u64, Relaxed);
+    info!(
+        job = %job.name,
+        run_id = %ctx.run_id,
+        snapshot_date = %ctx.snapshot_date,
+        shard = opts.shard.map(|s| s.to_string()),
+        units = units.len(),
+        concurrency,
+        destination = %ctx.dest.display,
+        "Run started."
+    );
+    staging::remove_abandoned(ctx.dest.store.as_ref(), &ctx.layout, ABANDONED_STAGING_AGE).await;
+    let progress = Progress::start(ctx.counters.clone(), opts.progress);
+    let reports = run_units(&ctx, units, concurrency).await;
+    progress.finish().await;
+
+    // Whatever a stopped or failed unit left in staging goes now.
+    let own_staging = ctx.layout.staging_root(&ctx.run_id);
+    if let Err(e) = staging::delete_staging(&ctx.dest, &own_staging).await {
+        warn!(error = %e, "Could not clean this run's staging area.");
+    }
+    let mut report = RunReport {
+        job: job.name.to_string(),
+        run_id: ctx.run_id.clone(),
+        snapshot_date: ctx.snapshot_date.clone(),
+        shard: opts.shard.map(|s| s.to_string()),
+        destination: ctx.dest.display.clone(),
+        started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        finished_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        status: RunStatus::Ok,
+        signal: stop.received(),
+        error: ctx.fatal(),
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        totals: Totals::default(),
+        units: reports,
+    };
+    report.seal();
+    write_manifest(&ctx, &mut report).await;
+    Ok(report)
+}
+
+/// Runs every unit, at most `concurrency` at once, and returns their reports in plan order.
+async fn run_units(ctx: &Arc<RunCtx>, units: Vec<Unit>, concurrency: usize) -> Vec<UnitReport> {
+    // Unordered, so one slow unit never holds a slot; the reports are put back in plan order.
+    let mut indexed: Vec<(usize, UnitReport)> =
+        futures::stream::iter(units.into_iter().enumerate().map(|(i, u)| {
+            let ctx = ctx.clone();
+            async move { (i, spawn_unit(ctx, u).await) }
+        }))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    indexed.sort_by_key(|(i, _)| *i);
+    indexed.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Runs a unit as a task of its own, so decoding and encoding use every worker thread. A panic
+/// is a bug: the unit publishes nothing and the run says so (exit 1), but the other units and
+/// the manifest still happen.
+async fn spawn_unit(ctx: Arc<RunCtx>, unit: Unit) -> UnitReport {
+    let mut crashed = UnitReport::new(&unit.account.account_id, unit.dataset, unit.account.provider);
+    let task = tokio::spawn({
+        let ctx = ctx.clone();
+        async move { unit::run_unit(&ctx, &unit).await }
+    });
+    match task.await {
+        Ok(report) => report,
+        Err(e) => {
+            let msg = format!(
+                "internal error in unit {} {}: {e}",
+                crashed.account_id, crashed.dataset
+            );
+            error!(error = %msg, "Unit crashed; nothing published.");
+            crashed.status = UnitStatus::Failed;
+            crashed.error = Some(UnitFailure::new(FailureKind::Internal, msg.clone()));
+            ctx.fatal
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(msg);
+            crashed
+        }
+    }
+}
+
+/// Writes the manifest; a run whose manifest is lost has failed (unless it was interrupted).
+async fn write_manifest(ctx: &RunCtx, report: &mut RunReport) {
+    let manifest = ctx.layout.manifest(&ctx.snapshot_date, &ctx.run_id);
+    match sink::put_object(ctx.dest.store.as_ref(), &manifest, report.to_json()).await {
+        Ok(()) => info!(manifest = %manifest, status = ?report.status, "Run finished."),
+        Err(e) => {
+            error!(error = %chain(&e), "The run manifest could not be written.");
+            report
+                .error
+                .get_or_insert(format!("manifest not written: {}", chain(&e)));
+            report.seal();
+        }
+    }
+}

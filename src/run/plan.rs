@@ -1,0 +1,186 @@
+//! Planning: which units a run has (accounts × datasets, after `--shard`), each with its
+//! account's pacer; shard syntax and hashing; snapshot dates and run ids.
+
+use crate::api::limit::AccountPacer;
+use crate::job::{Account, Job};
+use crate::model::Dataset;
+use chrono::{NaiveDate, Utc};
+use std::fmt;
+use std::sync::Arc;
+
+/// A shard of the account list: accounts whose stable hash mod `count` is `index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// I.
+    pub index: u64,
+    /// N.
+    pub count: u64,
+}
+
+/// `--shard` is malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "--shard {value:?} is not allowed: {reason}; use I/N with 0 <= I < N, or auto/N to read JOB_COMPLETION_INDEX"
+)]
+pub struct ShardError {
+    /// As given.
+    pub value: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl Shard {
+    /// Parses `I/N` or `auto/N` (`completion_index` is `JOB_COMPLETION_INDEX`).
+    pub fn parse(value: &str, completion_index: Option<&str>) -> Result<Shard, ShardError> {
+        let err = |reason: &str| ShardError {
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let (i, n) = value.split_once('/').ok_or_else(|| err("missing '/'"))?;
+        let count: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| err("N is not a whole number"))?;
+        if count == 0 {
+            return Err(err("N must be at least 1"));
+        }
+        let index: u64 = if i.trim() == "auto" {
+            let raw = completion_index
+                .ok_or_else(|| err("auto needs JOB_COMPLETION_INDEX, which is not set"))?;
+            raw.trim().parse().map_err(|_| {
+                err(&format!(
+                    "JOB_COMPLETION_INDEX = {raw:?} is not a whole number"
+                ))
+            })?
+        } else {
+            i.trim()
+                .parse()
+                .map_err(|_| err("I is not a whole number"))?
+        };
+        if index >= count {
+            return Err(err(&format!("I = {index} must be less than N = {count}")));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether this shard owns an account: FNV-1a 64 of the id, stable across versions and hosts.
+    pub fn owns(&self, account_id: &str) -> bool {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in account_id.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h % self.count == self.index
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// One planned unit.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// The account.
+    pub account: Arc<Account>,
+    /// The dataset.
+    pub dataset: Dataset,
+    /// The account's pacer, shared by its datasets (SPEC §3: per account, both datasets).
+    pub pacer: Arc<AccountPacer>,
+}
+
+/// The units of a job, after sharding: accounts × datasets, in file order.
+pub fn plan(job: &Job, shard: Option<Shard>) -> Vec<Unit> {
+    let per_minute = job.fetch.account_requests_per_minute;
+    job.accounts
+        .iter()
+        .filter(|a| shard.is_none_or(|s| s.owns(&a.account_id)))
+        .flat_map(|a| {
+            let account = Arc::new(a.clone());
+            let pacer = Arc::new(AccountPacer::per_minute(per_minute));
+            a.datasets.clone().into_iter().map(move |dataset| Unit {
+                account: account.clone(),
+                dataset,
+                pacer: pacer.clone(),
+            })
+        })
+        .collect()
+}
+
+/// A new run id: UTC time plus randomness, safe as a path segment and sortable.
+pub fn new_run_id() -> String {
+    format!(
+        "{}-{:06x}",
+        Utc::now().format("%Y%m%dT%H%M%SZ"),
+        fastrand::u32(..0x0100_0000)
+    )
+}
+
+/// The snapshot date default: today in UTC.
+pub fn today_utc() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// Parses `--snapshot-date`.
+pub fn parse_snapshot_date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .filter(|_| s.len() == 10)
+}
+
+/// Days since 1970-01-01: the Parquet `date32` of a snapshot date.
+pub fn days_since_epoch(d: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    i32::try_from((d - epoch).num_days()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shards partition the accounts: every account in exactly one shard.
+    #[test]
+    fn shards_partition_accounts() {
+        let shards: Vec<Shard> = (0..3).map(|i| Shard { index: i, count: 3 }).collect();
+        let mut sizes = [0; 3];
+        for n in 0..300 {
+            let id = format!("acc_linkedin_{n:04}");
+            let owners: Vec<usize> = (0..3).filter(|i| shards[*i].owns(&id)).collect();
+            assert_eq!(owners.len(), 1, "{id}");
+            sizes[owners[0]] += 1;
+        }
+        assert!(sizes.iter().all(|s| *s > 60), "{sizes:?}");
+    }
+
+    /// Shard syntax: I/N, auto/N, and what is refused.
+    #[test]
+    fn shard_parsing() {
+        assert_eq!(Shard::parse("1/3", None), Ok(Shard { index: 1, count: 3 }));
+        assert_eq!(
+            Shard::parse("auto/4", Some("2")),
+            Ok(Shard { index: 2, count: 4 })
+        );
+        let e = Shard::parse("3/3", None).expect_err("I < N");
+        assert_eq!(
+            e.to_string(),
+            "--shard \"3/3\" is not allowed: I = 3 must be less than N = 3; use I/N with 0 <= I < N, or auto/N to read JOB_COMPLETION_INDEX"
+        );
+        assert!(Shard::parse("x/0", None).is_err());
+        assert!(Shard::parse("auto/2", None).is_err());
+        assert!(Shard::parse("1", None).is_err());
+    }
+
+    /// Snapshot dates are strict YYYY-MM-DD.
+    #[test]
+    fn snapshot_dates() {
+        assert!(parse_snapshot_date("2026-11-26").is_some());
+        assert!(parse_snapshot_date("2026-2-3").is_none());
+        assert!(parse_snapshot_date("2026-02-30").is_none());
+        assert_eq!(
+            days_since_epoch(NaiveDate::from_ymd_opt(1970, 1, 11).expect("date")),
+            10
+        );
+    }
+}
