@@ -30,9 +30,10 @@ check-jobs: build ## Validate every example job with `postpress-etl validate`
 validate-jobs:
 	@for j in jobs/*.toml; do POSTPRESS_API_KEY= target/debug/postpress-etl validate "$$j" >/dev/null || exit 1; echo "valid: $$j"; done
 
-check-deploy: ## Check the Kubernetes manifests, the Airflow DAG and the Dockerfile
-	bash scripts/venv.sh
-	.venv/bin/python scripts/check-deploy.py
+# The tools of each ecosystem, from .venv-deploy (Airflow is big: the first install takes a minute).
+check-deploy: ## Check the Airflow DAG (DagBag, Airflow 3), the manifests (kubernetes-validate) and the Dockerfile (hadolint)
+	bash scripts/venv-deploy.sh
+	.venv-deploy/bin/python scripts/check-deploy.py
 
 e2e: build ## Export with the real binary and query the result with DuckDB
 	bash scripts/e2e.sh
@@ -44,7 +45,7 @@ test: lint ## Everything CI runs: lint, unit + integration tests (S3 included), 
 	  status=$$?; bash scripts/s3-server.sh stop; exit $$status
 	$(MAKE) validate-jobs
 	bash scripts/e2e.sh
-	.venv/bin/python scripts/check-deploy.py
+	bash scripts/venv-deploy.sh && .venv-deploy/bin/python scripts/check-deploy.py
 
 bench: ## Benchmarks against the simulator; writes bench/results.md
 	bash bench/run.sh

@@ -1,49 +1,77 @@
 """Daily postpress followers/following export, sharded over Kubernetes pods.
 
-One DAG run per day. `validate` checks the job file once, then `export` fans out with dynamic
-task mapping into SHARDS pods, each running
+One DAG run per day:
 
-    postpress-etl run /etc/postpress/job.toml --snapshot-date {{ ds }} --shard I/N \
-        --log-format json --progress off
+    validate ─► export (SHARDS mapped pods) ─┬─► finalize
+                                             └─► check_summaries
 
-Each shard writes its own accounts' partitions of `snapshot_date={{ ds }}`; a rerun of a task or
-of the whole DAG run replaces those partitions, it never duplicates rows.
+* `validate` checks the job file once: `postpress-etl validate /etc/postpress/job.toml`.
+* `export` fans out with dynamic task mapping into SHARDS pods, shard I running
 
-Needs Airflow 2.4+ with apache-airflow-providers-cncf-kubernetes 7.4+ (`on_finish_action`), and
-the Kubernetes objects of deploy/k8s/: the ServiceAccount `postpress-etl` (IRSA for S3), the
-ConfigMaps `postpress-etl-job-sharded` and `postpress-etl-accounts`, and the Secret
-`postpress-api-key`.
+      postpress-etl run /etc/postpress/job.toml --snapshot-date {{ ds }} --shard I/N \\
+          --skip-published --summary-json /airflow/xcom/return.json --log-format json --progress off
+
+  Each shard writes its own accounts' partitions of `snapshot_date={{ ds }}`. With
+  `--skip-published` a retried shard only fetches the units that are not yet published for the
+  date (SPEC section 10), so a retry after exit 3 costs the failed accounts, not the whole shard.
+  The run's summary (SPEC section 11) goes to /airflow/xcom/return.json, which the operator's
+  XCom sidecar pushes as the task's XCom: on success and, since cncf.kubernetes 10.6, on failure.
+* `finalize` builds the date's reader tables (SPEC section 9) once every shard has finished:
+  `postpress-etl finalize /etc/postpress/job.toml --snapshot-date {{ ds }}`. It runs after failed
+  shards too: the tables hold what was published, and `account_daily` marks the rest failed or
+  missing. Clearing a failed shard later with its downstream tasks rebuilds them.
+* `check_summaries` reads every shard's summary from XCom, logs the accounts that failed and
+  fails (no retries) if a shard failed, pushed no summary, or reported failed units. The DAG run
+  then ends failed: hook alerting to it (`on_failure_callback` on this task or the DAG).
+
+Needs Airflow 3.0+ (`airflow.sdk`; `make check-deploy` runs 3.3; Airflow 2 has no `airflow.sdk`
+and is past its end of life) and apache-airflow-providers-cncf-kubernetes 10.6+ (XCom pushed from
+failed pods too; checked with 10.25), and the Kubernetes objects of deploy/k8s/: the
+ServiceAccount `postpress-etl` (IRSA for S3), the ConfigMaps `postpress-etl-job-sharded` and
+`postpress-etl-accounts`, and the Secret `postpress-api-key`. finalize's pod does without the
+Secret: it sends no API request.
+The XCom sidecar runs the image of `[kubernetes] xcom_sidecar_container_image` (alpine by
+default) as the pod's user 65532.
 
 Exit codes (SPEC section 5) and what a retry does with them:
   0        every unit published.
   3        some units failed (API errors that outlived max_attempts), the rest are published.
-           A retry reruns the shard: it replaces the published partitions with fresh ones and
-           usually gets the failed units through. Worth retrying.
+           A retry fetches only the unpublished units (--skip-published) and usually gets them
+           through. Worth retrying.
   1        run-fatal: S3 unusable, API key rejected, internal error. Transient S3 or API trouble
            clears with a retry; a rejected key does not (the log says which).
   2        job file or usage error, nothing was done. Fix the job file, the CSV or the Secret:
            retrying cannot help. That is why `validate` runs first with retries=0: a bad job
            file fails once, in one task, and the shards never start.
   130/143  interrupted (SIGINT/SIGTERM: pod evicted, execution_timeout hit). Units in flight
-           were abandoned unpublished. A retry redoes them.
+           were abandoned unpublished, their checkpoints kept. A retry resumes them.
 KubernetesPodOperator fails the task on any non-zero exit without telling the codes apart, so
 the retry policy below applies to all of them; it is bounded and exponential, so a shard that
-keeps exiting 2 costs a few pod starts, not a day.
+keeps exiting 2 costs a few pod starts, not a day. The summary's `exit_code` tells them apart.
 
-The snapshot date is `{{ ds }}`, the logical date: the start of the data interval. The run for
-ds=2024-05-01 starts just after 2024-05-02 00:00 UTC and labels what it fetches 2024-05-01;
-every row's fetched_at records when it was actually fetched. The API only serves the lists as
-they are now, so a catch-up or backfill run for an old date stores today's lists under that
-date: good for filling a missed day, not for recovering history.
+The snapshot date is `{{ ds }}`, the run's logical date. The schedule is an explicit
+CronTriggerTimetable (02:30 UTC, the CronJob's time), so the logical date is the moment the run
+is due and the run of 2024-05-01 fetches on 2024-05-01 and labels its data 2024-05-01, as the
+CronJob does, whatever `[scheduler] create_cron_data_intervals` says (with the data-interval
+timetables of Airflow 2, `@daily` meant the run of 2024-05-01 started on 2024-05-02). Every
+row's fetched_at records when it was actually fetched. The API only serves the lists as they
+are now, so a catch-up or backfill run for an old date stores today's lists under that date:
+good for filling a missed day, not for recovering history. A run triggered without a logical
+date (possible in Airflow 3) has no `ds`: its tasks fail at rendering, before any pod starts.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pendulum
-from airflow import DAG
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.sdk import DAG, task
+
+# airflow.sdk has it from Airflow 3.2 on; this module, from 3.0 on (and still in 3.3, without a
+# deprecation warning: `make check-deploy` fails on one).
+from airflow.timetables.trigger import CronTriggerTimetable
 from kubernetes.client import models as k8s
 
 # Must match the job file's requests_per_second: every shard has its own rate limiter, so the
@@ -53,6 +81,15 @@ IMAGE = "registry.example.com/postpress-etl:0.1.0"
 # Where deploy/k8s/ was applied (the ServiceAccount, ConfigMaps and Secret live there).
 NAMESPACE = "data-jobs"
 JOB_FILE = "/etc/postpress/job.toml"
+# Where KubernetesPodOperator's XCom sidecar reads the task's return value.
+SUMMARY_JSON = "/airflow/xcom/return.json"
+
+log = logging.getLogger(__name__)
+
+
+class ExportFailed(Exception):
+    """Raised by check_summaries: some accounts were not exported (the task has no retries)."""
+
 
 VOLUMES = [
     # job.toml and the accounts.csv it names, side by side in /etc/postpress.
@@ -86,7 +123,7 @@ VOLUME_MOUNTS = [
     k8s.V1VolumeMount(name="tmp", mount_path="/tmp"),
 ]
 
-# Everything both tasks share: the pod spec of deploy/k8s/cronjob.yaml.
+# Everything the pod tasks share: the pod spec of deploy/k8s/cronjob.yaml.
 POD = dict(
     namespace=NAMESPACE,
     image=IMAGE,
@@ -117,15 +154,61 @@ POD = dict(
     startup_timeout_seconds=600,
 )
 
+
+def export_arguments(shard: int) -> list[str]:
+    """The `run` command line of one shard."""
+    return [
+        "run",
+        JOB_FILE,
+        "--snapshot-date",
+        "{{ ds }}",
+        "--shard",
+        f"{shard}/{SHARDS}",
+        "--skip-published",
+        "--summary-json",
+        SUMMARY_JSON,
+        "--log-format",
+        "json",
+        "--progress",
+        "off",
+    ]
+
+
+def summary_problems(summaries: list[dict | None], shards: int) -> list[str]:
+    """What went wrong, one line each, from the shards' run summaries (SPEC section 11)."""
+    problems = []
+    got = [s for s in summaries if isinstance(s, dict)]
+    if len(got) < shards:
+        problems.append(
+            f"{shards - len(got)} of {shards} shards pushed no summary: their pods failed before "
+            "the binary wrote one (image pull, scheduling, OOM kill); see those tasks' logs"
+        )
+    for s in got:
+        counts = s.get("counts") or {}
+        where = f"shard {s.get('shard')} (run {s.get('run_id')}, exit {s.get('exit_code')})"
+        if s.get("exit_code") != 0:
+            problems.append(
+                f"{where}: status {s.get('status')}, {counts.get('failed', '?')} of "
+                f"{counts.get('units', '?')} units failed; manifest {s.get('manifest')}"
+            )
+        for u in s.get("failed_units") or []:
+            problems.append(
+                f"{where}: account {u.get('account_id')} ({u.get('provider')}) "
+                f"{u.get('dataset')} {u.get('status')}: {u.get('error_type')}"
+            )
+    return problems
+
+
 with DAG(
     dag_id="postpress_etl",
     description="postpress followers/following lists to hive-partitioned Parquet on S3",
-    schedule="@daily",
+    # 02:30 UTC daily; the logical date ({{ ds }}) is the day the run is due.
+    schedule=CronTriggerTimetable("30 2 * * *", timezone="UTC"),
     # Set this to the day the DAG goes live: with catchup, every day since start_date that has
     # no run yet gets one, and the API can only give today's lists for each of them.
     start_date=pendulum.datetime(2024, 5, 1, tz="UTC"),
     # Missed days (scheduler down, DAG paused) are run when it comes back, oldest first, one at
-    # a time (see the note on backfills above).
+    # a time (see the note on backfills above). Airflow 3's default is False: say it.
     catchup=True,
     # One date at a time: the shards of one run already use the API key's whole budget, and
     # two runs at once would also double every account's request rate.
@@ -155,23 +238,43 @@ with DAG(
         name="postpress-etl",
         # At most one run's shards at a time, even when a backfill queues many dates.
         max_active_tis_per_dag=SHARDS,
+        # The summary written to SUMMARY_JSON becomes this task's XCom.
+        do_xcom_push=True,
         **POD,
-    ).expand(
-        arguments=[
-            [
-                "run",
-                JOB_FILE,
-                "--snapshot-date",
-                "{{ ds }}",
-                "--shard",
-                f"{i}/{SHARDS}",
-                "--log-format",
-                "json",
-                "--progress",
-                "off",
-            ]
-            for i in range(SHARDS)
-        ]
+    ).expand(arguments=[export_arguments(i) for i in range(SHARDS)])
+
+    finalize = KubernetesPodOperator(
+        task_id="finalize",
+        name="postpress-etl-finalize",
+        arguments=["finalize", JOB_FILE, "--snapshot-date", "{{ ds }}"],
+        # Once every shard has finished, whatever its outcome (see the module docstring).
+        trigger_rule="all_done",
+        # finalize reads and writes S3 only, it sends no API request: no API key in its pod.
+        **{
+            **POD,
+            "volumes": [v for v in VOLUMES if v.name != "api-key"],
+            "volume_mounts": [m for m in VOLUME_MOUNTS if m.name != "api-key"],
+        },
     )
 
-    validate >> export
+    @task(trigger_rule="all_done", retries=0)
+    def check_summaries(summaries) -> dict:
+        """Logs the failed accounts of every shard and fails the DAG run if there are any."""
+        summaries = list(summaries)
+        problems = summary_problems(summaries, SHARDS)
+        for line in problems:
+            log.error("%s", line)
+        if problems:
+            shown = "\n".join(problems[:20])
+            if len(problems) > 20:
+                shown += f"\n... and {len(problems) - 20} more (in this task's log)"
+            raise ExportFailed(f"{len(problems)} problems in the export:\n{shown}")
+        totals: dict[str, int] = {}
+        for s in summaries:
+            for key, value in (s.get("counts") or {}).items():
+                totals[key] = totals.get(key, 0) + value
+        log.info("All %d shards exported: %s", len(summaries), totals)
+        return totals
+
+    validate >> export >> finalize
+    check_summaries(export.output)
