@@ -10,10 +10,11 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 
+use super::cursor::Issue;
 use super::data::Dataset;
 
-/// Everything a normal page body depends on (the seed and the account's size are fixed for the
-/// process).
+/// Everything a normal page body depends on (the seed, the account's size and churn are fixed
+/// for the process; the day, in `issue`, picks the members).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct PageKey {
     pub(crate) account: u32,
@@ -21,6 +22,8 @@ pub(crate) struct PageKey {
     pub(crate) offset: u64,
     pub(crate) limit: u32,
     pub(crate) page_no: u64,
+    /// The day of the list and how the page's cursor is issued.
+    pub(crate) issue: Issue,
 }
 
 /// A rendered page and the number of items in it.
@@ -107,6 +110,7 @@ mod tests {
                 offset,
                 limit: 100,
                 page_no: offset,
+                issue: Issue::default(),
             };
             cache.insert(
                 key,

@@ -13,7 +13,7 @@ use clap::{Parser, ValueEnum};
 /// Prints its address (`http://HOST:PORT`) as the first line on stdout, logs to stderr
 /// (`RUST_LOG`, default `warn`), and stops on SIGINT or SIGTERM.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "postpress-sim", version)]
+#[command(name = "postpress-sim", version, after_long_help = CONTROL_HELP, after_help = CONTROL_HELP)]
 pub struct SimArgs {
     /// Port to listen on; 0 picks a free one.
     #[arg(long, default_value_t = 0)]
@@ -95,7 +95,34 @@ pub struct SimArgs {
     /// Upper bound of the rendered-page cache, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub cache_mib: u64,
+
+    /// The current day at start, 0..=36500; `POST /_sim/day/N` moves it [default: 0].
+    #[arg(long, value_name = "N")]
+    pub day: Option<u32>,
+
+    /// Daily churn of every list, 0 <= F < 1: each day about F of a list leaves and about as
+    /// many new items arrive. Day 0 is the same with any churn [default: 0].
+    #[arg(long, value_name = "F")]
+    pub churn: Option<f64>,
+
+    /// Refuse cursors older than this, e.g. "10s" (400 errors/invalid_request, "expired
+    /// cursor: ...") [default: never].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub cursor_ttl: Option<Duration>,
 }
+
+/// The control endpoints, for `--help`.
+const CONTROL_HELP: &str = "\
+Control endpoints (no API key needed, not counted in the stats):
+  GET  /_sim/stats          counters, peaks, per account and list; day and cursor_generation
+  POST /_sim/reset          zero the counters (also POST /_sim/stats/reset)
+  GET  /_sim/day            {\"day\": N}
+  POST /_sim/day/N          move the current day: {\"day\": N, \"previous\": M}
+  POST /_sim/expire-cursors refuse every cursor issued so far: {\"generation\": G}
+  GET  /_sim/stats/ids?account_id=A&dataset=followers|following[&day=N]
+                            the keys of that day's list in served order (newest first):
+                            {\"account_id\", \"dataset\", \"day\", \"key\", \"count\", \"ids\"}
+A cursor pages through the list of the day it was issued on, whatever the current day.";
 
 /// The provider of generated accounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

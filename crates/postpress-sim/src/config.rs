@@ -5,6 +5,8 @@
 //! and add generated accounts. Everything downstream takes a `SimConfig` and never re-checks.
 //! It must not know about sockets or rendering.
 
+mod check;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -13,7 +15,8 @@ use serde::Deserialize;
 use super::cli::{ProviderChoice, SimArgs};
 use super::data::{Dataset, Provider};
 use super::error::{Result, SimError};
-use super::fault::{Fault, FaultRule, RandomFaults};
+use super::fault::{FaultRule, RandomFaults};
+use check::{ABOVE_0, Check, DAYS, day_in_range, fault_names, parse_kinds, positive, probability};
 
 /// A scenario file as written: every key optional except each account's `id` and `provider`.
 #[derive(Debug, Default, Deserialize)]
@@ -31,6 +34,12 @@ pub struct ScenarioFile {
     pub ratelimit_headers: Option<bool>,
     /// Default of every Instagram account's `short_pages`.
     pub short_pages: Option<bool>,
+    /// The current day at start, 0 to 36500 (default 0).
+    pub day: Option<u32>,
+    /// Daily churn of every list, 0 (included) to 1 (excluded); default 0.
+    pub churn: Option<f64>,
+    /// Cursors older than this are refused, humantime ("10s"); default never.
+    pub cursor_ttl: Option<String>,
     /// Global random faults.
     pub faults: Option<FaultsFile>,
     /// The linked accounts served.
@@ -70,6 +79,8 @@ pub struct AccountFile {
     pub latency: Option<String>,
     /// Short Instagram follower pages now and then.
     pub short_pages: Option<bool>,
+    /// This account's daily churn, overriding the global one.
+    pub churn: Option<f64>,
     /// Scripted faults.
     #[serde(default)]
     pub faults: Vec<FaultRuleFile>,
@@ -114,6 +125,12 @@ pub struct SimConfig {
     pub accounts: Vec<AccountConfig>,
     /// Upper bound of the rendered-page cache, in bytes.
     pub cache_bytes: usize,
+    /// The current day at start.
+    pub day: u32,
+    /// Daily churn of every list whose account sets none, `0.0..1.0`.
+    pub churn: f64,
+    /// Cursors older than this are refused; never when `None`.
+    pub cursor_ttl: Option<Duration>,
 }
 
 /// One validated account.
@@ -131,6 +148,8 @@ pub struct AccountConfig {
     pub latency: Option<Duration>,
     /// Short Instagram follower pages now and then.
     pub short_pages: bool,
+    /// Daily churn of its lists; the global churn when `None`.
+    pub churn: Option<f64>,
     /// Scripted faults, first match wins.
     pub faults: Vec<FaultRule>,
 }
@@ -162,6 +181,9 @@ impl SimConfig {
             faults: RandomFaults::default(),
             accounts: Vec::new(),
             cache_bytes: 256 << 20,
+            day: 0,
+            churn: 0.0,
+            cursor_ttl: None,
         }
     }
 
@@ -192,94 +214,63 @@ impl SimConfig {
     /// Validates a parsed scenario; `origin` names it in error messages.
     pub fn from_scenario(file: ScenarioFile, origin: &str, api_key: String) -> Result<Self> {
         let mut config = Self::new(api_key);
-        let invalid = |key: &str, value: &dyn std::fmt::Display, allowed: &str| SimError::Invalid {
-            origin: origin.to_owned(),
-            key: key.to_owned(),
-            value: value.to_string(),
-            allowed: allowed.to_owned(),
-        };
-        let duration = |key: &str, text: &str| {
-            humantime::parse_duration(text)
-                .map_err(|_| invalid(key, &format!("{text:?}"), "a duration such as \"50ms\""))
-        };
+        let check = Check { origin };
         if let Some(seed) = file.seed {
             config.seed = seed;
         }
         if let Some(latency) = &file.latency {
-            config.latency = duration("latency", latency)?;
+            config.latency = check.duration("latency", latency)?;
         }
         config.account_rpm = file
             .account_rpm
-            .map(|r| positive(r).ok_or_else(|| invalid("account_rpm", &r, "a number above 0")))
+            .map(|r| positive(r).ok_or_else(|| check.invalid("account_rpm", &r, ABOVE_0)))
             .transpose()?;
         config.key_rps = file
             .key_rps
-            .map(|r| positive(r).ok_or_else(|| invalid("key_rps", &r, "a number above 0")))
+            .map(|r| positive(r).ok_or_else(|| check.invalid("key_rps", &r, ABOVE_0)))
             .transpose()?;
         config.ratelimit_headers = file.ratelimit_headers.unwrap_or(false);
+        if let Some(day) = file.day {
+            config.day = day_in_range(day).ok_or_else(|| check.invalid("day", &day, DAYS))?;
+        }
+        if let Some(churn) = file.churn {
+            config.churn = check.churn("churn", churn)?;
+        }
+        if let Some(ttl) = &file.cursor_ttl {
+            config.cursor_ttl = Some(check.ttl("cursor_ttl", ttl)?);
+        }
         if let Some(faults) = file.faults {
-            if let Some(rate) = faults.rate {
-                config.faults.rate = probability(rate)
-                    .ok_or_else(|| invalid("faults.rate", &rate, "a probability from 0 to 1"))?;
-            }
-            if let Some(kinds) = &faults.kinds {
-                config.faults.kinds = parse_kinds(kinds, |i, name| {
-                    invalid(
-                        &format!("faults.kinds[{i}]"),
-                        &format!("{name:?}"),
-                        &fault_names(),
-                    )
-                })?;
-            }
-            if let Some(n) = faults.max_consecutive {
-                config.faults.max_consecutive = n;
-            }
-            if let Some(retry_after) = &faults.retry_after {
-                config.faults.retry_after = duration("faults.retry_after", retry_after)?;
-            }
+            config.apply_faults(faults, &check)?;
         }
         let short_default = file.short_pages.unwrap_or(false);
         for (i, account) in file.accounts.into_iter().enumerate() {
-            if !valid_account_id(&account.id) {
-                return Err(invalid(
-                    &format!("accounts[{i}].id"),
-                    &format!("{:?}", account.id),
-                    "[A-Za-z0-9][A-Za-z0-9_.-]* without \"..\"",
-                ));
-            }
-            let latency = account
-                .latency
-                .as_deref()
-                .map(|text| duration(&format!("accounts[{i}].latency"), text))
-                .transpose()?;
-            let mut faults = Vec::with_capacity(account.faults.len());
-            for (j, rule) in account.faults.into_iter().enumerate() {
-                let fault = Fault::parse(&rule.fault).ok_or_else(|| {
-                    invalid(
-                        &format!("accounts[{i}].faults[{j}].fault"),
-                        &format!("{:?}", rule.fault),
-                        &fault_names(),
-                    )
-                })?;
-                faults.push(FaultRule {
-                    dataset: rule.dataset,
-                    page: rule.page,
-                    fault,
-                    times: rule.times,
-                });
-            }
-            let account = AccountConfig {
-                id: account.id,
-                provider: account.provider,
-                followers: account.followers,
-                following: account.following,
-                latency,
-                short_pages: account.short_pages.unwrap_or(short_default),
-                faults,
-            };
+            let account = check.account(i, account, short_default)?;
             config.push_account(account, origin)?;
         }
         Ok(config)
+    }
+
+    fn apply_faults(&mut self, faults: FaultsFile, check: &Check<'_>) -> Result<()> {
+        if let Some(rate) = faults.rate {
+            self.faults.rate = probability(rate)
+                .ok_or_else(|| check.invalid("faults.rate", &rate, "a probability from 0 to 1"))?;
+        }
+        if let Some(kinds) = &faults.kinds {
+            self.faults.kinds = parse_kinds(kinds, |i, name| {
+                check.invalid(
+                    &format!("faults.kinds[{i}]"),
+                    &format!("{name:?}"),
+                    &fault_names(),
+                )
+            })?;
+        }
+        if let Some(n) = faults.max_consecutive {
+            self.faults.max_consecutive = n;
+        }
+        if let Some(retry_after) = &faults.retry_after {
+            self.faults.retry_after = check.duration("faults.retry_after", retry_after)?;
+        }
+        Ok(())
     }
 
     fn push_account(&mut self, account: AccountConfig, origin: &str) -> Result<()> {
@@ -294,16 +285,15 @@ impl SimConfig {
     }
 
     fn apply_args(&mut self, args: &SimArgs) -> Result<()> {
-        let invalid = |key: &str, value: &dyn std::fmt::Display, allowed: &str| SimError::Invalid {
-            origin: COMMAND_LINE.to_owned(),
-            key: key.to_owned(),
-            value: value.to_string(),
-            allowed: allowed.to_owned(),
+        let check = Check {
+            origin: COMMAND_LINE,
         };
         self.host.clone_from(&args.host);
         self.port = args.port;
-        self.cache_bytes = usize::try_from(args.cache_mib.saturating_mul(1 << 20))
-            .map_err(|_| invalid("--cache-mib", &args.cache_mib, "a size that fits in memory"))?;
+        self.cache_bytes =
+            usize::try_from(args.cache_mib.saturating_mul(1 << 20)).map_err(|_| {
+                check.invalid("--cache-mib", &args.cache_mib, "a size that fits in memory")
+            })?;
         if let Some(seed) = args.seed {
             self.seed = seed;
         }
@@ -312,19 +302,39 @@ impl SimConfig {
         }
         if let Some(r) = args.account_rpm {
             self.account_rpm =
-                Some(positive(r).ok_or_else(|| invalid("--account-rpm", &r, "a number above 0"))?);
+                Some(positive(r).ok_or_else(|| check.invalid("--account-rpm", &r, ABOVE_0))?);
         }
         if let Some(r) = args.key_rps {
             self.key_rps =
-                Some(positive(r).ok_or_else(|| invalid("--key-rps", &r, "a number above 0"))?);
+                Some(positive(r).ok_or_else(|| check.invalid("--key-rps", &r, ABOVE_0))?);
         }
+        if let Some(day) = args.day {
+            self.day = day_in_range(day).ok_or_else(|| check.invalid("--day", &day, DAYS))?;
+        }
+        if let Some(churn) = args.churn {
+            self.churn = check.churn("--churn", churn)?;
+        }
+        if let Some(ttl) = args.cursor_ttl {
+            self.cursor_ttl = Some(check.positive_ttl("--cursor-ttl", ttl)?);
+        }
+        self.apply_fault_args(args, &check)?;
+        if args.short_pages {
+            for account in &mut self.accounts {
+                account.short_pages = true;
+            }
+        }
+        self.ratelimit_headers |= args.ratelimit_headers;
+        self.generate_accounts(args)
+    }
+
+    fn apply_fault_args(&mut self, args: &SimArgs, check: &Check<'_>) -> Result<()> {
         if let Some(rate) = args.fault_rate {
             self.faults.rate = probability(rate)
-                .ok_or_else(|| invalid("--fault-rate", &rate, "a probability from 0 to 1"))?;
+                .ok_or_else(|| check.invalid("--fault-rate", &rate, "a probability from 0 to 1"))?;
         }
         if let Some(kinds) = &args.fault_kinds {
             self.faults.kinds = parse_kinds(kinds, |_, name| {
-                invalid("--fault-kinds", &format!("{name:?}"), &fault_names())
+                check.invalid("--fault-kinds", &format!("{name:?}"), &fault_names())
             })?;
         }
         if let Some(n) = args.fault_max_consecutive {
@@ -333,12 +343,11 @@ impl SimConfig {
         if let Some(retry_after) = args.retry_after {
             self.faults.retry_after = retry_after;
         }
-        if args.short_pages {
-            for account in &mut self.accounts {
-                account.short_pages = true;
-            }
-        }
-        self.ratelimit_headers |= args.ratelimit_headers;
+        Ok(())
+    }
+
+    /// Adds `--accounts` generated accounts (4 by default without a scenario).
+    fn generate_accounts(&mut self, args: &SimArgs) -> Result<()> {
         let generated = args
             .accounts
             .unwrap_or(if args.scenario.is_some() { 0 } else { 4 });
@@ -356,6 +365,7 @@ impl SimConfig {
                 following: args.following,
                 latency: None,
                 short_pages: args.short_pages,
+                churn: None,
                 faults: Vec::new(),
             };
             self.push_account(account, COMMAND_LINE)?;
@@ -364,133 +374,5 @@ impl SimConfig {
     }
 }
 
-fn positive(r: f64) -> Option<f64> {
-    (r.is_finite() && r > 0.0).then_some(r)
-}
-
-fn probability(p: f64) -> Option<f64> {
-    (0.0..=1.0).contains(&p).then_some(p)
-}
-
-fn parse_kinds(names: &[String], invalid: impl Fn(usize, &str) -> SimError) -> Result<Vec<Fault>> {
-    names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| Fault::parse(name.trim()).ok_or_else(|| invalid(i, name)))
-        .collect()
-}
-
-fn fault_names() -> String {
-    format!("one of {}", Fault::all_names().join(", "))
-}
-
-/// The job file's account id rule (SPEC section 2): `[A-Za-z0-9][A-Za-z0-9_.-]*`, no `..`.
-fn valid_account_id(id: &str) -> bool {
-    let mut bytes = id.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-        && !id.contains("..")
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    fn scenario(text: &str) -> Result<SimConfig> {
-        SimConfig::from_scenario(toml::from_str(text).unwrap(), "s.toml", "k".into())
-    }
-
-    #[test]
-    fn full_scenario() {
-        let c = scenario(
-            r#"
-            seed = 7
-            latency = "5ms"
-            account_rpm = 120.0
-            key_rps = 50.0
-            ratelimit_headers = true
-            [faults]
-            rate = 0.3
-            kinds = ["429", "drop", "errors/no_channel", "malformed:wrong_type"]
-            max_consecutive = 2
-            retry_after = "0s"
-            [[accounts]]
-            id = "acc_linkedin_0000"
-            provider = "linkedin"
-            followers = 2501
-            following = 10
-            [[accounts]]
-            id = "acc_instagram_0001"
-            provider = "instagram"
-            latency = "50ms"
-            short_pages = true
-            [[accounts.faults]]
-            dataset = "followers"
-            page = 0
-            fault = "errors/account_restricted"
-            times = 2
-            "#,
-        )
-        .unwrap();
-        assert_eq!(c.seed, 7);
-        assert_eq!(c.account_rpm, Some(120.0));
-        assert_eq!(c.faults.kinds.len(), 4);
-        assert_eq!(c.faults.retry_after, Duration::ZERO);
-        assert_eq!(c.latency, Duration::from_millis(5));
-        assert_eq!(c.accounts[0].latency, None);
-        assert_eq!(c.accounts[1].latency, Some(Duration::from_millis(50)));
-        assert!(c.accounts[1].short_pages);
-        assert_eq!(c.accounts[1].faults[0].times, Some(2));
-    }
-
-    #[test]
-    fn errors_name_the_key() {
-        let e = scenario("[[accounts]]\nid = \"a\"\nprovider = \"linkedin\"\n[[accounts.faults]]\nfault = \"boom\"")
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("s.toml: accounts[0].faults[0].fault = \"boom\" is not allowed; expected one of errors/missing_credentials"), "{e}");
-        let e = scenario("[faults]\nrate = 1.5").unwrap_err().to_string();
-        assert_eq!(
-            e,
-            "s.toml: faults.rate = 1.5 is not allowed; expected a probability from 0 to 1"
-        );
-        let e = scenario("[[accounts]]\nid = \"a\"\nprovider = \"linkedin\"\n[[accounts]]\nid = \"a\"\nprovider = \"instagram\"")
-            .unwrap_err()
-            .to_string();
-        assert_eq!(e, "s.toml: account a is defined twice");
-        assert!(toml::from_str::<ScenarioFile>("nope = 1").is_err());
-        assert!(toml::from_str::<ScenarioFile>("[[accounts]]\nid=\"a\"\nprovider=\"x\"").is_err());
-    }
-
-    #[test]
-    fn flags_generate_and_override() {
-        let args = SimArgs::parse_from([
-            "postpress-sim",
-            "--accounts",
-            "3",
-            "--followers",
-            "5",
-            "--latency",
-            "2ms",
-            "--fault-kinds",
-            "drop,429",
-            "--short-pages",
-        ]);
-        let c = SimConfig::from_args(&args).unwrap();
-        let ids: Vec<_> = c.accounts.iter().map(|a| a.id.as_str()).collect();
-        assert_eq!(
-            ids,
-            [
-                "acc_linkedin_0000",
-                "acc_instagram_0001",
-                "acc_linkedin_0002"
-            ]
-        );
-        assert!(c.accounts.iter().all(|a| a.followers == 5 && a.short_pages));
-        assert_eq!(c.latency, Duration::from_millis(2));
-        assert_eq!(c.faults.kinds, [Fault::Drop, Fault::TooManyRequests]);
-        let args = SimArgs::parse_from(["postpress-sim", "--fault-kinds", "drop,nope"]);
-        assert!(SimConfig::from_args(&args).is_err());
-    }
-}
+mod tests;

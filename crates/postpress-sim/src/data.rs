@@ -2,16 +2,18 @@
 //!
 //! Owns the two provider variants of a follower, the relation item of the following list, and
 //! the rule that item `i` of `(account, dataset)` is a pure function of
-//! `(seed, provider, account_id, dataset, i)`. It writes items through [`ItemOut`], so the
+//! `(seed, provider, account_id, dataset, i)`. It writes items through `out::ItemOut`, so the
 //! hot path renders straight into a page buffer and [`expected_item`] builds the very same
-//! item as a `serde_json::Value` for tests. It must not know about HTTP, cursors or faults.
-
-use std::fmt;
+//! item as a `serde_json::Value` for tests. An item's content depends on its index alone, so an
+//! item looks the same on every day it is in a list (`churn` decides which indices those are).
+//! It must not know about HTTP, cursors or faults.
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::json::ObjectWriter;
+use super::out::{ItemOut, KeyOut, ValueOut};
+use super::people::{ALNUM, HEXCH, HEXCH_UPPER, Headline, LOWER, Person, Token, URLSAFE};
+use super::rng::{Rng, fnv1a, mix};
 
 /// A provider variant of the API, as the simulator sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -68,6 +70,23 @@ impl Dataset {
         }
     }
 
+    /// The field that identifies an item of this list: `id` for a follower, `member_id` for a
+    /// followed account (a `UserRelation` has no `id`).
+    pub fn key_field(self) -> &'static str {
+        match self {
+            Dataset::Followers => "id",
+            Dataset::Following => "member_id",
+        }
+    }
+
+    /// The other list of the account.
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Dataset::Followers => 0,
+            Dataset::Following => 1,
+        }
+    }
+
     pub(crate) fn tag(self) -> u64 {
         match self {
             Dataset::Followers => 1,
@@ -100,6 +119,24 @@ pub fn expected_item(
     Value::Object(out.0)
 }
 
+/// The key ([`Dataset::key_field`]) of item `index` of the list `(account_id, dataset)`:
+/// the same string as `expected_item(..)[dataset.key_field()]`, without building the item.
+pub fn expected_key(
+    seed: u64,
+    provider: Provider,
+    dataset: Dataset,
+    account_id: &str,
+    index: u64,
+) -> String {
+    ListKey::new(seed, provider, dataset, account_id).key(index)
+}
+
+/// The key of a served item (`id` of a follower, `member_id` of a followed account), if it has
+/// one that is a string.
+pub fn item_key(dataset: Dataset, item: &Value) -> Option<&str> {
+    item.get(dataset.key_field()).and_then(Value::as_str)
+}
+
 /// The per-list part of every item's seed, computed once per page rather than per item.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ListKey {
@@ -123,6 +160,21 @@ impl ListKey {
             provider,
             dataset,
         }
+    }
+
+    /// The seed of this list's day-to-day churn.
+    pub(crate) fn churn_seed(&self) -> u64 {
+        mix(self.base ^ 0xc4a2_11d7_03e9_5b6f)
+    }
+
+    /// The key field of item `index`, generated without formatting the rest of the item.
+    pub(crate) fn key(&self, index: u64) -> String {
+        let mut out = KeyOut {
+            field: self.dataset.key_field(),
+            value: String::new(),
+        };
+        self.item(index, &mut out);
+        out.value
     }
 
     /// A hash of the list and `words`, for decisions that belong to pages (short pages).
@@ -157,68 +209,6 @@ impl ListKey {
                 ),
             }
         }
-    }
-}
-
-/// Where a generated item goes: the page's JSON writer, or a `serde_json::Value` for tests.
-pub(crate) trait ItemOut {
-    /// A string field.
-    fn str(&mut self, key: &'static str, value: &str);
-    /// A string field formatted from `args`.
-    fn fmt(&mut self, key: &'static str, args: fmt::Arguments<'_>);
-    /// An integer field.
-    fn int(&mut self, key: &'static str, value: i64);
-    /// A boolean field.
-    fn bool(&mut self, key: &'static str, value: bool);
-    /// A `null` field.
-    fn null(&mut self, key: &'static str);
-    /// A field given both as JSON text and as the equivalent value.
-    fn raw(&mut self, key: &'static str, json: &'static str, value: Value);
-}
-
-impl ItemOut for ObjectWriter<'_> {
-    fn str(&mut self, key: &'static str, value: &str) {
-        ObjectWriter::str(self, key, value);
-    }
-    fn fmt(&mut self, key: &'static str, args: fmt::Arguments<'_>) {
-        ObjectWriter::fmt(self, key, args);
-    }
-    fn int(&mut self, key: &'static str, value: i64) {
-        ObjectWriter::int(self, key, value);
-    }
-    fn bool(&mut self, key: &'static str, value: bool) {
-        ObjectWriter::bool(self, key, value);
-    }
-    fn null(&mut self, key: &'static str) {
-        ObjectWriter::null(self, key);
-    }
-    fn raw(&mut self, key: &'static str, json: &'static str, _value: Value) {
-        ObjectWriter::raw(self, key, json);
-    }
-}
-
-struct ValueOut(Map<String, Value>);
-
-impl ItemOut for ValueOut {
-    fn str(&mut self, key: &'static str, value: &str) {
-        self.0
-            .insert(key.to_owned(), Value::String(value.to_owned()));
-    }
-    fn fmt(&mut self, key: &'static str, args: fmt::Arguments<'_>) {
-        self.0
-            .insert(key.to_owned(), Value::String(args.to_string()));
-    }
-    fn int(&mut self, key: &'static str, value: i64) {
-        self.0.insert(key.to_owned(), Value::from(value));
-    }
-    fn bool(&mut self, key: &'static str, value: bool) {
-        self.0.insert(key.to_owned(), Value::Bool(value));
-    }
-    fn null(&mut self, key: &'static str) {
-        self.0.insert(key.to_owned(), Value::Null);
-    }
-    fn raw(&mut self, key: &'static str, _json: &'static str, value: Value) {
-        self.0.insert(key.to_owned(), value);
     }
 }
 
@@ -359,330 +349,6 @@ fn relation(rng: &mut Rng, index: u64, owner: u64, provider: Provider, out: &mut
     }
 }
 
-/// (display form, ASCII slug form)
-type Name = (&'static str, &'static str);
-
-const FIRST: &[Name] = &[
-    ("Jordan", "jordan"),
-    ("María", "maria"),
-    ("José", "jose"),
-    ("Zoë", "zoe"),
-    ("Björn", "bjorn"),
-    ("Søren", "soren"),
-    ("Łukasz", "lukasz"),
-    ("Chloé", "chloe"),
-    ("François", "francois"),
-    ("Ngọc Anh", "ngoc-anh"),
-    ("Aiko", "aiko"),
-    ("美咲", "misaki"),
-    ("伟", "wei"),
-    ("Yuki", "yuki"),
-    ("Ahmed", "ahmed"),
-    ("محمد", "mohammed"),
-    ("فاطمة", "fatima"),
-    ("Nnamdi", "nnamdi"),
-    ("Priya", "priya"),
-    ("अर्जुन", "arjun"),
-    ("Ólafur", "olafur"),
-    ("Дмитрий", "dmitry"),
-    ("Анна", "anna"),
-    ("Γιώργος", "giorgos"),
-    ("יעל", "yael"),
-    ("Kwame", "kwame"),
-    ("Aroha", "aroha"),
-    ("Siobhán", "siobhan"),
-    ("Zoltán", "zoltan"),
-    ("서연", "seoyeon"),
-    ("D'Arcy", "darcy"),
-    ("Emma", "emma"),
-    ("Liam", "liam"),
-    ("Sofía", "sofia"),
-    ("Mateo", "mateo"),
-    ("Ava", "ava"),
-    ("Noah", "noah"),
-    ("Ines", "ines"),
-    ("Thảo", "thao"),
-    ("Ayşe", "ayse"),
-];
-
-const LAST: &[Name] = &[
-    ("Walke", "walke"),
-    ("García", "garcia"),
-    ("Müller", "muller"),
-    ("Øvergaard", "overgaard"),
-    ("Nguyễn", "nguyen"),
-    ("Kowalski", "kowalski"),
-    ("O'Brien", "obrien"),
-    ("Smith", "smith"),
-    ("佐藤", "sato"),
-    ("田中", "tanaka"),
-    ("陈", "chen"),
-    ("Иванов", "ivanov"),
-    ("Papadopoulos", "papadopoulos"),
-    ("כהן", "cohen"),
-    ("الحسن", "alhassan"),
-    ("Okafor", "okafor"),
-    ("शर्मा", "sharma"),
-    ("van der Berg", "van-der-berg"),
-    ("de la Cruz", "de-la-cruz"),
-    ("Żółkiewski", "zolkiewski"),
-    ("Johansson", "johansson"),
-    ("Rossi", "rossi"),
-    ("Dubois", "dubois"),
-    ("Yılmaz", "yilmaz"),
-    ("김", "kim"),
-    ("Mensah", "mensah"),
-    ("Silva", "silva"),
-    ("Ngata", "ngata"),
-];
-
-const ROLES: &[&str] = &[
-    "Engineer",
-    "Senior Data Engineer",
-    "Staff Software Engineer",
-    "Product Manager",
-    "Founder & CEO",
-    "Head of Growth",
-    "UX Designer",
-    "Recruiter",
-    "Student",
-    "Ingénieure logiciel",
-    "Directora de Marketing",
-    "ソフトウェアエンジニア",
-    "مهندس برمجيات",
-    "Руководитель отдела продаж",
-    "Datenwissenschaftlerin",
-    "Consultant",
-    "Head of People",
-    "CTO",
-    "Open to work",
-    "Freelance photographer",
-];
-
-const COMPANIES: &[&str] = &[
-    "Acme",
-    "Globex",
-    "Initech",
-    "Umbrella Corp",
-    "Stark Industries",
-    "Société Générale",
-    "株式会社サンプル",
-    "Zürich Versicherung",
-    "Café Olé",
-    "Müller & Söhne",
-    "\"Quotes\" Inc.",
-    "Tel Aviv University",
-    "بنك الخليج",
-    "Yandex",
-    "self-employed",
-];
-
-const EMOJI: &[&str] = &["🚀", "✨", "🌍", "👩‍💻", "🏳️‍🌈", "☕", "🇫🇷", "📈", "🎨", "🇯🇵"];
-
-/// Values that trip naive writers and readers: quotes, backslashes, newlines, tabs, controls,
-/// right-to-left marks, combining characters.
-const TRICKY: &[&str] = &[
-    "She said \"hi\" and left",
-    "C:\\Users\\admin\\",
-    "Line one\nLine two",
-    "Tabs\tand\r\nCRLF",
-    "Bell \u{7} and NUL-adjacent \u{1}",
-    "\u{200f}مدير المنتج\u{200f} at Acme",
-    "Ame\u{301}lie's \\\"escaped\\\" world",
-    "   leading and trailing spaces   ",
-    "{\"looks\": \"like json\"}",
-    "emoji only 🧑🏽‍🚀🧑🏽‍🚀",
-];
-
-struct Person {
-    first: Name,
-    last: Name,
-}
-
-impl Person {
-    fn new(rng: &mut Rng) -> Self {
-        Self {
-            first: rng.pick(FIRST),
-            last: rng.pick(LAST),
-        }
-    }
-
-    fn slug(&self) -> Slug<'_> {
-        Slug(self)
-    }
-
-    fn full_name(&self, rng: &mut Rng) -> FullName<'_> {
-        let style = match rng.below(1000) {
-            0..10 => NameStyle::Empty,
-            10..25 => NameStyle::Tricky(rng.pick(TRICKY)),
-            25..28 => NameStyle::Long,
-            28..100 => NameStyle::Emoji(rng.pick(EMOJI)),
-            _ => NameStyle::Plain,
-        };
-        FullName {
-            person: self,
-            style,
-        }
-    }
-
-    fn last_name(&self, rng: &mut Rng) -> FullName<'_> {
-        let style = match rng.below(1000) {
-            0..15 => NameStyle::Empty,
-            15..25 => NameStyle::Tricky(rng.pick(TRICKY)),
-            _ => NameStyle::LastOnly,
-        };
-        FullName {
-            person: self,
-            style,
-        }
-    }
-}
-
-struct Slug<'a>(&'a Person);
-
-impl fmt::Display for Slug<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.0.first.1, self.0.last.1)
-    }
-}
-
-enum NameStyle {
-    Plain,
-    LastOnly,
-    Empty,
-    Emoji(&'static str),
-    Tricky(&'static str),
-    Long,
-}
-
-struct FullName<'a> {
-    person: &'a Person,
-    style: NameStyle,
-}
-
-impl fmt::Display for FullName<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (first, last) = (self.person.first.0, self.person.last.0);
-        match self.style {
-            NameStyle::Plain => write!(f, "{first} {last}"),
-            NameStyle::LastOnly => f.write_str(last),
-            NameStyle::Empty => Ok(()),
-            NameStyle::Emoji(e) => write!(f, "{first} {last} {e}"),
-            NameStyle::Tricky(t) => write!(f, "{first} {t}"),
-            NameStyle::Long => {
-                for _ in 0..60 {
-                    write!(f, "{first} {last} ")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-enum Headline {
-    Empty,
-    Role(&'static str, &'static str, Option<&'static str>),
-    Tricky(&'static str),
-    /// Over 1 KB: some people paste their whole CV.
-    Long(&'static str, &'static str),
-}
-
-impl Headline {
-    fn new(rng: &mut Rng) -> Self {
-        match rng.below(1000) {
-            0..30 => Headline::Empty,
-            30..50 => Headline::Tricky(rng.pick(TRICKY)),
-            50..55 => Headline::Long(rng.pick(ROLES), rng.pick(COMPANIES)),
-            55..155 => Headline::Role(rng.pick(ROLES), rng.pick(COMPANIES), Some(rng.pick(EMOJI))),
-            _ => Headline::Role(rng.pick(ROLES), rng.pick(COMPANIES), None),
-        }
-    }
-}
-
-impl fmt::Display for Headline {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Headline::Empty => Ok(()),
-            Headline::Role(role, company, None) => write!(f, "{role} at {company}"),
-            Headline::Role(role, company, Some(e)) => write!(f, "{e} {role} at {company} | {e}"),
-            Headline::Tricky(t) => f.write_str(t),
-            Headline::Long(role, company) => {
-                for n in 0..40 {
-                    write!(f, "{role} at {company} ({n}) · ")?;
-                }
-                f.write_str("and more…")
-            }
-        }
-    }
-}
-
-const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-const URLSAFE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-const HEXCH: &[u8] = b"0123456789abcdef";
-const HEXCH_UPPER: &[u8] = b"0123456789ABCDEF";
-const LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
-
-/// A fixed-length random ASCII token that formats without allocating.
-struct Token {
-    buf: [u8; 48],
-    len: usize,
-}
-
-impl Token {
-    fn new(rng: &mut Rng, len: usize, alphabet: &[u8]) -> Self {
-        let mut buf = [b'x'; 48];
-        let len = len.min(buf.len());
-        for b in &mut buf[..len] {
-            *b = alphabet[rng.below(alphabet.len() as u64) as usize];
-        }
-        Self { buf, len }
-    }
-}
-
-impl fmt::Display for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(std::str::from_utf8(&self.buf[..self.len]).map_err(|_| fmt::Error)?)
-    }
-}
-
-/// splitmix64: a small, fast, well-mixed generator; reproducible everywhere.
-pub(crate) struct Rng(pub(crate) u64);
-
-impl Rng {
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        mix(self.0)
-    }
-
-    /// Uniform in `0..n` (`n > 0`), by multiply-shift.
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
-    }
-
-    /// True with probability `per_mille / 1000`.
-    pub(crate) fn chance(&mut self, per_mille: u64) -> bool {
-        self.below(1000) < per_mille
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
-/// The splitmix64 finaliser: a bijective 64-bit mix.
-pub(crate) fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// FNV-1a, 64 bits: a stable hash of account ids (std's hasher is randomised per process).
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -745,6 +411,23 @@ mod tests {
         assert!((50..200).contains(&extra), "extra fields: {extra}");
         assert!(long > 5, "long headlines: {long}");
         assert!(empty > 10, "empty names: {empty}");
+    }
+
+    #[test]
+    fn keys_match_items() {
+        for (provider, dataset) in [
+            (Provider::Linkedin, Dataset::Followers),
+            (Provider::Instagram, Dataset::Followers),
+            (Provider::Instagram, Dataset::Following),
+        ] {
+            for i in [0, 1, 99, 12_345, 4_000_000_000] {
+                let item = expected_item(3, provider, dataset, "acc_k", i);
+                let key = expected_key(3, provider, dataset, "acc_k", i);
+                assert_eq!(item_key(dataset, &item), Some(key.as_str()));
+                assert!(!key.is_empty());
+            }
+        }
+        assert_eq!(item_key(Dataset::Following, &json!({"id": "x"})), None);
     }
 
     #[test]

@@ -41,6 +41,8 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // Signals are handled from here on: a script may send one as soon as it reads the address.
+        let shutdown = shutdown_signal();
         // The first stdout line is the contract with scripts and tests: flush it at once.
         let mut stdout = std::io::stdout().lock();
         if writeln!(stdout, "http://{}", sim.local_addr())
@@ -50,7 +52,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
         drop(stdout);
-        sim.serve(shutdown_signal()).await;
+        sim.serve(shutdown).await;
         ExitCode::SUCCESS
     })
 }

@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 
+use super::churn::Members;
 use super::cursor::Position;
 use super::data::{Dataset, ListKey, Provider};
 use super::fault::Malformed;
@@ -54,11 +55,12 @@ pub(crate) fn plan(
     }
 }
 
-/// Renders a page of `count` items from `offset` into `out` (cleared first).
+/// Renders into `out` (cleared first) a page of the `count` members from position `offset`.
 pub(crate) fn render(
     out: &mut Vec<u8>,
     list: &ListKey,
     dataset: Dataset,
+    members: &Members,
     offset: u64,
     count: u64,
     cursor: Option<&str>,
@@ -67,12 +69,13 @@ pub(crate) fn render(
     out.extend_from_slice(b"{\"object\":\"");
     out.extend_from_slice(dataset.list_object().as_bytes());
     out.extend_from_slice(b"\",\"items\":[");
-    for i in 0..count {
+    let indices = (offset..offset.saturating_add(count)).filter_map(|p| members.index(p));
+    for (i, index) in indices.enumerate() {
         if i > 0 {
             out.push(b',');
         }
         let mut item = ObjectWriter::open(out);
-        list.item(offset + i, &mut item);
+        list.item(index, &mut item);
         item.close();
     }
     out.extend_from_slice(b"],\"cursor\":");
@@ -177,16 +180,37 @@ mod tests {
         assert_eq!(walk(10, 1, true), (10, 10, 0));
     }
 
+    fn expected(index: u64) -> Value {
+        crate::data::expected_item(42, Provider::Linkedin, Dataset::Followers, "acc", index)
+    }
+
     #[test]
     fn render_is_valid_json() {
         let list = ListKey::new(42, Provider::Linkedin, Dataset::Followers, "acc");
         let mut out = Vec::new();
-        render(&mut out, &list, Dataset::Followers, 10, 3, Some("abc"));
+        let all = Members::Identity(100);
+        render(
+            &mut out,
+            &list,
+            Dataset::Followers,
+            &all,
+            10,
+            3,
+            Some("abc"),
+        );
         let v: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["object"], "UserFollowersList");
         assert_eq!(v["items"].as_array().unwrap().len(), 3);
+        assert_eq!(v["items"][0]["id"], expected(10)["id"]);
         assert_eq!(v["cursor"], "abc");
-        render(&mut out, &list, Dataset::Followers, 0, 0, None);
+        // Positions map to members: position 1 of [7, 900, 3] is item 900.
+        let some = Members::Compact(vec![7, 900, 3]);
+        render(&mut out, &list, Dataset::Followers, &some, 1, 5, None);
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["items"][0], expected(900));
+        assert_eq!(v["items"][1], expected(3));
+        assert_eq!(v["items"].as_array().unwrap().len(), 2);
+        render(&mut out, &list, Dataset::Followers, &all, 0, 0, None);
         assert_eq!(
             out,
             br#"{"object":"UserFollowersList","items":[],"cursor":null}"#

@@ -1,15 +1,21 @@
 //! What the simulator saw, for `GET /_sim/stats`.
 //!
 //! Owns lock-free counters (requests by status and route, pages, items, faults by kind, rate
-//! and limit violations, per-account requests) and their JSON form with stable keys. It must
-//! not decide anything: the server counts, tests and benchmarks read.
+//! and limit violations, refused cursors; per account and per list: requests, pages, items),
+//! the peak request counts over sliding windows, each under its own mutex (key-wide per 1 s and
+//! 10 s, per account per 1 s and 60 s), and their JSON form with stable keys. It must not decide anything: the
+//! server counts, tests and benchmarks read.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
+use super::data::Dataset;
 use super::fault::{Fault, KINDS};
+use super::window::Peaks;
 
 /// The route a request was for.
 #[derive(Debug, Clone, Copy)]
@@ -30,18 +36,86 @@ pub(crate) enum Violation {
     Limit,
 }
 
-/// Counters of one account.
+/// Counters of one list of one account.
 #[derive(Debug, Default)]
+struct ListCounters {
+    requests: AtomicU64,
+    pages: AtomicU64,
+    items: AtomicU64,
+}
+
+/// Counters of one account.
+#[derive(Debug)]
 pub(crate) struct AccountCounters {
-    pub(crate) requests: AtomicU64,
-    pub(crate) violations: AtomicU64,
+    requests: AtomicU64,
+    violations: AtomicU64,
+    /// Followers, following.
+    lists: [ListCounters; 2],
+    /// Requests in 1 s and in 60 s windows.
+    peaks: Mutex<Peaks<2>>,
+}
+
+impl Default for AccountCounters {
+    fn default() -> Self {
+        Self {
+            requests: AtomicU64::new(0),
+            violations: AtomicU64::new(0),
+            lists: Default::default(),
+            peaks: Mutex::new(Peaks::new([
+                Duration::from_secs(1),
+                Duration::from_secs(60),
+            ])),
+        }
+    }
 }
 
 impl AccountCounters {
     fn reset(&self) {
-        self.requests.store(0, Ordering::Relaxed);
-        self.violations.store(0, Ordering::Relaxed);
+        let lists = self.lists.iter();
+        for c in [&self.requests, &self.violations]
+            .into_iter()
+            .chain(lists.flat_map(|l| [&l.requests, &l.pages, &l.items]))
+        {
+            c.store(0, Ordering::Relaxed);
+        }
+        lock(&self.peaks).reset();
     }
+
+    fn to_json(&self) -> Option<Value> {
+        let (requests, violations) = (get(&self.requests), get(&self.violations));
+        if requests == 0 && violations == 0 {
+            return None;
+        }
+        let list = |d: Dataset| {
+            let l = &self.lists[d.index()];
+            json!({"requests": get(&l.requests), "pages": get(&l.pages), "items": get(&l.items)})
+        };
+        let [second, minute] = lock(&self.peaks).peaks();
+        Some(json!({
+            "requests": requests,
+            "violations": violations,
+            "peak_requests": {"1s": second, "60s": minute},
+            "followers": list(Dataset::Followers),
+            "following": list(Dataset::Following),
+        }))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+/// Why a cursor was refused.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CursorRefusal {
+    /// Malformed, tampered with, or another list's.
+    Invalid,
+    /// Expired on demand or older than the TTL.
+    Expired,
 }
 
 /// The simulator's counters.
@@ -55,6 +129,11 @@ pub(crate) struct Stats {
     user_id: AtomicU64,
     faults: Box<[AtomicU64]>,
     violations: [AtomicU64; 3],
+    cursors: [AtomicU64; 2],
+    /// Data requests in 1 s and in 10 s windows, whatever their outcome.
+    peaks: Mutex<Peaks<2>>,
+    /// The origin of the windows' clock.
+    started: Instant,
 }
 
 const STATUSES: usize = 600;
@@ -78,7 +157,34 @@ impl Stats {
             user_id: AtomicU64::new(0),
             faults: counters(KINDS),
             violations: Default::default(),
+            cursors: Default::default(),
+            peaks: Mutex::new(Peaks::new([
+                Duration::from_secs(1),
+                Duration::from_secs(10),
+            ])),
+            started: Instant::now(),
         }
+    }
+
+    fn micros(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.started).as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// A request on a data route arrived at `now`.
+    pub(crate) fn data_request(&self, now: Instant) {
+        lock(&self.peaks).record(self.micros(now));
+    }
+
+    /// A data request arrived at `now` for a known account's list.
+    pub(crate) fn account_request(&self, a: &AccountCounters, dataset: Dataset, now: Instant) {
+        bump(&a.requests);
+        bump(&a.lists[dataset.index()].requests);
+        lock(&a.peaks).record(self.micros(now));
+    }
+
+    /// A cursor was refused.
+    pub(crate) fn cursor_refused(&self, why: CursorRefusal) {
+        bump(&self.cursors[why as usize]);
     }
 
     pub(crate) fn request(&self, route: Route) {
@@ -92,9 +198,13 @@ impl Stats {
         }
     }
 
-    pub(crate) fn page(&self, items: u64) {
+    /// A page of `items` items was served for this account's list.
+    pub(crate) fn page(&self, items: u64, account: &AccountCounters, dataset: Dataset) {
         bump(&self.pages);
         self.items.fetch_add(items, Ordering::Relaxed);
+        let list = &account.lists[dataset.index()];
+        bump(&list.pages);
+        list.items.fetch_add(items, Ordering::Relaxed);
     }
 
     pub(crate) fn user_id(&self) {
@@ -123,20 +233,22 @@ impl Stats {
             .chain(self.routes.iter())
             .chain(self.faults.iter())
             .chain(self.violations.iter())
+            .chain(self.cursors.iter())
         {
             c.store(0, Ordering::Relaxed);
         }
+        lock(&self.peaks).reset();
         for a in accounts {
             a.reset();
         }
     }
 
-    /// The `/_sim/stats` document. Accounts appear once they have seen a request.
+    /// The `/_sim/stats` document. Accounts appear once they have seen a request or a
+    /// violation.
     pub(crate) fn to_json<'a>(
         &self,
         accounts: impl Iterator<Item = (&'a str, &'a AccountCounters)>,
     ) -> Value {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let by_status: BTreeMap<String, u64> = self
             .by_status
             .iter()
@@ -151,16 +263,10 @@ impl Stats {
             .filter(|(_, c)| get(c) > 0)
             .filter_map(|(i, c)| Some((Fault::from_index(i)?.name(), get(c))))
             .collect();
-        let mut per_account = Map::new();
-        for (id, a) in accounts {
-            let (requests, violations) = (get(&a.requests), get(&a.violations));
-            if requests > 0 || violations > 0 {
-                per_account.insert(
-                    id.to_owned(),
-                    json!({"requests": requests, "violations": violations}),
-                );
-            }
-        }
+        let per_account: Map<String, Value> = accounts
+            .filter_map(|(id, a)| Some((id.to_owned(), a.to_json()?)))
+            .collect();
+        let [second, ten] = lock(&self.peaks).peaks();
         json!({
             "requests": get(&self.requests),
             "by_status": by_status,
@@ -178,6 +284,11 @@ impl Stats {
                 "key_rate": get(&self.violations[Violation::KeyRate as usize]),
                 "limit": get(&self.violations[Violation::Limit as usize]),
             },
+            "cursors": {
+                "invalid": get(&self.cursors[CursorRefusal::Invalid as usize]),
+                "expired": get(&self.cursors[CursorRefusal::Expired as usize]),
+            },
+            "peak_requests": {"1s": second, "10s": ten},
             "accounts": per_account,
         })
     }
