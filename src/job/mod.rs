@@ -125,6 +125,10 @@ pub struct OutputFile {
     /// Rows per row group. Default 131072.
     #[serde(default = "default_row_group_rows")]
     pub row_group_rows: i64,
+    /// A unit still paging closes its part and writes a checkpoint every this many rows, so a
+    /// later run can continue it after a crash (SPEC §10). Default 100000.
+    #[serde(default = "default_checkpoint_rows")]
+    pub checkpoint_rows: i64,
 }
 
 impl Default for OutputFile {
@@ -134,6 +138,7 @@ impl Default for OutputFile {
             compression: default_compression(),
             max_rows_per_file: default_max_rows_per_file(),
             row_group_rows: default_row_group_rows(),
+            checkpoint_rows: default_checkpoint_rows(),
         }
     }
 }
@@ -192,4 +197,7 @@ fn default_max_rows_per_file() -> i64 {
 }
 fn default_row_group_rows() -> i64 {
     131_072
+}
+fn default_checkpoint_rows() -> i64 {
+    100_000
 }

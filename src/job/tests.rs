@@ -41,6 +41,7 @@ fn defaults() {
     assert_eq!(j.output.compression, Compression::Zstd);
     assert_eq!(j.output.max_rows_per_file.get(), 1_000_000);
     assert_eq!(j.output.row_group_rows.get(), 131_072);
+    assert_eq!(j.output.checkpoint_rows.get(), 100_000);
     let a = &j.accounts[0];
     assert_eq!(a.datasets, vec![Dataset::Followers, Dataset::Following]);
     assert_eq!(a.page_size(Dataset::Followers), 100);
@@ -135,6 +136,10 @@ fn messages() {
         (
             "[output]\nrow_group_rows = 0\n",
             "job file job.toml: output.row_group_rows = 0 is not allowed; use a whole number from 1 to 1073741824",
+        ),
+        (
+            "[output]\ncheckpoint_rows = 0\n",
+            "job file job.toml: output.checkpoint_rows = 0 is not allowed; use a whole number from 1 to 1099511627776",
         ),
         (
             "[[accounts]]\naccount_id = \"-x\"\nprovider = \"linkedin\"\n",

@@ -220,6 +220,8 @@ pub struct Output {
     pub max_rows_per_file: NonZeroUsize,
     /// Rows per row group.
     pub row_group_rows: NonZeroUsize,
+    /// Rows between a paging unit's checkpoints.
+    pub checkpoint_rows: NonZeroU64,
 }
 
 /// One validated account.
@@ -512,11 +514,14 @@ impl Validator<'_> {
         let max_rows_per_file =
             self.int_in("output.max_rows_per_file", o.max_rows_per_file, 1, 1 << 40)?;
         let row_group_rows = self.int_in("output.row_group_rows", o.row_group_rows, 1, 1 << 30)?;
+        let checkpoint_rows =
+            self.int_in("output.checkpoint_rows", o.checkpoint_rows, 1, 1 << 40)?;
         Ok(Output {
             url,
             compression,
             max_rows_per_file: nonzero_usize(max_rows_per_file),
             row_group_rows: nonzero_usize(row_group_rows),
+            checkpoint_rows: NonZeroU64::new(checkpoint_rows).unwrap_or(NonZeroU64::MIN),
         })
     }
 
