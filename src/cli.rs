@@ -53,6 +53,10 @@ pub struct RunArgs {
     /// Progress display.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
+    /// Skip every unit already published for the snapshot date (by any run of the job): what a
+    /// retried pod or Airflow task wants. Without it a rerun replaces.
+    #[arg(long)]
+    pub skip_published: bool,
 }
 
 /// `--log-format`.

@@ -63,11 +63,12 @@ fn validate(path: &std::path::Path, shard: Option<&str>) -> ExitCode {
         job.fetch.max_attempts
     );
     println!(
-        "  output: {} ({:?}, {} rows per file, {} rows per row group)",
+        "  output: {} ({:?}, {} rows per file, {} rows per row group, a checkpoint every {} rows)",
         job.output.url,
         job.output.compression,
         job.output.max_rows_per_file,
-        job.output.row_group_rows
+        job.output.row_group_rows,
+        job.output.checkpoint_rows
     );
     println!(
         "  {} accounts, {} units{}:",
@@ -153,6 +154,7 @@ fn run_command(args: RunArgs) -> ExitCode {
         shard,
         concurrency: args.concurrency.map(|c| c as usize),
         progress: args.progress,
+        skip_published: args.skip_published,
     };
     let outcome = runtime.block_on(async {
         let stop = Stop::new();

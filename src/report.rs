@@ -109,6 +109,34 @@ impl UnitFailure {
     }
 }
 
+/// Why a unit was skipped: what a finalize step needs to tell "already published" from
+/// "interrupted"; serialised as the manifest's `reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// `--skip-published`: a run of the job published it for that date already. Not a failure.
+    AlreadyPublished,
+    /// The run was stopped by a signal before the unit was published.
+    Interrupted,
+    /// The run stopped on a run-fatal error before the unit was published.
+    Aborted,
+    /// Its checkpoint belongs to a run that is still alive (a live lease), which is left to
+    /// finish it (SPEC §10).
+    HeldByLiveRun,
+}
+
+impl SkipReason {
+    /// The manifest's string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::AlreadyPublished => "already_published",
+            SkipReason::Interrupted => "interrupted",
+            SkipReason::Aborted => "aborted",
+            SkipReason::HeldByLiveRun => "held_by_live_run",
+        }
+    }
+}
+
 /// One unit's outcome and counters.
 #[derive(Debug, Clone, Serialize)]
 pub struct UnitReport {
@@ -122,9 +150,19 @@ pub struct UnitReport {
     pub provider: Provider,
     /// ok | failed | skipped.
     pub status: UnitStatus,
-    /// Pages received.
+    /// Why it was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<SkipReason>,
+    /// The run whose checkpoint this unit continued (SPEC §10).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<String>,
+    /// Pages not requested again thanks to that checkpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages_skipped: Option<u64>,
+    /// Pages received by this run.
     pub pages: u64,
-    /// Records received (and, when ok, published).
+    /// Records of the unit: received (and, when ok, published), those of a resumed checkpoint
+    /// included.
     pub records: u64,
     /// HTTP requests, retries included.
     pub attempts: u64,
@@ -165,6 +203,9 @@ impl UnitReport {
             dataset,
             provider,
             status: UnitStatus::Skipped,
+            reason: None,
+            resumed_from: None,
+            pages_skipped: None,
             pages: 0,
             records: 0,
             attempts: 0,
@@ -267,9 +308,11 @@ pub struct Totals {
 
 impl RunReport {
     /// Recomputes the totals and derives the status, the one place it is decided: a signal
-    /// makes it interrupted, a run-fatal `error` failed, any unit not ok partial, else ok.
+    /// makes it interrupted, a run-fatal `error` failed, any unit not ok partial (a unit skipped
+    /// as already published is done), else ok.
     pub fn seal(&mut self) {
         let mut t = Totals::default();
+        let mut published_before = 0;
         for u in &self.units {
             t.units += 1;
             match u.status {
@@ -280,6 +323,9 @@ impl RunReport {
                 UnitStatus::Failed => t.failed += 1,
                 UnitStatus::Skipped => t.skipped += 1,
             }
+            if u.reason == Some(SkipReason::AlreadyPublished) {
+                published_before += 1;
+            }
             t.attempts += u.attempts;
             t.retries += u.retries;
             t.throttles += u.throttles;
@@ -288,7 +334,7 @@ impl RunReport {
         self.status = match (self.signal, &self.error) {
             (Some(_), _) => RunStatus::Interrupted,
             (None, Some(_)) => RunStatus::Failed,
-            (None, None) if t.failed > 0 || t.skipped > 0 => RunStatus::Partial,
+            (None, None) if t.failed > 0 || t.skipped > published_before => RunStatus::Partial,
             (None, None) => RunStatus::Ok,
         };
         self.totals = t;
@@ -338,7 +384,10 @@ impl RunReport {
                 UnitStatus::Failed => "FAILED",
                 UnitStatus::Skipped => "skipped",
             };
-            let err = u.error.as_ref().map_or("", UnitFailure::label);
+            let err = u.error.as_ref().map_or_else(
+                || u.reason.map_or("", SkipReason::as_str),
+                UnitFailure::label,
+            );
             writeln!(
                 s,
                 "{:<40} {:<9} {:<9} {:<7} {:>10} {:>7} {:>8} {:>7}  {}",

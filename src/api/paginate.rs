@@ -51,6 +51,16 @@ impl Paginator {
         }
     }
 
+    /// A list continued from a checkpoint: `pages` pages were received before, and `cursor`
+    /// asks for the next one.
+    pub fn resume(max_pages: u64, cursor: String, pages: u64) -> Paginator {
+        Paginator {
+            state: State::More(cursor),
+            pages,
+            max_pages,
+        }
+    }
+
     /// The next request's cursor: `Some(None)` for the first page, `Some(Some(c))` after, `None`
     /// when the list is complete.
     pub fn next_request(&self) -> Option<Option<&str>> {
@@ -116,6 +126,28 @@ mod tests {
                 page: 1,
                 cursor: "a".into()
             })
+        );
+    }
+
+    /// A resumed list asks for its saved cursor, counts on from the pages received before,
+    /// and keeps both guards.
+    #[test]
+    fn resumes_from_a_cursor() {
+        let mut p = Paginator::resume(5, "c3".into(), 3);
+        assert_eq!(p.next_request(), Some(Some("c3")));
+        assert_eq!(
+            p.advance(Some("c3".into())),
+            Err(PaginateError::SameCursor {
+                page: 3,
+                cursor: "c3".into()
+            })
+        );
+        let mut p = Paginator::resume(5, "c3".into(), 3);
+        p.advance(Some("c4".into())).expect("page 4 of 5");
+        assert_eq!(p.pages(), 4);
+        assert_eq!(
+            p.advance(Some("c5".into())),
+            Err(PaginateError::TooManyPages { max_pages: 5 })
         );
     }
 

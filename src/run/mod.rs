@@ -2,36 +2,42 @@
 //! write the manifest. The only module that knows every layer.
 //!
 //! * `plan` — which units a run has (sharding, snapshot dates, run ids);
+//! * `resume` — where each unit starts: page 1, a checkpoint, or not at all (SPEC §10);
+//! * `checkpoint` — a unit's checkpoints, written as it pages;
+//! * `areas` — the staging areas the run holds, their leases, and their release;
 //! * `unit` — one unit's fetch, write and publish;
 //! * `stop` — signals and the grace period;
 //! * here — the run: setup, concurrency, panics, run-fatal errors and the manifest. The run's
 //!   status is derived from what this gathers in one place, [`RunReport::seal`].
 
+mod areas;
+pub mod checkpoint;
 pub mod plan;
+mod resume;
 pub mod stop;
 mod unit;
 
-pub use plan::{
-    Shard, ShardError, Unit, new_run_id, parse_snapshot_date, plan, today_utc,
-};
+pub use plan::{Shard, ShardError, Unit, new_run_id, parse_snapshot_date, plan, today_utc};
 pub use stop::{STOP_GRACE, Stop};
 
 use crate::api::client::{Client, ClientConfig};
 use crate::error_chain as chain;
 use crate::job::{Compression, Job};
 use crate::progress::{Counters, Progress, ProgressMode};
-use crate::report::{FailureKind, RunReport, RunStatus, Totals, UnitFailure, UnitReport, UnitStatus};
+use crate::report::{
+    FailureKind, RunReport, RunStatus, Totals, UnitFailure, UnitReport, UnitStatus,
+};
 use crate::schema::{CONSTANT_COLUMNS, POSITION_COLUMN, Registry};
+use crate::sink;
 use crate::sink::layout::Layout;
 use crate::sink::parquet::{Codec, ColumnHints, WriterOptions};
 use crate::sink::store::Destination;
-use crate::sink::{self, staging};
 use chrono::{NaiveDate, Utc};
 use futures::StreamExt;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 /// Run options from the command line.
 #[derive(Debug, Clone)]
@@ -44,6 +50,8 @@ pub struct RunOptions {
     pub concurrency: Option<usize>,
     /// Progress display.
     pub progress: ProgressMode,
+    /// `--skip-published`: units already published for the date are not fetched again.
+    pub skip_published: bool,
 }
 
 /// A run that could not start: nothing was fetched.
@@ -72,10 +80,6 @@ pub enum RunError {
     NoKey,
 }
 
-/// Staging areas of crashed runs older than this are garbage; younger ones may belong to a
-/// shard running right now.
-const ABANDONED_STAGING_AGE: chrono::Duration = chrono::Duration::hours(24);
-
 /// What every unit of a run shares.
 pub(crate) struct RunCtx {
     client: Arc<Client>,
@@ -83,8 +87,13 @@ pub(crate) struct RunCtx {
     layout: Layout,
     registry: Registry,
     run_id: String,
+    job: String,
+    shard: Option<String>,
     snapshot_date: String,
     snapshot_days: i32,
+    checkpoint_rows: u64,
+    /// The staging areas the run holds (SPEC §10).
+    areas: areas::Areas,
     writer_opts: WriterOptions,
     max_pages: u64,
     counters: Arc<Counters>,
@@ -168,6 +177,10 @@ async fn setup(
         snapshot_days: plan::days_since_epoch(opts.snapshot_date),
         snapshot_date: opts.snapshot_date.format("%Y-%m-%d").to_string(),
         run_id,
+        job: job.name.to_string(),
+        shard: opts.shard.map(|s| s.to_string()),
+        checkpoint_rows: job.output.checkpoint_rows.get(),
+        areas: areas::Areas::default(),
         writer_opts: WriterOptions {
             codec: codec(job.output.compression),
             max_rows_per_file: job.output.max_rows_per_file,
@@ -206,16 +219,17 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
         destination = %ctx.dest.display,
         "Run started."
     );
-    staging::remove_abandoned(ctx.dest.store.as_ref(), &ctx.layout, ABANDONED_STAGING_AGE).await;
+    ctx.areas.hold_own(&ctx).await;
+    let renewal = areas::Renewal::start(ctx.clone());
+    let units = resume::prepare(&ctx, units, opts.skip_published).await;
     let progress = Progress::start(ctx.counters.clone(), opts.progress);
     let reports = run_units(&ctx, units, concurrency).await;
     progress.finish().await;
 
-    // Whatever a stopped or failed unit left in staging goes now.
-    let own_staging = ctx.layout.staging_root(&ctx.run_id);
-    if let Err(e) = staging::delete_staging(&ctx.dest, &own_staging).await {
-        warn!(error = %e, "Could not clean this run's staging area.");
-    }
+    // Checkpoints of units not published, and their parts, stay for the next run; whatever
+    // else a stopped or failed unit left in staging goes now.
+    renewal.stop().await;
+    ctx.areas.release(&ctx).await;
     let mut report = RunReport {
         job: job.name.to_string(),
         run_id: ctx.run_id.clone(),
@@ -236,13 +250,18 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
     Ok(report)
 }
 
-/// Runs every unit, at most `concurrency` at once, and returns their reports in plan order.
-async fn run_units(ctx: &Arc<RunCtx>, units: Vec<Unit>, concurrency: usize) -> Vec<UnitReport> {
+/// Runs every unit in the order given, at most `concurrency` at once, and returns their
+/// reports in plan order (each unit comes with its index in the plan).
+async fn run_units(
+    ctx: &Arc<RunCtx>,
+    units: Vec<(usize, Unit, resume::Start)>,
+    concurrency: usize,
+) -> Vec<UnitReport> {
     // Unordered, so one slow unit never holds a slot; the reports are put back in plan order.
     let mut indexed: Vec<(usize, UnitReport)> =
-        futures::stream::iter(units.into_iter().enumerate().map(|(i, u)| {
+        futures::stream::iter(units.into_iter().map(|(i, u, start)| {
             let ctx = ctx.clone();
-            async move { (i, spawn_unit(ctx, u).await) }
+            async move { (i, spawn_unit(ctx, u, start).await) }
         }))
         .buffer_unordered(concurrency)
         .collect()
@@ -254,11 +273,15 @@ async fn run_units(ctx: &Arc<RunCtx>, units: Vec<Unit>, concurrency: usize) -> V
 /// Runs a unit as a task of its own, so decoding and encoding use every worker thread. A panic
 /// is a bug: the unit publishes nothing and the run says so (exit 1), but the other units and
 /// the manifest still happen.
-async fn spawn_unit(ctx: Arc<RunCtx>, unit: Unit) -> UnitReport {
-    let mut crashed = UnitReport::new(&unit.account.account_id, unit.dataset, unit.account.provider);
+async fn spawn_unit(ctx: Arc<RunCtx>, unit: Unit, start: resume::Start) -> UnitReport {
+    let mut crashed = UnitReport::new(
+        &unit.account.account_id,
+        unit.dataset,
+        unit.account.provider,
+    );
     let task = tokio::spawn({
         let ctx = ctx.clone();
-        async move { unit::run_unit(&ctx, &unit).await }
+        async move { unit::run_unit(&ctx, &unit, start).await }
     });
     match task.await {
         Ok(report) => report,

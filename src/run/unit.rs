@@ -1,21 +1,24 @@
-//! One unit's lifecycle: fetch its pages, decode them, write them into staged Parquet parts,
-//! publish them, and say how it went in a [`UnitReport`]. This is where a unit is fetched.
+//! One unit's lifecycle: fetch its pages (from page 1, or from an earlier run's checkpoint),
+//! decode them, write them into staged Parquet parts with a checkpoint every `checkpoint_rows`
+//! rows, publish them, and say how it went in a [`UnitReport`]. This is where a unit is fetched.
 
 use super::RunCtx;
+use super::checkpoint::{self, Checkpoint, Checkpointer};
 use super::plan::Unit;
+use super::resume::{self, Start, Waited};
 use crate::api::client::{FetchStats, PageError, ParseFailure, UnitRequest};
 use crate::api::error::ApiError;
 use crate::api::paginate::{PaginateError, Paginator};
 use crate::error_chain as chain;
-use crate::report::{FailureKind, UnitFailure, UnitReport, UnitStatus};
+use crate::report::{FailureKind, SkipReason, UnitFailure, UnitReport, UnitStatus};
 use crate::schema::decode::{DecodeError, DecodeFailure, DecodedPage, PageDecoder, merge_unknown};
-use crate::sink::layout::PartitionKey;
+use crate::sink::layout::{Area, PartitionKey};
 use crate::sink::parquet::{FileIdentity, PartWriter};
-use crate::sink::{SinkError, publish};
+use crate::sink::{self, SinkError, publish};
 use chrono::Utc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
-use tracing::{Instrument, error, info, info_span};
+use tracing::{Instrument, error, info, info_span, warn};
 
 /// Why a unit did not publish.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +47,22 @@ impl UnitError {
                 ..
             }
         )
+    }
+
+    /// The answer to a checkpoint's cursor that means the API no longer knows it: a 400, or a
+    /// page that is not the expected list (an invalid page with no item at fault).
+    fn is_refused_cursor(&self) -> bool {
+        match self {
+            UnitError::Page {
+                source: PageError::Api(api @ ApiError::Rejected { .. }),
+                ..
+            } => api.attempt_error().and_then(|a| a.status()) == Some(400),
+            UnitError::Page {
+                source: PageError::Invalid(d),
+                ..
+            } => d.item.is_none(),
+            _ => false,
+        }
     }
 
     fn is_key_rejected(&self) -> bool {
@@ -102,18 +121,21 @@ impl UnitError {
 }
 
 /// Runs one unit to its end and reports it; never fails, a failure is in the report.
-pub(super) async fn run_unit(ctx: &RunCtx, unit: &Unit) -> UnitReport {
+pub(super) async fn run_unit(ctx: &RunCtx, unit: &Unit, start: Start) -> UnitReport {
     let a = &unit.account;
     let span = info_span!("unit", account_id = %a.account_id, dataset = %unit.dataset, provider = %a.provider);
     async {
         let started = Instant::now();
         let mut report = UnitReport::new(&a.account_id, unit.dataset, a.provider);
         if ctx.halt.is_cancelled() {
-            report.error = Some(ctx.stopped_failure());
+            stopped(ctx, &mut report);
             return finish(ctx, report, started);
         }
+        let Some(start) = settle(ctx, unit, start, &mut report).await else {
+            return finish(ctx, report, started);
+        };
         let mut stats = FetchStats::default();
-        let outcome = fetch_and_publish(ctx, unit, &mut stats, &mut report).await;
+        let outcome = fetch_and_publish(ctx, unit, start, &mut stats, &mut report).await;
         report.attempts = stats.attempts;
         report.retries = stats.retries;
         report.throttles = stats.throttles;
@@ -125,9 +147,8 @@ pub(super) async fn run_unit(ctx: &RunCtx, unit: &Unit) -> UnitReport {
                 info!(records = report.records, pages = report.pages, files = report.files.len(), "Unit published.");
             }
             Err(e) if e.is_cancelled() || ctx.halt.is_cancelled() => {
-                report.status = UnitStatus::Skipped;
-                report.error = Some(ctx.stopped_failure());
-                info!("Unit abandoned unpublished: the run is stopping.");
+                stopped(ctx, &mut report);
+                info!("Unit abandoned unpublished: the run is stopping (its last checkpoint stays for the next run).");
             }
             Err(e) => {
                 let f = e.to_failure();
@@ -144,6 +165,43 @@ pub(super) async fn run_unit(ctx: &RunCtx, unit: &Unit) -> UnitReport {
     }
     .instrument(span)
     .await
+}
+
+/// A unit not run to its end because the run stops: skipped, saying why.
+fn stopped(ctx: &RunCtx, report: &mut UnitReport) {
+    let f = ctx.stopped_failure();
+    report.status = UnitStatus::Skipped;
+    report.reason = Some(match f.kind {
+        FailureKind::Interrupted => SkipReason::Interrupted,
+        _ => SkipReason::Aborted,
+    });
+    report.error = Some(f);
+}
+
+/// The start a unit really has: `None` (and the report says why) when it is not fetched at all:
+/// published already, left to a live run, or the run stopped while it waited.
+async fn settle(ctx: &RunCtx, unit: &Unit, start: Start, report: &mut UnitReport) -> Option<Start> {
+    match start {
+        Start::Published => {
+            report.reason = Some(SkipReason::AlreadyPublished);
+            info!("Unit skipped: already published for this date (--skip-published).");
+            None
+        }
+        Start::Deferred(f) => match resume::settle(ctx, unit, *f).await {
+            Ok(s) => Some(s),
+            Err(Waited::StillLive(lease)) => {
+                report.reason = Some(SkipReason::HeldByLiveRun);
+                warn!(holder = %lease.describe(), waited_s = resume::LEASE_WAIT.as_secs(),
+                    "The unit's checkpoint is still held by a live run; the unit is left to it, not fetched twice.");
+                None
+            }
+            Err(_) => {
+                stopped(ctx, report);
+                None
+            }
+        },
+        s => Some(s),
+    }
 }
 
 fn finish(ctx: &RunCtx, mut report: UnitReport, started: Instant) -> UnitReport {
@@ -173,19 +231,28 @@ fn identity(ctx: &RunCtx, unit: &Unit) -> FileIdentity {
     }
 }
 
+/// Where a unit's rows go while it pages: its part writer, its checkpoints, the list position
+/// of its next row.
+struct UnitSink {
+    writer: PartWriter,
+    checkpoints: Checkpointer,
+    position: i64,
+}
+
 async fn fetch_and_publish(
     ctx: &RunCtx,
     unit: &Unit,
+    start: Start,
     stats: &mut FetchStats,
     report: &mut UnitReport,
 ) -> Result<(), UnitError> {
-    let a = &unit.account;
-    let key = PartitionKey {
-        dataset: unit.dataset,
-        provider: a.provider,
-        snapshot_date: &ctx.snapshot_date,
-        account_id: &a.account_id,
+    let key = checkpoint::unit_key(ctx, unit);
+    let mut resume = match start {
+        Start::Finish(f) => return finish_publish(ctx, &key, f.cp, report).await,
+        Start::Resume(f) => Some(f.cp),
+        Start::Fresh | Start::Published | Start::Deferred(_) => None,
     };
+    let a = &unit.account;
     let decoder = PageDecoder::new(
         ctx.registry.variant(unit.dataset, a.provider),
         &a.account_id,
@@ -193,19 +260,102 @@ async fn fetch_and_publish(
         ctx.snapshot_days,
         &ctx.run_id,
     );
-    let mut writer = PartWriter::try_new(
+    loop {
+        let Some((mut sink, mut pager)) =
+            open_sink(ctx, unit, &decoder, resume.as_ref(), report).await?
+        else {
+            resume = None;
+            continue;
+        };
+        let fetched = fetch_pages(ctx, unit, &decoder, &mut sink, &mut pager, stats, report).await;
+        match fetched {
+            Ok(()) => return publish_unit(ctx, &key, sink, pager.pages(), report).await,
+            Err(e) if resume.is_some() && report.pages == 0 && e.is_refused_cursor() => {
+                warn!(error = %chain(&e), discarded_rows = report.records,
+                    "The API refused the checkpoint's cursor: restarting the unit from page 1 and discarding its staged parts.");
+                sink.writer.abort().await;
+                let area = resume
+                    .as_ref()
+                    .map_or(ctx.run_id.as_str(), |cp| cp.area.as_str());
+                checkpoint::discard(ctx, &key, area).await;
+                report.resumed_from = None;
+                report.pages_skipped = None;
+                report.records = 0;
+                resume = None;
+            }
+            Err(e) => {
+                let keep = sink.checkpoints.kept();
+                sink.writer.abandon(keep).await;
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// The unit's writer, checkpoints and cursor: from page 1, or from `resume`'s checkpoint when
+/// every part it names is still staged (`None` otherwise: the unit starts again from page 1).
+async fn open_sink(
+    ctx: &RunCtx,
+    unit: &Unit,
+    decoder: &PageDecoder,
+    resume: Option<&Checkpoint>,
+    report: &mut UnitReport,
+) -> Result<Option<(UnitSink, Paginator)>, UnitError> {
+    let key = checkpoint::unit_key(ctx, unit);
+    let area = resume.map_or(ctx.run_id.as_str(), |cp| cp.area.as_str());
+    let writer = PartWriter::try_new(
         ctx.dest.store.clone(),
         ctx.layout.clone(),
-        &ctx.run_id,
+        area,
         &key,
         decoder.schema(),
         ctx.writer_opts,
         &identity(ctx, unit),
     )?;
-    if let Err(e) = fetch_pages(ctx, unit, &decoder, &mut writer, stats, report).await {
-        writer.abort().await;
-        return Err(e);
+    let Some(cp) = resume else {
+        let sink = UnitSink {
+            writer,
+            checkpoints: Checkpointer::fresh(ctx, unit, area),
+            position: 0,
+        };
+        return Ok(Some((sink, Paginator::new(ctx.max_pages))));
+    };
+    let staged = cp.staged(ctx, &key);
+    if !checkpoint::parts_present(ctx, &key, area, &staged).await {
+        warn!(checkpoint_of = %cp.run_id, "Parts the checkpoint names are missing from staging: restarting the unit from page 1.");
+        checkpoint::discard(ctx, &key, area).await;
+        return Ok(None);
     }
+    let cursor = cp.cursor.clone().unwrap_or_default();
+    info!(checkpoint_of = %cp.run_id, rows = cp.rows, pages_skipped = cp.pages, "Resuming the unit from its checkpoint.");
+    report.resumed_from = Some(cp.run_id.clone());
+    report.pages_skipped = Some(cp.pages);
+    report.records = cp.rows;
+    let sink = UnitSink {
+        writer: writer.with_staged(staged),
+        checkpoints: Checkpointer::resumed(ctx, unit, cp.clone()),
+        position: i64::try_from(cp.position).unwrap_or(i64::MAX),
+    };
+    Ok(Some((
+        sink,
+        Paginator::resume(ctx.max_pages, cursor, cp.pages),
+    )))
+}
+
+/// Closes the last part and publishes the unit; a unit that checkpointed is marked complete
+/// first, and its checkpoint goes once it is published.
+async fn publish_unit(
+    ctx: &RunCtx,
+    key: &PartitionKey<'_>,
+    sink: UnitSink,
+    pages: u64,
+    report: &mut UnitReport,
+) -> Result<(), UnitError> {
+    let UnitSink {
+        writer,
+        mut checkpoints,
+        ..
+    } = sink;
     let staged = writer.finish().await?;
     // A stop that arrived while the last page was written: abandon, do not publish.
     if ctx.halt.is_cancelled() {
@@ -214,20 +364,48 @@ async fn fetch_and_publish(
             source: PageError::Api(ApiError::Cancelled),
         });
     }
+    checkpoints.complete(ctx, &staged, pages).await;
     let store = ctx.dest.store.as_ref();
-    let published = publish::publish(store, &ctx.layout, &key, &staged, &ctx.halt).await?;
+    let published = publish::publish(store, &ctx.layout, key, &staged, &ctx.halt).await?;
+    checkpoints.remove(ctx).await;
     report.output_bytes = staged.iter().map(|p| p.bytes).sum();
     report.files = published.files;
     report.stale_files_removed = published.removed;
     Ok(())
 }
 
-/// Pages through the unit's list, writing each page's rows.
+/// Finishes the publish of a unit an earlier run fetched completely (its checkpoint is
+/// `complete`): no request is sent.
+async fn finish_publish(
+    ctx: &RunCtx,
+    key: &PartitionKey<'_>,
+    cp: Checkpoint,
+    report: &mut UnitReport,
+) -> Result<(), UnitError> {
+    info!(checkpoint_of = %cp.run_id, rows = cp.rows, "Finishing the publish an earlier run started.");
+    report.resumed_from = Some(cp.run_id.clone());
+    report.pages_skipped = Some(cp.pages);
+    report.records = cp.rows;
+    let staged = cp.staged(ctx, key);
+    let store = ctx.dest.store.as_ref();
+    let published = publish::publish(store, &ctx.layout, key, &staged, &ctx.halt).await?;
+    let path = ctx
+        .layout
+        .checkpoint(Area::Staging { run_id: &cp.area }, key);
+    sink::delete_if_exists(store, &path).await?;
+    report.output_bytes = staged.iter().map(|p| p.bytes).sum();
+    report.files = published.files;
+    report.stale_files_removed = published.removed;
+    Ok(())
+}
+
+/// Pages through the unit's list, writing each page's rows and checkpointing as it goes.
 async fn fetch_pages(
     ctx: &RunCtx,
     unit: &Unit,
     decoder: &PageDecoder,
-    writer: &mut PartWriter,
+    sink: &mut UnitSink,
+    pager: &mut Paginator,
     stats: &mut FetchStats,
     report: &mut UnitReport,
 ) -> Result<(), UnitError> {
@@ -239,11 +417,10 @@ async fn fetch_pages(
         limit: a.page_size(unit.dataset),
         account_limiter: &unit.pacer,
     };
-    let mut pager = Paginator::new(ctx.max_pages);
-    let mut position: i64 = 0;
     while let Some(cursor) = pager.next_request().map(|c| c.map(str::to_owned)) {
         let page_no = pager.pages();
         let before = *stats;
+        let position = sink.position;
         let page = ctx
             .client
             .get_page(&req, cursor.as_deref(), stats, |body| {
@@ -266,12 +443,16 @@ async fn fetch_pages(
             page: page_no,
             source,
         })?;
-        position += page.batch.num_rows() as i64;
+        let rows = page.batch.num_rows();
+        sink.position += rows as i64;
         let cursor = record_page(ctx, report, &page);
-        if page.batch.num_rows() > 0 {
-            writer.write(&page.batch).await?;
+        if rows > 0 {
+            sink.writer.write(&page.batch).await?;
         }
-        pager.advance(cursor)?;
+        pager.advance(cursor.clone())?;
+        let (writer, cps) = (&mut sink.writer, &mut sink.checkpoints);
+        cps.page_written(ctx, writer, rows as u64, cursor.as_deref(), pager.pages())
+            .await?;
     }
     Ok(())
 }

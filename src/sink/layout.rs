@@ -1,7 +1,9 @@
-//! The one place that builds object paths: final partitions, staging, manifests (SPEC §4).
+//! The one place that builds object paths: final partitions, staging, manifests (SPEC §4),
+//! and the checkpoint and lease files of staging areas (SPEC §10).
 //!
 //! Paths are built from `PathPart`s, which percent-encode unsafe bytes and neutralise `.`/`..`
-//! but keep `=`, so hive `key=value` segments survive.
+//! but keep `=`, so hive `key=value` segments survive. The few listed paths the job reads back
+//! (a staging area's id, a published part's account) are taken apart here too.
 
 use crate::model::{Dataset, Provider};
 use object_store::path::{Path, PathPart};
@@ -10,6 +12,10 @@ use object_store::path::{Path, PathPart};
 pub const STAGING_DIR: &str = "_staging";
 /// The directory of run manifests: `{prefix}/_runs`.
 pub const RUNS_DIR: &str = "_runs";
+/// A unit's checkpoint, beside its staged parts (SPEC §10).
+pub const CHECKPOINT_FILE: &str = "checkpoint.json";
+/// A staging area's lease: `{prefix}/_staging/{area}/_lease.json`.
+pub const LEASE_FILE: &str = "_lease.json";
 
 /// Identifies one unit's partition.
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +107,53 @@ impl Layout {
         ])
     }
 
+    /// A unit's checkpoint in a staging area: beside its parts.
+    pub fn checkpoint(&self, area: Area<'_>, key: &PartitionKey<'_>) -> Path {
+        self.partition(area, key).join(CHECKPOINT_FILE)
+    }
+
+    /// The lease of a staging area (a run's, by its id).
+    pub fn lease(&self, area: &str) -> Path {
+        self.staging_root(area).join(LEASE_FILE)
+    }
+
+    /// Every published unit of one dataset, provider and date lies below this:
+    /// `{dataset}/provider={provider}/snapshot_date={date}`.
+    pub fn published_date(
+        &self,
+        dataset: Dataset,
+        provider: Provider,
+        snapshot_date: &str,
+    ) -> Path {
+        self.build([
+            PathPart::from(dataset.as_str()),
+            PathPart::from(format!("provider={provider}")),
+            PathPart::from(format!("snapshot_date={snapshot_date}")),
+        ])
+    }
+
+    /// The account of a published part listed below [`Layout::published_date`]: `Some` only for
+    /// `{dir}/account_id={account}/part-*.parquet`.
+    pub fn published_part_account(&self, dir: &Path, location: &Path) -> Option<String> {
+        let mut rest = location.prefix_match(dir)?;
+        let account = rest.next()?;
+        let file = rest.next()?;
+        if rest.next().is_some() || !is_part_file(file.as_ref()) {
+            return None;
+        }
+        account
+            .as_ref()
+            .strip_prefix("account_id=")
+            .map(str::to_owned)
+    }
+
+    /// The id of a staging area listed as a common prefix below [`Layout::staging_all`].
+    pub fn staging_area_id(&self, area: &Path) -> Option<String> {
+        let mut rest = area.prefix_match(&self.staging_all())?;
+        let id = rest.next()?;
+        rest.next().is_none().then(|| id.as_ref().to_owned())
+    }
+
     /// The marker written and deleted by the destination preflight.
     pub fn preflight_marker(&self, run_id: &str) -> Path {
         self.staging_root(run_id).join("_preflight")
@@ -116,6 +169,11 @@ pub fn parse_prefix(prefix: &str) -> Result<Path, object_store::path::Error> {
 /// `part-00000.parquet`.
 pub fn part_file_name(n: usize) -> String {
     format!("part-{n:05}.parquet")
+}
+
+/// Whether a file name is a part's: `part-*.parquet`.
+pub fn is_part_file(name: &str) -> bool {
+    name.starts_with("part-") && name.ends_with(".parquet")
 }
 
 #[cfg(test)]
@@ -149,6 +207,37 @@ mod tests {
         );
         let root = Layout::new(&Path::default());
         assert_eq!(root.staging_root("r1").as_ref(), "_staging/r1");
+    }
+
+    /// Checkpoints lie beside their unit's staged parts; a lease at the top of its area; the
+    /// listed paths the job reads back are taken apart exactly.
+    #[test]
+    fn checkpoint_and_lease_paths() {
+        let l = Layout::new(&Path::from("exports/pp"));
+        assert_eq!(
+            l.checkpoint(Area::Staging { run_id: "r1" }, &key())
+                .as_ref(),
+            "exports/pp/_staging/r1/followers/provider=linkedin/snapshot_date=2026-11-26/account_id=acc_linkedin_01HX/checkpoint.json"
+        );
+        assert_eq!(l.lease("r1").as_ref(), "exports/pp/_staging/r1/_lease.json");
+        let dir = l.published_date(Dataset::Followers, Provider::Linkedin, "2026-11-26");
+        assert_eq!(
+            dir.as_ref(),
+            "exports/pp/followers/provider=linkedin/snapshot_date=2026-11-26"
+        );
+        let part = l.part(Area::Final, &key(), 3);
+        assert_eq!(
+            l.published_part_account(&dir, &part).as_deref(),
+            Some("acc_linkedin_01HX")
+        );
+        let stray = l.partition(Area::Final, &key()).join("notes.txt");
+        assert_eq!(l.published_part_account(&dir, &stray), None);
+        assert_eq!(
+            l.staging_area_id(&l.staging_root("20261126T010203Z-0a0b0c"))
+                .as_deref(),
+            Some("20261126T010203Z-0a0b0c")
+        );
+        assert_eq!(l.staging_area_id(&l.lease("r1")), None);
     }
 
     /// A hostile segment cannot climb out of its partition.

@@ -1,9 +1,11 @@
 //! Destinations through `object_store`: path layout, the streaming Parquet part writer, the
-//! publish step, the run manifest's storage, and the destination preflight.
+//! publish step, the run manifest's storage, staging areas and their leases, and the
+//! destination preflight.
 //!
 //! The sink knows nothing about HTTP or the API: it receives Arrow batches and a partition key.
 
 pub mod layout;
+pub mod lease;
 pub mod parquet;
 pub mod publish;
 pub mod staging;
@@ -42,6 +44,15 @@ pub enum SinkError {
         /// Why.
         #[source]
         source: Cause<::parquet::errors::ParquetError>,
+    },
+    /// A written file could not be made durable on the local disk (fsync).
+    #[error("syncing {path} to disk failed")]
+    Sync {
+        /// The file or directory.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -203,14 +214,16 @@ pub async fn preflight(store: &dyn ObjectStore, marker: &Path) -> Result<()> {
 /// Writes a small object (the manifest) in one PUT.
 pub async fn put_object(store: &dyn ObjectStore, path: &Path, bytes: Vec<u8>) -> Result<()> {
     let payload = PutPayload::from(bytes);
-    retry_io(&CancellationToken::new(), || store.put(path, payload.clone()))
-        .await
-        .map(|_| ())
-        .map_err(|source| SinkError::Store {
-            op: "put",
-            path: path.to_string(),
-            source: source.into(),
-        })
+    retry_io(&CancellationToken::new(), || {
+        store.put(path, payload.clone())
+    })
+    .await
+    .map(|_| ())
+    .map_err(|source| SinkError::Store {
+        op: "put",
+        path: path.to_string(),
+        source: source.into(),
+    })
 }
 
 /// Deletes everything below a prefix (a run's staging area). Missing objects are fine.

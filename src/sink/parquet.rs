@@ -132,10 +132,8 @@ pub fn writer_properties(
     // Booleans are stored as bits already.
     for f in schema.fields() {
         if f.data_type() == &arrow_schema::DataType::Boolean {
-            b = b.set_column_compression(
-                ColumnPath::from(f.name().as_str()),
-                PqCodec::UNCOMPRESSED,
-            );
+            b = b
+                .set_column_compression(ColumnPath::from(f.name().as_str()), PqCodec::UNCOMPRESSED);
         }
     }
     b.set_max_row_group_row_count(Some(opts.row_group_rows.get()))
@@ -149,7 +147,7 @@ pub fn writer_properties(
 pub struct PartWriter {
     store: Arc<dyn ObjectStore>,
     layout: Layout,
-    run_id: String,
+    area: String,
     schema: SchemaRef,
     props: WriterProperties,
     max_rows_per_file: usize,
@@ -275,13 +273,14 @@ impl OpenPart {
 }
 
 impl PartWriter {
-    /// A writer for one unit. Its first file is opened once the unit has `DEFER_BYTES` of
-    /// rows, or by [`PartWriter::finish`]: an empty list still yields a zero-row file with the
-    /// schema.
+    /// A writer for one unit, staging into `area` (the run's id, or the area of the earlier
+    /// run whose checkpoint the unit continues). Its first file is opened once the unit has
+    /// `DEFER_BYTES` of rows, or by [`PartWriter::finish`]: an empty list still yields a
+    /// zero-row file with the schema.
     pub fn try_new(
         store: Arc<dyn ObjectStore>,
         layout: Layout,
-        run_id: &str,
+        area: &str,
         key: &PartitionKey<'_>,
         schema: SchemaRef,
         opts: WriterOptions,
@@ -291,7 +290,7 @@ impl PartWriter {
         let w = PartWriter {
             store,
             layout,
-            run_id: run_id.to_owned(),
+            area: area.to_owned(),
             schema,
             props,
             max_rows_per_file: opts.max_rows_per_file.get(),
@@ -320,13 +319,9 @@ impl PartWriter {
 
     fn open_next(&mut self) -> Result<(), SinkError> {
         let n = self.staged.len() + usize::from(self.current.is_some());
-        let path = self.layout.part(
-            Area::Staging {
-                run_id: &self.run_id,
-            },
-            &self.key(),
-            n,
-        );
+        let path = self
+            .layout
+            .part(Area::Staging { run_id: &self.area }, &self.key(), n);
         let upload =
             BufWriter::with_capacity(self.store.clone(), path.clone(), UPLOAD_BUFFER_BYTES)
                 .with_max_concurrency(UPLOAD_CONCURRENCY);
@@ -414,6 +409,29 @@ impl PartWriter {
         Ok(())
     }
 
+    /// Continues after parts an earlier run staged (a checkpoint's): the next file is numbered
+    /// after them, and they are published with this writer's own.
+    pub fn with_staged(mut self, parts: Vec<StagedPart>) -> PartWriter {
+        self.staged = parts;
+        self
+    }
+
+    /// The parts closed so far.
+    pub fn staged(&self) -> &[StagedPart] {
+        &self.staged
+    }
+
+    /// Closes the open file, so that every row written so far is in a complete, durable part
+    /// (on S3, its upload completed), and returns the closed parts: what a checkpoint may name.
+    /// The next write opens the next part.
+    pub async fn checkpoint(&mut self) -> Result<&[StagedPart], SinkError> {
+        if !self.pending.is_empty() {
+            self.write_pending().await?;
+        }
+        self.close_current().await?;
+        Ok(&self.staged)
+    }
+
     /// Closes the last file; returns every staged part.
     pub async fn finish(mut self) -> Result<Vec<StagedPart>, SinkError> {
         if self.current.is_none() && self.staged.is_empty() {
@@ -424,7 +442,13 @@ impl PartWriter {
     }
 
     /// Abandons the unit: aborts the open upload and deletes what was staged.
-    pub async fn abort(mut self) {
+    pub async fn abort(self) {
+        self.abandon(0).await;
+    }
+
+    /// Abandons the unit but keeps its first `keep` staged parts (those its last checkpoint
+    /// names, for a later run to continue): aborts the open upload, deletes the other parts.
+    pub async fn abandon(mut self, keep: usize) {
         if let Some(part) = self.current.take() {
             // Dropping a multipart upload would leave its parts on S3 (invisible, but billed until
             // a lifecycle rule removes them): abort it. A file still in the buffer was never put.
@@ -435,7 +459,7 @@ impl PartWriter {
                 tracing::debug!(path = %path, error = %e, "Could not abort a multipart upload.");
             }
         }
-        for part in &self.staged {
+        for part in self.staged.iter().skip(keep) {
             // Best effort: the run's staging directory is removed at the end anyway.
             if let Err(e) = super::delete_if_exists(self.store.as_ref(), &part.path).await {
                 tracing::debug!(path = %part.path, error = %e, "Could not delete a staged part.");

@@ -2,11 +2,15 @@
 //! earlier runs left there and this run did not write. A failed unit never gets here, so its
 //! partition keeps the earlier data.
 //!
+//! Publishing can be repeated: a part already moved (its staged copy gone, the published one of
+//! the same size in place) counts as published, so a run that resumes a unit whose publish was
+//! cut short finishes it (SPEC §10).
+//!
 //! Each part appears atomically (a hard link renamed into place on a local disk, a server-side
 //! copy on S3), but a unit of several parts does not: while a unit publishes, a reader listing its
 //! partition may briefly see new parts beside stale ones of an earlier run.
 
-use super::layout::{Area, Layout, PartitionKey};
+use super::layout::{Area, Layout, PartitionKey, is_part_file};
 use super::parquet::StagedPart;
 use super::{SinkError, delete_if_exists, retry_io};
 use futures::TryStreamExt;
@@ -60,8 +64,7 @@ pub async fn publish(
             .location
             .prefix_match(&dir)
             .is_some_and(|mut r| r.next().is_some() && r.next().is_none());
-        if direct && name.starts_with("part-") && name.ends_with(".parquet") && !keep.contains(name)
-        {
+        if direct && is_part_file(name) && !keep.contains(name) {
             delete_if_exists(store, &meta.location).await?;
             removed += 1;
         }
@@ -80,15 +83,30 @@ async fn move_part(
     to: &Path,
     cancel: &CancellationToken,
 ) -> Result<(), SinkError> {
-    retry_io(cancel, || store.copy(&part.path, to))
-        .await
-        .map_err(|source| SinkError::Store {
+    if let Err(source) = retry_io(cancel, || store.copy(&part.path, to)).await {
+        // Moved by an earlier publish of the same parts that was cut short.
+        let moved = matches!(source, object_store::Error::NotFound { .. })
+            && already_moved(store, part, to).await;
+        if moved {
+            return Ok(());
+        }
+        return Err(SinkError::Store {
             op: "copy",
             path: to.to_string(),
             source: source.into(),
-        })?;
+        });
+    }
     if let Err(e) = delete_if_exists(store, &part.path).await {
         tracing::warn!(path = %part.path, error = %e, "A published part's staged copy could not be deleted.");
     }
     Ok(())
+}
+
+/// Whether a staged part is gone because it was published: its copy is in place, same size.
+async fn already_moved(store: &dyn ObjectStore, part: &StagedPart, to: &Path) -> bool {
+    let staged_gone = matches!(
+        store.head(&part.path).await,
+        Err(object_store::Error::NotFound { .. })
+    );
+    staged_gone && store.head(to).await.is_ok_and(|m| m.size == part.bytes)
 }

@@ -306,7 +306,9 @@ impl Destination {
         };
         let os = match e {
             SinkError::Store { source, .. } => &source.0,
-            SinkError::Encode { .. } => return PreflightCause::Refused { bucket, code: None },
+            SinkError::Encode { .. } | SinkError::Sync { .. } => {
+                return PreflightCause::Refused { bucket, code: None };
+            }
         };
         let text = crate::error_chain(os);
         let code = s3_error_code(&text);
