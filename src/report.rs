@@ -480,4 +480,20 @@ mod tests {
         assert_eq!(j["signal"], "SIGINT");
         assert_eq!(j["units"][0]["dataset"], "followers");
     }
+
+    /// A unit skipped as already published leaves the run ok (exit 0); one left to a live run
+    /// makes it partial (exit 3); the manifest says why each was skipped.
+    #[test]
+    fn skip_reasons() {
+        let mut r = report(&[UnitStatus::Ok, UnitStatus::Skipped]);
+        r.units[1].reason = Some(SkipReason::AlreadyPublished);
+        r.seal();
+        assert_eq!((r.exit_code(), r.totals.skipped), (0, 1));
+        let j: serde_json::Value = serde_json::from_slice(&r.to_json()).expect("JSON");
+        assert_eq!(j["units"][1]["reason"], "already_published");
+        assert!(j["units"][0].get("reason").is_none());
+        r.units[1].reason = Some(SkipReason::HeldByLiveRun);
+        r.seal();
+        assert_eq!(r.exit_code(), 3);
+    }
 }

@@ -3,7 +3,7 @@
 //!
 //! * `plan` — which units a run has (sharding, snapshot dates, run ids);
 //! * `resume` — where each unit starts: page 1, a checkpoint, or not at all (SPEC §10);
-//! * `checkpoint` — a unit's checkpoints, written as it pages;
+//! * `checkpoint`, `checkpointer` — a unit's checkpoint, and writing it as the unit pages;
 //! * `areas` — the staging areas the run holds, their leases, and their release;
 //! * `unit` — one unit's fetch, write and publish;
 //! * `stop` — signals and the grace period;
@@ -12,6 +12,7 @@
 
 mod areas;
 pub mod checkpoint;
+mod checkpointer;
 pub mod plan;
 mod resume;
 pub mod stop;

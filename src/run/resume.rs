@@ -8,6 +8,7 @@
 
 use super::RunCtx;
 use super::checkpoint::{self, Checkpoint, MAX_AGE, State};
+use super::checkpointer;
 use super::plan::Unit;
 use crate::error_chain as chain;
 use crate::model::{Dataset, Provider};
@@ -132,7 +133,7 @@ async fn decide(
         Some(f) if published.is_some_and(|t| *t > f.meta.last_modified) => {
             info!(account_id = %unit.account.account_id, dataset = %unit.dataset, checkpoint_of = %f.cp.run_id,
                 "The unit was published after its checkpoint was written; the checkpoint is discarded.");
-            checkpoint::discard(ctx, &checkpoint::unit_key(ctx, unit), &f.cp.area).await;
+            checkpointer::discard(ctx, &checkpointer::unit_key(ctx, unit), &f.cp.area).await;
             Start::Fresh
         }
         Some(f) => Start::Resume(Box::new(f)),
@@ -222,7 +223,7 @@ async fn gather(
                 snapshot_date: &cp.snapshot_date,
                 account_id: &cp.account_id,
             };
-            checkpoint::discard(ctx, &key, &cp.area).await;
+            checkpointer::discard(ctx, &key, &cp.area).await;
             discarded += 1;
             continue;
         }

@@ -3,7 +3,8 @@
 //! rows, publish them, and say how it went in a [`UnitReport`]. This is where a unit is fetched.
 
 use super::RunCtx;
-use super::checkpoint::{self, Checkpoint, Checkpointer};
+use super::checkpoint::Checkpoint;
+use super::checkpointer::{self, Checkpointer};
 use super::plan::Unit;
 use super::resume::{self, Start, Waited};
 use crate::api::client::{FetchStats, PageError, ParseFailure, UnitRequest};
@@ -246,7 +247,7 @@ async fn fetch_and_publish(
     stats: &mut FetchStats,
     report: &mut UnitReport,
 ) -> Result<(), UnitError> {
-    let key = checkpoint::unit_key(ctx, unit);
+    let key = checkpointer::unit_key(ctx, unit);
     let mut resume = match start {
         Start::Finish(f) => return finish_publish(ctx, &key, f.cp, report).await,
         Start::Resume(f) => Some(f.cp),
@@ -277,7 +278,7 @@ async fn fetch_and_publish(
                 let area = resume
                     .as_ref()
                     .map_or(ctx.run_id.as_str(), |cp| cp.area.as_str());
-                checkpoint::discard(ctx, &key, area).await;
+                checkpointer::discard(ctx, &key, area).await;
                 report.resumed_from = None;
                 report.pages_skipped = None;
                 report.records = 0;
@@ -301,7 +302,7 @@ async fn open_sink(
     resume: Option<&Checkpoint>,
     report: &mut UnitReport,
 ) -> Result<Option<(UnitSink, Paginator)>, UnitError> {
-    let key = checkpoint::unit_key(ctx, unit);
+    let key = checkpointer::unit_key(ctx, unit);
     let area = resume.map_or(ctx.run_id.as_str(), |cp| cp.area.as_str());
     let writer = PartWriter::try_new(
         ctx.dest.store.clone(),
@@ -321,9 +322,9 @@ async fn open_sink(
         return Ok(Some((sink, Paginator::new(ctx.max_pages))));
     };
     let staged = cp.staged(ctx, &key);
-    if !checkpoint::parts_present(ctx, &key, area, &staged).await {
+    if !checkpointer::parts_present(ctx, &key, area, &staged).await {
         warn!(checkpoint_of = %cp.run_id, "Parts the checkpoint names are missing from staging: restarting the unit from page 1.");
-        checkpoint::discard(ctx, &key, area).await;
+        checkpointer::discard(ctx, &key, area).await;
         return Ok(None);
     }
     let cursor = cp.cursor.clone().unwrap_or_default();
