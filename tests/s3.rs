@@ -133,7 +133,7 @@ pub(crate) fn s3_store(endpoint: &str, bucket: &str) -> Arc<dyn ObjectStore> {
     s3_store_with(endpoint, bucket, KEY_ID, SECRET)
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -141,7 +141,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Every key below `prefix`, sorted.
-fn keys(store: &Arc<dyn ObjectStore>, prefix: &str) -> Vec<String> {
+pub(crate) fn keys(store: &Arc<dyn ObjectStore>, prefix: &str) -> Vec<String> {
     use futures::TryStreamExt;
     let prefix = ObjPath::from(prefix);
     let mut keys: Vec<String> = runtime()
@@ -158,7 +158,7 @@ fn keys(store: &Arc<dyn ObjectStore>, prefix: &str) -> Vec<String> {
 
 /// Downloads every object below `prefix` into `dir`, keys relative to the prefix becoming file
 /// paths, so the local-disk readers of tests/util.rs read what S3 holds.
-fn download(store: &Arc<dyn ObjectStore>, prefix: &str, dir: &Path) -> Vec<String> {
+pub(crate) fn download(store: &Arc<dyn ObjectStore>, prefix: &str, dir: &Path) -> Vec<String> {
     let keys = keys(store, prefix);
     let rt = runtime();
     for k in &keys {

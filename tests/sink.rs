@@ -109,9 +109,15 @@ async fn export(
     max_rows_per_file: usize,
 ) -> publish::Published {
     let staged = stage(store, run_id, rows, max_rows_per_file).await;
-    publish::publish(store.as_ref(), &layout(), &key(), &staged, &CancellationToken::new())
-        .await
-        .expect("publish")
+    publish::publish(
+        store.as_ref(),
+        &layout(),
+        &key(),
+        &staged,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("publish")
 }
 
 /// Every key below `prefix`, sorted.
@@ -235,9 +241,15 @@ async fn no_staging_leftovers(store: Arc<dyn ObjectStore>) {
     let empty = stage(&store, "run1", 0, 100).await;
     assert_eq!(empty.len(), 1);
     assert_eq!(empty[0].rows, 0);
-    publish::publish(store.as_ref(), &l, &key(), &empty, &CancellationToken::new())
-        .await
-        .expect("publish");
+    publish::publish(
+        store.as_ref(),
+        &l,
+        &key(),
+        &empty,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("publish");
     assert_eq!(published_rows(&store).await, Vec::new());
     assert_eq!(published_files(&store).await, names(1));
     let mut w = writer(&store, "run1", 10);
@@ -246,6 +258,56 @@ async fn no_staging_leftovers(store: Arc<dyn ObjectStore>) {
     sink::delete_prefix(store.as_ref(), &l.staging_root("run1"))
         .await
         .expect("cleanup");
+    assert_no_staging(&store).await;
+}
+
+/// Checkpointed parts (SPEC §10): a unit closes its part at a checkpoint, is abandoned with a
+/// second part open, and keeps only the checkpointed one; a later run continues after it in the
+/// same staging area (the next part numbered on); the published unit holds the first run's
+/// rows then the second's, positions 0..n; publishing the same parts again (a publish cut short
+/// and finished by the next run) changes nothing; no staging is left.
+async fn checkpointed_parts_survive_and_publish_repeats(store: Arc<dyn ObjectStore>) {
+    let mut w = writer(&store, "run1", 1000);
+    w.write(&batch("run1", 0, 250)).await.expect("write");
+    let kept = w.checkpoint().await.expect("checkpoint").to_vec();
+    assert_eq!((kept.len(), kept[0].rows), (1, 250));
+    w.write(&batch("run1", 250, 300)).await.expect("write");
+    w.abandon(kept.len()).await;
+    let staged_dir = layout().partition(Area::Staging { run_id: "run1" }, &key());
+    assert_eq!(
+        keys(&store, &staged_dir).await,
+        [kept[0].path.to_string()],
+        "only the checkpointed part stays"
+    );
+    // The next run writes into the same area, after the kept part.
+    let mut w = writer(&store, "run1", 1000).with_staged(kept);
+    w.write(&batch("run2", 250, 400)).await.expect("write");
+    let staged = w.finish().await.expect("finish");
+    assert_eq!(staged.len(), 2);
+    let p = publish::publish(
+        store.as_ref(),
+        &layout(),
+        &key(),
+        &staged,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("publish");
+    assert_eq!(p.files, names(2));
+    let mut want = want_rows("run1", 250);
+    want.extend((250..400).map(|i| (format!("run2-{i}"), i)));
+    assert_eq!(published_rows(&store).await, want);
+    let again = publish::publish(
+        store.as_ref(),
+        &layout(),
+        &key(),
+        &staged,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("publishing again finds the parts in place");
+    assert_eq!((again.files, again.removed), (names(2), 0));
+    assert_eq!(published_rows(&store).await, want);
     assert_no_staging(&store).await;
 }
 
@@ -308,4 +370,5 @@ conformance!(
     rerun_replaces,
     failed_unit_leaves_earlier_data,
     no_staging_leftovers,
+    checkpointed_parts_survive_and_publish_repeats,
 );

@@ -4,6 +4,7 @@ mod util;
 
 mod cli;
 mod ops;
+mod resume;
 mod run;
 mod s3;
 mod sink;

@@ -120,6 +120,22 @@ pub fn http_get(base: &str, path: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A minimal blocking HTTP/1.0 POST with an empty body (the simulator's control routes).
+pub fn http_post(base: &str, path: &str) -> String {
+    let hostport = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(hostport).expect("connect to the simulator");
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: {hostport}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("send");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read");
+    resp.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
+}
+
 /// A temp dir per test.
 pub struct TestDir {
     dir: tempfile::TempDir,
