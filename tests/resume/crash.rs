@@ -235,3 +235,89 @@ fn sigterm_keeps_the_checkpoint_and_the_next_run_resumes() {
     assert_big_unit(&t.out(), cp["rows"].as_u64().expect("rows"), &r1, &r2);
     assert_no_staging(&t.out());
 }
+
+/// A page of the wrong list in answer to the checkpoint's cursor also restarts the unit from
+/// page 1 (the rerun goes to a second simulator, same seed, whose page at the checkpoint is a
+/// `UserList`): WARN line naming the page, exact data, every row fetched by the rerun.
+#[test]
+fn wrong_list_on_resume_restarts_the_unit_from_page_one() {
+    let t = TestDir::new();
+    let sim = Sim::with_scenario(&t, &scenario(""), &[]);
+    let job = job(&t, &sim, &[BIG], EVERY);
+    let (cp, _) = crash_mid_unit(&t.out(), &sim, &job);
+    let at = cp["pages"].as_u64().expect("pages");
+    let fault = format!(
+        "[[accounts.faults]]\ndataset = \"followers\"\npage = {at}\nfault = \"malformed:wrong_object\"\ntimes = 1\n"
+    );
+    let t2 = TestDir::new();
+    let sim2 = Sim::with_scenario(&t2, &scenario(&fault), &[]);
+    let text = std::fs::read_to_string(&job)
+        .expect("job")
+        .replace(&sim.base_url(), &sim2.base_url());
+    let job2 = t.write("job2.toml", &text);
+    let o = run_job(&job2, &[]);
+    o.expect_code(0, &t.out());
+    let warn = o
+        .stderr
+        .lines()
+        .find(|l| l.contains("The API refused the checkpoint's cursor"))
+        .unwrap_or_else(|| panic!("no WARN line:\n{}", o.stderr));
+    assert!(
+        warn.contains(&format!("page {at}")) && warn.contains("object is"),
+        "{warn}"
+    );
+    assert_eq!(pages_served(&sim2, BIG), PAGES, "every page from page 1");
+    let requests = sim2.stats()["accounts"][BIG]["followers"]["requests"].as_u64();
+    assert_eq!(requests, Some(PAGES + 1), "the wrong page, then every page");
+    let m = manifests(&t.out());
+    let r2 = m[0]["run_id"].as_str().expect("run_id").to_owned();
+    assert!(unit_entry(&m[0], BIG).get("resumed_from").is_none());
+    assert_big_unit(&t.out(), 0, &r2, &r2);
+    assert_no_staging(&t.out());
+}
+
+/// A unit that fails (here a 404 after its second checkpoint) publishes nothing but keeps its
+/// last checkpoint and the parts it names, nothing else; the next run resumes it.
+#[test]
+fn a_failed_unit_keeps_its_checkpoint_for_the_next_run() {
+    let t = TestDir::new();
+    let fault = "[[accounts.faults]]\ndataset = \"followers\"\npage = 250\nfault = \"errors/resource_not_found\"\ntimes = 1\n";
+    let sim = Sim::with_scenario(&t, &scenario(fault), &[]);
+    let job = job(&t, &sim, &[BIG], EVERY);
+    run_job(&job, &[]).expect_code(3, &t.out());
+    assert!(
+        !partition(&t.out(), "followers", "linkedin", BIG).exists(),
+        "nothing published"
+    );
+    let m = manifests(&t.out());
+    let r1 = m[0]["run_id"].as_str().expect("run_id").to_owned();
+    assert_eq!(unit_entry(&m[0], BIG)["status"], "failed");
+    let left = checkpoints(&t.out());
+    assert_eq!(left.len(), 1, "{}", tree(&t.out()));
+    let (cp_path, cp) = &left[0];
+    assert_eq!(
+        (cp["rows"].as_u64(), cp["pages"].as_u64()),
+        (Some(20_000), Some(200))
+    );
+    let staged = files_below(cp_path.parent().expect("dir"));
+    assert_eq!(
+        staged.len(),
+        3,
+        "the checkpoint and its two parts: {staged:?}"
+    );
+
+    reset_stats(&sim);
+    run_job(&job, &[]).expect_code(0, &t.out());
+    assert_eq!(pages_served(&sim, BIG), PAGES - 200);
+    let r2 = manifests(&t.out())
+        .iter()
+        .map(|m| m["run_id"].as_str().unwrap_or("").to_owned())
+        .find(|r| *r != r1)
+        .expect("the rerun's manifest");
+    assert_eq!(
+        unit_entry(&manifest_of(&t.out(), &r2), BIG)["resumed_from"],
+        r1.as_str()
+    );
+    assert_big_unit(&t.out(), 20_000, &r1, &r2);
+    assert_no_staging(&t.out());
+}
