@@ -8,18 +8,20 @@
 #   3. latency-bound scaling    200 accounts x 10 pages, 50 ms per response, concurrency 1/8/32/64
 #   4. rate-limit fidelity      requests_per_second 20 and account_requests_per_minute 120, enforced by the simulator
 #   5. micro                    criterion: page decode and Parquet encode
+#   6. checkpoint overhead      case 1's workload with checkpoint_rows = 2,000 (4 checkpoints per
+#                               unit) against the default 100,000 (none), runs alternated
 #
 # Peak RSS and CPU time come from GNU time (`/usr/bin/time -v`); the simulator's CPU time from
 # /proc/PID/stat. The Parquet output goes to a tmpfs (/dev/shm) when there is one, so the
 # machine's disk is not part of the figures; case 3 also runs once with the output on disk.
-# Environment knobs: BENCH_CASES="1 2 3 4 5" (a subset), BENCH_RUNS=3 (measured runs of case 1,
-# the median is reported), BENCH_OUT=bench/results.md, BENCH_TMP (scratch dir), BENCH_OUTPUT
+# Environment knobs: BENCH_CASES="1 2 3 4 5 6" (a subset), BENCH_RUNS=3 (measured runs of
+# cases 1 and 6, the median is reported), BENCH_OUT=bench/results.md, BENCH_TMP (scratch dir), BENCH_OUTPUT
 # (where the job writes its Parquet).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-CASES=${BENCH_CASES:-1 2 3 4 5}
+CASES=${BENCH_CASES:-1 2 3 4 5 6}
 RUNS=${BENCH_RUNS:-3}
 OUT=${BENCH_OUT:-bench/results.md}
 SCRATCH=${BENCH_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/postpress-bench.XXXXXX")}
@@ -215,6 +217,25 @@ if [[ " $CASES " == *" 5 "* ]]; then
     rm -f "$CRITERION_HOME/micro-sizes.json"
     cargo bench --bench micro >&2
     python3 bench/report.py micro --criterion "$CRITERION_HOME" >>"$RESULTS"
+fi
+
+if [[ " $CASES " == *" 6 "* ]]; then
+    say "6. checkpoint overhead: case 1 with a checkpoint every 2,000 rows against none"
+    start_sim --accounts 20 --followers 10000 --following 10000 --provider linkedin --cache-mib 1024
+    accounts_csv "$SCRATCH/c6.csv" linkedin 20 "followers;following"
+    # Units of 10,000 rows: the default checkpoint_rows (100,000) never checkpoints them; 2,000
+    # closes a part, syncs it and writes a checkpoint four times per unit.
+    write_job "$SCRATCH/c6-off.toml" bench-checkpoints 8 "${NOLIMIT[@]}" "$SCRATCH/c6.csv"
+    echo "checkpoint_rows = 100000" >>"$SCRATCH/c6-off.toml"
+    write_job "$SCRATCH/c6-on.toml" bench-checkpoints 8 "${NOLIMIT[@]}" "$SCRATCH/c6.csv"
+    echo "checkpoint_rows = 2000" >>"$SCRATCH/c6-on.toml"
+    META='{"checkpoint_rows": 100000}' measure 6 warmup "$SCRATCH/c6-off.toml"
+    # Alternated, so a drift of the machine during the case touches both alike.
+    for ((r = 1; r <= RUNS; r++)); do
+        META='{"checkpoint_rows": 100000}' measure 6 "off, run $r" "$SCRATCH/c6-off.toml"
+        META='{"checkpoint_rows": 2000}' measure 6 "on, run $r" "$SCRATCH/c6-on.toml"
+    done
+    stop_sim
 fi
 
 python3 bench/report.py table "$RESULTS" --out "$OUT"
