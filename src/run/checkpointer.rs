@@ -214,6 +214,33 @@ pub(crate) async fn parts_present(
     staged.iter().all(|p| sizes.get(&p.path) == Some(&p.bytes))
 }
 
+/// Whether a complete checkpoint's publish can be finished: each part it names is still staged
+/// or already published, at its size.
+pub(crate) async fn parts_publishable(
+    ctx: &RunCtx,
+    key: &PartitionKey<'_>,
+    cp: &Checkpoint,
+) -> bool {
+    let staged_dir = ctx
+        .layout
+        .partition(Area::Staging { run_id: &cp.area }, key);
+    let final_dir = ctx.layout.partition(Area::Final, key);
+    let mut sizes: HashMap<String, Vec<u64>> = HashMap::new();
+    for dir in [&staged_dir, &final_dir] {
+        let listed: Result<Vec<ObjectMeta>, _> = ctx.dest.store.list(Some(dir)).try_collect().await;
+        let Ok(listed) = listed else {
+            return false;
+        };
+        for m in listed {
+            let name = m.location.filename().unwrap_or_default().to_owned();
+            sizes.entry(name).or_default().push(m.size);
+        }
+    }
+    cp.parts
+        .iter()
+        .all(|p| sizes.get(&p.file).is_some_and(|s| s.contains(&p.bytes)))
+}
+
 /// Deletes a unit's checkpoint and every part staged beside it in its area: a refused cursor,
 /// a checkpoint too old, or one whose unit was published since.
 pub(crate) async fn discard(ctx: &RunCtx, key: &PartitionKey<'_>, area: &str) {

@@ -93,6 +93,8 @@ pub(crate) struct RunCtx {
     snapshot_date: String,
     snapshot_days: i32,
     checkpoint_rows: u64,
+    /// `--skip-published`.
+    skip_published: bool,
     /// The staging areas the run holds (SPEC §10).
     areas: areas::Areas,
     writer_opts: WriterOptions,
@@ -181,6 +183,7 @@ async fn setup(
         job: job.name.to_string(),
         shard: opts.shard.map(|s| s.to_string()),
         checkpoint_rows: job.output.checkpoint_rows.get(),
+        skip_published: opts.skip_published,
         areas: areas::Areas::default(),
         writer_opts: WriterOptions {
             codec: codec(job.output.compression),
@@ -222,7 +225,7 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
     );
     ctx.areas.hold_own(&ctx).await;
     let renewal = areas::Renewal::start(ctx.clone());
-    let units = resume::prepare(&ctx, units, opts.skip_published).await;
+    let units = resume::prepare(&ctx, units).await;
     let progress = Progress::start(ctx.counters.clone(), opts.progress);
     let reports = run_units(&ctx, units, concurrency).await;
     progress.finish().await;

@@ -68,11 +68,8 @@ fn unit_id(u: &Unit) -> UnitId {
 /// Decides every unit's start and returns the units in the order to run them, each with its
 /// index in the plan: publishes to finish first, then resumed units (the long ones), then the
 /// rest in plan order, and units under a live lease last.
-pub(crate) async fn prepare(
-    ctx: &RunCtx,
-    units: Vec<Unit>,
-    skip_published: bool,
-) -> Vec<(usize, Unit, Start)> {
+pub(crate) async fn prepare(ctx: &RunCtx, units: Vec<Unit>) -> Vec<(usize, Unit, Start)> {
+    let skip_published = ctx.skip_published;
     let wanted: BTreeSet<UnitId> = units.iter().map(unit_id).collect();
     let mut found = HashMap::new();
     match staging::list_areas(ctx.dest.store.as_ref(), &ctx.layout, &ctx.run_id).await {
@@ -276,6 +273,20 @@ async fn published_units(ctx: &RunCtx, units: &[Unit]) -> HashMap<UnitId, DateTi
     out
 }
 
+/// Whether the unit's partition holds a published part (a failed listing says no).
+async fn is_published(ctx: &RunCtx, unit: &Unit) -> bool {
+    let key = checkpointer::unit_key(ctx, unit);
+    let dir = ctx.layout.partition(crate::sink::layout::Area::Final, &key);
+    let listed: Result<Vec<ObjectMeta>, _> = ctx.dest.store.list(Some(&dir)).try_collect().await;
+    listed.is_ok_and(|l| {
+        l.iter().any(|m| {
+            m.location
+                .filename()
+                .is_some_and(crate::sink::layout::is_part_file)
+        })
+    })
+}
+
 /// How waiting for a lease ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Waited {
@@ -338,6 +349,10 @@ pub(crate) async fn settle(ctx: &RunCtx, unit: &Unit, f: Found) -> Result<Start,
                 State::Complete => Start::Finish(f),
                 State::Paging => Start::Resume(f),
             })
+        }
+        Ok(None) if ctx.skip_published && is_published(ctx, unit).await => {
+            info!("The other run published the unit.");
+            Ok(Start::Published)
         }
         Ok(None) => {
             info!("The other run finished the unit's checkpoint; fetching the unit from page 1.");

@@ -182,27 +182,28 @@ fn stopped(ctx: &RunCtx, report: &mut UnitReport) {
 /// The start a unit really has: `None` (and the report says why) when it is not fetched at all:
 /// published already, left to a live run, or the run stopped while it waited.
 async fn settle(ctx: &RunCtx, unit: &Unit, start: Start, report: &mut UnitReport) -> Option<Start> {
-    match start {
-        Start::Published => {
-            report.reason = Some(SkipReason::AlreadyPublished);
-            info!("Unit skipped: already published for this date (--skip-published).");
-            None
-        }
+    let start = match start {
         Start::Deferred(f) => match resume::settle(ctx, unit, *f).await {
-            Ok(s) => Some(s),
+            Ok(s) => s,
             Err(Waited::StillLive(lease)) => {
                 report.reason = Some(SkipReason::HeldByLiveRun);
                 warn!(holder = %lease.describe(), waited_s = resume::LEASE_WAIT.as_secs(),
                     "The unit's checkpoint is still held by a live run; the unit is left to it, not fetched twice.");
-                None
+                return None;
             }
             Err(_) => {
                 stopped(ctx, report);
-                None
+                return None;
             }
         },
-        s => Some(s),
+        s => s,
+    };
+    if let Start::Published = start {
+        report.reason = Some(SkipReason::AlreadyPublished);
+        info!("Unit skipped: already published for this date (--skip-published).");
+        return None;
     }
+    Some(start)
 }
 
 fn finish(ctx: &RunCtx, mut report: UnitReport, started: Instant) -> UnitReport {
@@ -249,7 +250,14 @@ async fn fetch_and_publish(
 ) -> Result<(), UnitError> {
     let key = checkpointer::unit_key(ctx, unit);
     let mut resume = match start {
-        Start::Finish(f) => return finish_publish(ctx, &key, f.cp, report).await,
+        Start::Finish(f) if checkpointer::parts_publishable(ctx, &key, &f.cp).await => {
+            return finish_publish(ctx, &key, f.cp, report).await;
+        }
+        Start::Finish(f) => {
+            warn!(checkpoint_of = %f.cp.run_id, "Parts the complete checkpoint names are missing: fetching the unit from page 1.");
+            checkpointer::discard(ctx, &key, &f.cp.area).await;
+            None
+        }
         Start::Resume(f) => Some(f.cp),
         Start::Fresh | Start::Published | Start::Deferred(_) => None,
     };

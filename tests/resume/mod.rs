@@ -5,10 +5,12 @@
 //!
 //! * `crash` — SIGKILL, SIGTERM, a refused cursor, no checkpoint yet, `--skip-published`;
 //! * `leases` — a live lease is waited for; old checkpoints and ended runs' areas are removed;
+//! * `publish` — a publish cut short is finished by the next run;
 //! * `s3` — the SIGKILL case with the output on the S3-compatible server.
 
 mod crash;
 mod leases;
+mod publish;
 mod s3;
 
 use crate::util::*;
