@@ -128,9 +128,11 @@ impl Checkpointer {
             }
             Err(e) => Err(e),
         };
+        // Counted from here either way: a failed checkpoint is tried again after another
+        // `checkpoint_rows` rows, not on every page (which would close a part per page).
+        self.since = 0;
         match saved {
             Ok(()) => {
-                self.since = 0;
                 self.kept = parts.len();
                 info!(
                     rows = self.cp.rows,
