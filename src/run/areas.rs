@@ -3,6 +3,9 @@
 //! 30 s while the run lasts, and releases them on every exit the run controls (signals
 //! included): an area left with checkpoints keeps them and their parts, and nothing else; an
 //! area without checkpoints is removed.
+//!
+//! Knows leases, checkpoints and the staging layout; knows nothing about pages, HTTP or which
+//! unit starts where (that is `resume`).
 
 use super::RunCtx;
 use super::checkpoint::{self, Checkpoint};
