@@ -4,6 +4,7 @@ mod util;
 
 mod cli;
 mod ops;
+mod report_files;
 mod run;
 mod s3;
 mod sink;

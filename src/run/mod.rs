@@ -230,6 +230,7 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         totals: Totals::default(),
         units: reports,
+        manifest_url: None,
     };
     report.seal();
     write_manifest(&ctx, &mut report).await;
@@ -287,7 +288,10 @@ async fn spawn_unit(ctx: Arc<RunCtx>, unit: Unit) -> UnitReport {
 async fn write_manifest(ctx: &RunCtx, report: &mut RunReport) {
     let manifest = ctx.layout.manifest(&ctx.snapshot_date, &ctx.run_id);
     match sink::put_object(ctx.dest.store.as_ref(), &manifest, report.to_json()).await {
-        Ok(()) => info!(manifest = %manifest, status = ?report.status, "Run finished."),
+        Ok(()) => {
+            info!(manifest = %manifest, status = ?report.status, "Run finished.");
+            report.manifest_url = Some(ctx.dest.url_of(&manifest));
+        }
         Err(e) => {
             error!(error = %chain(&e), "The run manifest could not be written.");
             report

@@ -96,6 +96,17 @@ impl fmt::Debug for Destination {
     }
 }
 
+impl Destination {
+    /// Where an object of this destination is, for people and schedulers: `s3://bucket/key`, or
+    /// the absolute local path.
+    pub fn url_of(&self, path: &Path) -> String {
+        match &self.target {
+            Target::S3 { bucket, .. } => format!("s3://{bucket}/{path}"),
+            Target::Local { dir } => format!("{}/{path}", dir.trim_end_matches('/')),
+        }
+    }
+}
+
 /// object_store's retries of every S3 request (timeouts, connection errors, 5xx, 429): up to
 /// five retries with exponential backoff from 100 ms, given up after two minutes. PUT-like calls
 /// get a further retry of the whole call in `sink::retry_io`.
@@ -431,6 +442,11 @@ mod tests {
         let root = open("s3://b").expect("opens");
         assert_eq!(root.prefix.as_ref(), "");
         assert!(!format!("{d:?}").contains("secret"), "{d:?}");
+        let key = super::super::layout::Layout::new(&d.prefix).manifest("2026-11-26", "r1");
+        assert_eq!(
+            d.url_of(&key),
+            "s3://my-bucket/exports/pp/_runs/snapshot_date=2026-11-26/r1.json"
+        );
     }
 
     /// Every cause names the bucket.

@@ -1,5 +1,15 @@
 //! What a run did: one [`UnitReport`] per unit, the [`RunReport`] that holds them, the manifest
 //! JSON, the closing summary table, and the exit code — derived in one place.
+//!
+//! For schedulers and monitoring (SPEC §11), from the final report or what stopped the run
+//! before it had one ([`outcome`]): the summary JSON ([`summary`]), the Prometheus metrics
+//! ([`metrics`]), and both written atomically ([`files`]). Nothing here knows the API or the
+//! object store.
+
+pub mod files;
+pub mod metrics;
+pub mod outcome;
+pub mod summary;
 
 use crate::model::{Dataset, Provider};
 use serde::Serialize;
@@ -240,6 +250,9 @@ pub struct RunReport {
     pub totals: Totals,
     /// Every planned unit.
     pub units: Vec<UnitReport>,
+    /// Where the manifest was written (URL or local path), once it was; not in the manifest.
+    #[serde(skip)]
+    pub manifest_url: Option<String>,
 }
 
 /// Sums over the units.
@@ -406,6 +419,7 @@ mod tests {
                     u
                 })
                 .collect(),
+            manifest_url: None,
         };
         r.seal();
         r
