@@ -259,6 +259,23 @@ fn permanent_errors_fail_only_their_units() {
             .contains("item 0 field"),
         "decode errors name the item and field"
     );
+    // Issue 9: the item index and field reach the manifest as fields, not only as text.
+    for (acc, ds, field) in [
+        ("acc_type", "followers", "name"),
+        ("acc_missing", "following", "member_id"),
+        ("acc_null", "following", "first_name"),
+    ] {
+        let e = &by_acc(acc, ds)["error"];
+        assert_eq!(e["kind"], "invalid_page", "{e}");
+        assert_eq!(e["item"], 0, "{e}");
+        assert_eq!(e["field"], field, "{e}");
+    }
+    let e = &by_acc("acc_object", "followers")["error"];
+    assert_eq!(
+        (e["kind"].as_str(), e.get("item")),
+        (Some("invalid_page"), None),
+        "{e}"
+    );
     assert_unit_exact(&t.out(), "followers", "instagram", "acc_good", 450);
     assert_unit_exact(&t.out(), "following", "instagram", "acc_good", 30);
 }
