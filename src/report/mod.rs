@@ -425,6 +425,24 @@ mod tests {
         r
     }
 
+    /// Failure kinds serialise as the manifest's strings, and `as_str` agrees.
+    #[test]
+    fn failure_kinds_are_the_manifest_strings() {
+        use FailureKind::*;
+        for (kind, text) in [
+            (Api, "api"),
+            (InvalidPage, "invalid_page"),
+            (Pagination, "pagination"),
+            (Storage, "storage"),
+            (Interrupted, "interrupted"),
+            (Aborted, "aborted"),
+            (Internal, "internal"),
+        ] {
+            assert_eq!(serde_json::to_value(kind).expect("json"), text);
+            assert_eq!(kind.as_str(), text);
+        }
+    }
+
     /// Exit codes follow SPEC §5.
     #[test]
     fn exit_codes() {
