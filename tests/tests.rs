@@ -2,6 +2,7 @@
 
 mod util;
 
+mod breakers;
 mod cli;
 mod ops;
 mod run;

@@ -79,6 +79,7 @@ impl UnitError {
                         if let Some(a) = api.attempt_error() {
                             f.status = a.status();
                             f.error_type = Some(a.error_type());
+                            f.cause = a.cause().map(str::to_owned);
                             if let Some(env) = a.envelope() {
                                 f.title = env.title.clone();
                                 f.detail = env.detail.clone();
@@ -286,5 +287,6 @@ fn record_page(ctx: &RunCtx, report: &mut UnitReport, page: &DecodedPage) -> Opt
         merge_unknown(&mut report.unknown_field_names, name, *n);
     }
     ctx.counters.records.fetch_add(rows, Relaxed);
+    ctx.breakers.page_received();
     page.cursor.clone()
 }
