@@ -9,6 +9,8 @@
 //!   status is derived from what this gathers in one place, [`RunReport::seal`].
 
 mod breaker;
+#[cfg(test)]
+mod breaker_tests;
 pub mod plan;
 pub mod stop;
 mod unit;
