@@ -5,6 +5,7 @@ mod util;
 mod breakers;
 mod cli;
 mod ops;
+mod regression;
 mod run;
 mod s3;
 mod sink;

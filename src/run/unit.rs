@@ -149,7 +149,10 @@ pub(super) async fn run_unit(ctx: &RunCtx, unit: &Unit) -> UnitReport {
 
 fn finish(ctx: &RunCtx, mut report: UnitReport, started: Instant) -> UnitReport {
     report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    ctx.counters.units_done.fetch_add(1, Relaxed);
+    // Release: progress reads units done first, then finds this unit's records counted.
+    ctx.counters
+        .units_done
+        .fetch_add(1, std::sync::atomic::Ordering::Release);
     if report.status == UnitStatus::Failed {
         ctx.counters.units_failed.fetch_add(1, Relaxed);
     }

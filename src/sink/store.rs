@@ -40,6 +40,14 @@ pub enum StoreError {
         #[source]
         source: object_store::Error,
     },
+    /// The output path, or a directory it would be created in, is a regular file.
+    #[error("output directory {path} cannot be used: {file} is a file, not a directory")]
+    NotADirectory {
+        /// The output directory as given.
+        path: String,
+        /// The file in the way.
+        file: String,
+    },
     /// The URL's path is not a valid object path.
     #[error("destination {url} has an invalid prefix")]
     Prefix {
@@ -111,11 +119,33 @@ pub fn s3_retry_config() -> RetryConfig {
     }
 }
 
+/// Checks what can be checked of a destination without writing or connecting: a local output
+/// path, or a directory it would be created in, must not be a file. `validate` runs it; `run`
+/// runs it as part of [`open`].
+pub fn check(url: &str) -> Result<(), StoreError> {
+    if url.starts_with("s3://") {
+        return Ok(());
+    }
+    let dir = url.strip_prefix("file://").unwrap_or(url);
+    // The nearest existing ancestor decides: creating the rest below a directory is possible.
+    let existing = std::path::Path::new(dir)
+        .ancestors()
+        .find(|p| !p.as_os_str().is_empty() && p.exists());
+    match existing {
+        Some(p) if !p.is_dir() => Err(StoreError::NotADirectory {
+            path: dir.to_owned(),
+            file: p.display().to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Opens the destination named by `output.url`.
 pub fn open(url: &str) -> Result<Destination, StoreError> {
     if let Some(rest) = url.strip_prefix("s3://") {
         return open_s3(url, rest);
     }
+    check(url)?;
     let dir = url.strip_prefix("file://").unwrap_or(url);
     let local = |source| StoreError::LocalDir {
         path: dir.to_owned(),
