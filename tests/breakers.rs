@@ -1,8 +1,12 @@
 //! Stopping early when something global is wrong (SPEC §3, issue 12): a rejected key, a wrong
 //! base_url or an unreachable API stop the run after the first units instead of failing every
 //! account one by one; accounts that fail one by one still give exit 3; a shard uses its share
-//! of the key's budget. (The destination breaker is tested in `s3.rs`, with a dying server.)
+//! of the key's budget; a destination that dies stops the run (with the S3 test server).
 
+use crate::s3::{
+    KEY_ID, Moto, Proxy, SECRET, aws_env, create_bucket, download, keys, s3_endpoint, s3_store,
+    unique_bucket,
+};
 use crate::util::*;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -25,6 +29,30 @@ fn units_with(m: &Value, status: &str) -> Vec<Value> {
         .filter(|u| u["status"] == status)
         .cloned()
         .collect()
+}
+
+/// Waits for a spawned run to exit (killed and failed after `limit`), its stderr drained as it
+/// comes so a full pipe never blocks it; returns the exit code and the stderr.
+fn finish(mut child: std::process::Child, limit: Duration) -> (Option<i32>, String) {
+    let mut pipe = child.stderr.take().expect("piped stderr");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut pipe, &mut s).ok();
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if started.elapsed() > limit {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (status.code(), reader.join().unwrap_or_default())
 }
 
 fn linkedin_ids(n: usize) -> Vec<String> {
@@ -153,27 +181,8 @@ fn issue_12_unreachable_api_stops_the_run() {
         .expect("job")
         .replace(&sim.base_url(), &format!("http://127.0.0.1:{port}/api/v1"));
     let job = t.write("job-closed.toml", &text);
-    let mut child = spawn_run(&job, &[]);
-    let mut pipe = child.stderr.take().expect("piped stderr");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut pipe, &mut s).ok();
-        s
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            child.kill().ok();
-            child.wait().ok();
-            panic!("still running after 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stderr = reader.join().unwrap_or_default();
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    let (code, stderr) = finish(spawn_run(&job, &[]), Duration::from_secs(30));
+    assert_eq!(code, Some(1), "{stderr}");
 
     let m = &manifests(&t.out())[0];
     let tried: Vec<&Value> = m["units"]
@@ -317,4 +326,114 @@ fn issue_12_a_shard_uses_its_share_of_the_key() {
         assert_unit_exact(&t.out(), "followers", "linkedin", id, 150);
         assert_unit_exact(&t.out(), "following", "linkedin", id, 5);
     }
+}
+
+/// The destination breaker: the S3 server dies mid-run and stays down. Before, every remaining
+/// unit fetched its whole list and spent its own upload retries before failing (19 storage
+/// failures of 20 units). Now the run stops after 3 units in a row fail to write (exit 1): at
+/// most 3 storage failures, and the accounts fetched are only those published before, the 3
+/// that failed and those in flight when it stopped (at most `concurrency`). The last ERROR line
+/// names the destination.
+#[test]
+fn issue_12_dead_destination_stops_fetching() {
+    let Some(_) = s3_endpoint("issue_12_dead_destination_stops_fetching") else {
+        return;
+    };
+    let moto = Moto::start(&[]);
+    let bucket = unique_bucket("breaker");
+    create_bucket(&moto.endpoint, &bucket);
+    let proxy = Proxy::start(&moto.endpoint);
+    let t = TestDir::new();
+    let (n, concurrency) = (20, 3);
+    let ids: Vec<String> = (0..n).map(|i| format!("acc_{i:02}")).collect();
+    let scenario: String = ids
+        .iter()
+        .map(|id| format!("[[accounts]]\nid = \"{id}\"\nprovider = \"linkedin\"\nfollowers = 300\nlatency = \"40ms\"\n"))
+        .collect();
+    let sim = Sim::with_scenario(&t, &scenario, &[]);
+    let accounts = accounts_toml(&pairs(&ids)).replace(
+        "provider = \"linkedin\"\n",
+        "provider = \"linkedin\"\ndatasets = [\"followers\"]\n",
+    );
+    let output = format!("url = \"s3://{bucket}/pp\"");
+    let job = t.job_with(
+        &sim,
+        &format!("concurrency = {concurrency}"),
+        &output,
+        &accounts,
+    );
+    let proxied = proxy.endpoint();
+    let child = spawn_run_env(
+        &job,
+        &["--log-format", "json"],
+        aws_env(&proxied, KEY_ID, SECRET),
+    );
+    let direct = s3_store(&moto.endpoint, &bucket);
+    let published = wait_until(Duration::from_secs(30), || {
+        !keys(&direct, "pp/followers").is_empty()
+    });
+    assert!(published, "a unit was published before the server died");
+    proxy.down();
+    let (code, stderr) = finish(child, Duration::from_secs(180));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_destination_breaker_log(&stderr);
+
+    let visible = keys(&direct, "pp/followers");
+    let dl = t.path().join("after");
+    download(&direct, "pp/followers", &dl.join("followers"));
+    for k in &visible {
+        let id = k
+            .split("account_id=")
+            .nth(1)
+            .and_then(|r| r.split('/').next());
+        assert_unit_exact(
+            &dl,
+            "followers",
+            "linkedin",
+            id.expect("account in key"),
+            300,
+        );
+    }
+    let fetched = sim.stats()["accounts"]
+        .as_object()
+        .map(|a| {
+            a.values()
+                .filter(|s| s["requests"].as_u64() > Some(0))
+                .count()
+        })
+        .unwrap_or(0);
+    assert!(
+        fetched <= visible.len() + 3 + concurrency && fetched < n,
+        "{fetched} accounts fetched, {} published\n{stderr}",
+        visible.len()
+    );
+}
+
+/// At most 3 units failed for storage, and the last ERROR line is the destination breaker's.
+fn assert_destination_breaker_log(stderr: &str) {
+    let lines: Vec<Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let storage_failures = lines
+        .iter()
+        .filter(|l| {
+            l["message"] == "Unit failed; nothing published." && l["error_type"] == "storage"
+        })
+        .count();
+    assert!(
+        (1..=3).contains(&storage_failures),
+        "{storage_failures} storage failures\n{stderr}"
+    );
+    let last = lines
+        .iter()
+        .rev()
+        .find(|l| l["level"] == "ERROR")
+        .expect("an ERROR line");
+    assert_eq!(last["message"], "Run failed.", "{last}");
+    let why = last["error"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("3 units in a row could not be written to the destination"),
+        "{last}"
+    );
 }

@@ -59,66 +59,82 @@ fn issue_12_progress_on_shows_progress_off_a_terminal() {
     );
 }
 
-/// Issue 12: `validate` passed what `run` rejects: `api_key_file = "/nonexistent/key"` was
-/// "valid". Now `validate` checks what `run` checks before its first request, the key's
-/// presence and readability included, and says the same; an output path that is a file fails
-/// both, saying it is a file.
-#[test]
-fn issue_12_validate_checks_what_run_checks() {
-    let t = TestDir::new();
-    let sim = Sim::start(&[
-        "--accounts",
-        "1",
-        "--followers",
-        "5",
-        "--provider",
-        "linkedin",
-    ]);
-    let good = std::fs::read_to_string(t.job(
-        &sim,
-        "",
-        &accounts_toml(&[("acc_linkedin_0000", "linkedin")]),
-    ))
-    .expect("job");
-    let no_env_key = [("POSTPRESS_API_KEY", "")];
+/// A test dir with a simulator serving one account and a valid job for it, whose text the
+/// tests change one thing at a time.
+struct Fixture {
+    t: TestDir,
+    sim: Sim,
+    good: String,
+}
 
-    let missing = t.write(
+impl Fixture {
+    fn new() -> Fixture {
+        let t = TestDir::new();
+        let sim = Sim::start(&[
+            "--accounts",
+            "1",
+            "--followers",
+            "5",
+            "--provider",
+            "linkedin",
+        ]);
+        let job = t.job(
+            &sim,
+            "",
+            &accounts_toml(&[("acc_linkedin_0000", "linkedin")]),
+        );
+        let good = std::fs::read_to_string(job).expect("job");
+        Fixture { t, sim, good }
+    }
+
+    /// The job with `from` replaced by `to`, written as `name`.
+    fn job(&self, name: &str, from: &str, to: &str) -> String {
+        let p = self.t.write(name, &self.good.replace(from, to));
+        p.to_str().expect("utf-8").to_owned()
+    }
+
+    fn nothing_sent(&self) {
+        assert_eq!(self.sim.stats()["requests"], 0, "nothing was sent");
+    }
+}
+
+/// The environment without `POSTPRESS_API_KEY`.
+const NO_ENV_KEY: [(&str, &str); 1] = [("POSTPRESS_API_KEY", "")];
+
+/// Issue 12: `validate` passed what `run` rejects: `api_key_file = "/nonexistent/key"` was
+/// "valid". Now `validate` checks the key as `run` does before its first request — present,
+/// readable, sendable in a header, never printed — and says the same as `run`.
+#[test]
+fn issue_12_validate_checks_the_key_as_run_does() {
+    let f = Fixture::new();
+    let missing = f.job(
         "missing.toml",
-        &good.replace("[api]\n", "[api]\napi_key_file = \"/nonexistent/key\"\n"),
+        "[api]\n",
+        "[api]\napi_key_file = \"/nonexistent/key\"\n",
     );
     let want = format!(
-        "postpress-etl: error: job file {}: api.api_key_file = \"/nonexistent/key\" cannot be used: No such file or directory (os error 2)\n",
-        missing.display()
+        "postpress-etl: error: job file {missing}: api.api_key_file = \"/nonexistent/key\" cannot be used: No such file or directory (os error 2)\n"
     );
     for cmd in ["validate", "run"] {
-        let o = etl(&[cmd, missing.to_str().expect("utf-8")], &no_env_key);
+        let o = etl(&[cmd, &missing], &NO_ENV_KEY);
         assert_eq!(o.code, Some(2), "{cmd}: {}", o.stderr);
         assert_eq!(o.stderr, want, "{cmd}");
     }
 
-    let keyless = t.write("keyless.toml", &good);
-    let o = etl(&["validate", keyless.to_str().expect("utf-8")], &no_env_key);
+    let keyless = f.job("keyless.toml", "", "");
+    let o = etl(&["validate", &keyless], &NO_ENV_KEY);
     assert_eq!(o.code, Some(2));
     assert_eq!(
         o.stderr,
         format!(
-            "postpress-etl: error: job file {}: no API key; set the environment variable POSTPRESS_API_KEY or api.api_key_file (the key is never read from the job file or a flag)\n",
-            keyless.display()
+            "postpress-etl: error: job file {keyless}: no API key; set the environment variable POSTPRESS_API_KEY or api.api_key_file (the key is never read from the job file or a flag)\n"
         )
     );
 
-    let key = t.write("key", "pp_line_one\npp_line_two\n");
-    let two_lines = t.write(
-        "two-lines.toml",
-        &good.replace(
-            "[api]\n",
-            &format!("[api]\napi_key_file = \"{}\"\n", key.display()),
-        ),
-    );
-    let o = etl(
-        &["validate", two_lines.to_str().expect("utf-8")],
-        &no_env_key,
-    );
+    let key = f.t.write("key", "pp_line_one\npp_line_two\n");
+    let key_line = format!("[api]\napi_key_file = \"{}\"\n", key.display());
+    let two_lines = f.job("two-lines.toml", "[api]\n", &key_line);
+    let o = etl(&["validate", &two_lines], &NO_ENV_KEY);
     assert_eq!(o.code, Some(2));
     assert_eq!(
         o.stderr,
@@ -128,16 +144,49 @@ fn issue_12_validate_checks_what_run_checks() {
         )
     );
     assert!(!o.stderr.contains("pp_line"), "the key is never printed");
+    f.nothing_sent();
+}
 
-    let file = t.write("not-a-dir", "");
-    let to_file = t.write(
-        "to-file.toml",
-        &good.replace(
-            &format!("url = \"{}\"", t.out().display()),
-            &format!("url = \"{}\"", file.display()),
-        ),
+/// Issue 12: `--output` pointing at a regular file said `File exists (os error 17)`; now `run`
+/// says it is a file, not a directory (also when the file is a directory above the path), and
+/// `validate` refuses an `output.url` that is a file the same way, writing nothing.
+#[test]
+fn issue_12_output_that_is_a_file_says_so() {
+    let f = Fixture::new();
+    let job = f.job("ok.toml", "", "");
+    let file = f.t.write("a-file", "");
+    let o = etl(
+        &["run", &job, "--output", file.to_str().expect("utf-8")],
+        &[],
     );
-    let o = etl(&["validate", to_file.to_str().expect("utf-8")], &[]);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "postpress-etl: error: the run could not start; nothing was fetched: destination: output directory {0} cannot be used: {0} is a file, not a directory\n",
+            file.display()
+        )
+    );
+    let below = file.join("out");
+    let o = etl(
+        &["run", &job, "--output", below.to_str().expect("utf-8")],
+        &[],
+    );
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    let want = format!(
+        "output directory {} cannot be used: {} is a file, not a directory\n",
+        below.display(),
+        file.display()
+    );
+    assert!(o.stderr.ends_with(&want), "{}", o.stderr);
+
+    let out_line = format!("url = \"{}\"", f.t.out().display());
+    let to_file = f.job(
+        "to-file.toml",
+        &out_line,
+        &format!("url = \"{}\"", file.display()),
+    );
+    let o = etl(&["validate", &to_file], &[]);
     assert_eq!(o.code, Some(2), "{}", o.stderr);
     assert_eq!(
         o.stderr,
@@ -146,38 +195,19 @@ fn issue_12_validate_checks_what_run_checks() {
             file.display()
         )
     );
-    assert_eq!(sim.stats()["requests"], 0, "nothing was sent");
+    f.nothing_sent();
 }
 
-/// Issue 12: messages blamed the wrong source. The accounts CSV was called "job file" with
-/// "line 3.provider"; `--output ftp://x/y` was blamed on the job file; `--output` naming a
-/// regular file said "File exists (os error 17)"; TOML errors lost their caret snippet, folded
-/// onto one line.
+/// Issue 12: the accounts CSV was called "job file" with "line 3.provider"; `--output ftp://x/y`
+/// was blamed on the job file. Now each message names its own source.
 #[test]
 fn issue_12_messages_name_the_right_source() {
-    let t = TestDir::new();
-    let sim = Sim::start(&[
-        "--accounts",
-        "1",
-        "--followers",
-        "5",
-        "--provider",
-        "linkedin",
-    ]);
-    let good = std::fs::read_to_string(t.job(
-        &sim,
-        "",
-        &accounts_toml(&[("acc_linkedin_0000", "linkedin")]),
-    ))
-    .expect("job");
-    let job = t.write("ok.toml", &good);
-    let job = job.to_str().expect("utf-8");
-
-    let csv = t.write(
+    let f = Fixture::new();
+    let csv = f.t.write(
         "accts.csv",
         "account_id,provider\nacc_a,linkedin\nacc_b,myspace\n",
     );
-    let csv_job = t.write(
+    let csv_job = f.t.write(
         "csv.toml",
         "name = \"csv\"\naccounts_file = \"accts.csv\"\n",
     );
@@ -191,79 +221,43 @@ fn issue_12_messages_name_the_right_source() {
         )
     );
 
-    let o = etl(&["run", job, "--output", "ftp://x/y"], &[]);
+    let job = f.job("ok.toml", "", "");
+    let o = etl(&["run", &job, "--output", "ftp://x/y"], &[]);
     assert_eq!(o.code, Some(2));
     assert_eq!(
         o.stderr,
         "postpress-etl: error: --output \"ftp://x/y\" is not allowed; use a path, file:///abs/path or s3://bucket/prefix\n"
     );
+    f.nothing_sent();
+}
 
-    let file = t.write("a-file", "");
-    let o = etl(
-        &[
-            "run",
-            job,
-            "--output",
-            file.to_str().expect("utf-8"),
-            "--progress",
-            "off",
-        ],
-        &[],
-    );
-    assert_eq!(o.code, Some(1), "{}", o.stderr);
-    assert_eq!(
-        o.stderr,
-        format!(
-            "postpress-etl: error: the run could not start; nothing was fetched: destination: output directory {0} cannot be used: {0} is a file, not a directory\n",
-            file.display()
-        )
-    );
-    let below = file.join("out");
-    let o = etl(
-        &[
-            "run",
-            job,
-            "--output",
-            below.to_str().expect("utf-8"),
-            "--progress",
-            "off",
-        ],
-        &[],
-    );
-    assert_eq!(o.code, Some(1), "{}", o.stderr);
-    assert!(
-        o.stderr.ends_with(&format!(
-            "output directory {} cannot be used: {} is a file, not a directory\n",
-            below.display(),
-            file.display()
-        )),
-        "{}",
-        o.stderr
-    );
-
-    let bad = t.write(
-        "bad.toml",
-        &good.replace("[fetch]\n", "[fetch]\nconcurency = 3\n"),
-    );
-    let o = etl(&["validate", bad.to_str().expect("utf-8")], &[]);
+/// Issue 12: TOML errors were folded onto one line, their caret snippet run together with `|`.
+/// Now the snippet keeps its lines and points at the key.
+#[test]
+fn issue_12_toml_errors_keep_their_snippet() {
+    let f = Fixture::new();
+    let bad = f.job("bad.toml", "[fetch]\n", "[fetch]\nconcurency = 3\n");
+    let o = etl(&["validate", &bad], &[]);
     assert_eq!(o.code, Some(2));
     let lines: Vec<&str> = o.stderr.lines().collect();
     assert_eq!(
-        lines[0],
-        format!(
-            "postpress-etl: error: job file {} is not valid: TOML parse error at line 8, column 1",
-            bad.display()
-        ),
+        lines[..4],
+        [
+            format!(
+                "postpress-etl: error: job file {bad} is not valid: TOML parse error at line 8, column 1"
+            )
+            .as_str(),
+            "  |",
+            "8 | concurency = 3",
+            "  | ^^^^^^^^^^",
+        ],
         "{}",
         o.stderr
     );
-    assert_eq!(lines[1], "  |");
-    assert_eq!(lines[2], "8 | concurency = 3");
-    assert_eq!(lines[3], "  | ^^^^^^^^^^");
     assert!(
         lines[4].starts_with("unknown field `concurency`, expected one of"),
         "{}",
         o.stderr
     );
-    assert_eq!(sim.stats()["requests"], 0, "nothing was sent");
+    f.nothing_sent();
 }

@@ -3,7 +3,7 @@
 //! Errors name the file, the key, the bad value and what is allowed.
 
 use super::origin::{Origin, header_safe};
-use super::{AccountFile, JobFile, accounts_csv};
+use super::{AccountFile, ApiFile, JobFile, accounts_csv};
 use crate::api::secret::ApiKey;
 use crate::model::{Dataset, Provider};
 use std::collections::HashMap;
@@ -446,6 +446,18 @@ impl Validator<'_> {
         }
         let timeout = self.duration("api.timeout", &a.timeout, Duration::from_secs(3600))?;
         let api_key_source = api_key_source(opts, a.api_key_file.as_deref());
+        let api_key = self.api_key(a, opts, &api_key_source)?;
+        Ok(Api {
+            base_url: url.as_str().trim_end_matches('/').to_owned(),
+            api_key,
+            api_key_source,
+            timeout,
+        })
+    }
+
+    /// The key from the environment or `api.api_key_file`: present, readable and sendable in a
+    /// header when `opts.require_api_key` (never its value in a message).
+    fn api_key(&self, a: &ApiFile, opts: &LoadOptions, source: &str) -> Result<Option<ApiKey>> {
         let api_key = match (&opts.api_key_env, &a.api_key_file) {
             (Some(k), _) => Some(ApiKey::new(k.trim().to_owned())),
             (None, Some(f)) => {
@@ -480,15 +492,10 @@ impl Validator<'_> {
             && !header_safe(k.expose())
         {
             return Err(JobError::ApiKeyNotHeaderSafe {
-                source_name: api_key_source,
+                source_name: source.to_owned(),
             });
         }
-        Ok(Api {
-            base_url: url.as_str().trim_end_matches('/').to_owned(),
-            api_key,
-            api_key_source,
-            timeout,
-        })
+        Ok(api_key)
     }
 
     fn fetch(&self, file: &JobFile) -> Result<Fetch> {

@@ -86,9 +86,9 @@ fn cat(parts: &[Vec<Step>]) -> Vec<Step> {
     parts.concat()
 }
 
-/// The rules of SPEC §3, row by row: (what the row proves, units planned, steps).
+/// When the run-level breaker trips, row by row: (what the row proves, units planned, steps).
 #[test]
-fn rules_table() {
+fn run_level_trips() {
     let t = Step::End(INVALID_KEY, true);
     let table: Vec<(&str, usize, Vec<Step>)> = vec![
         (
@@ -120,6 +120,16 @@ fn rules_table() {
             50,
             cat(&[starts(10), ends(REFUSED, 9), vec![Step::End(REFUSED, true)]]),
         ),
+    ];
+    for (what, units, steps) in table {
+        run(what, units, &steps);
+    }
+}
+
+/// When the run-level breaker holds, row by row: (what the row proves, units planned, steps).
+#[test]
+fn run_level_holds() {
+    let table: Vec<(&str, usize, Vec<Step>)> = vec![
         (
             "a page received anywhere: never trips, the gate opens",
             120,
@@ -175,6 +185,16 @@ fn rules_table() {
             10,
             cat(&[starts(10), ends(End::Skipped, 5), ends(INVALID_KEY, 5)]),
         ),
+    ];
+    for (what, units, steps) in table {
+        run(what, units, &steps);
+    }
+}
+
+/// The destination breaker's rules, row by row: (what the row proves, units planned, steps).
+#[test]
+fn destination_rules() {
+    let table: Vec<(&str, usize, Vec<Step>)> = vec![
         (
             "3 storage failures in a row trip the destination breaker",
             100,

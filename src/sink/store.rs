@@ -119,18 +119,13 @@ pub fn s3_retry_config() -> RetryConfig {
     }
 }
 
-/// Checks what can be checked of a destination without writing or connecting: a local output
-/// path, or a directory it would be created in, must not be a file. `validate` runs it; `run`
-/// runs it as part of [`open`].
+/// Checks a destination without writing or connecting: no file where a local output goes.
 pub fn check(url: &str) -> Result<(), StoreError> {
     if url.starts_with("s3://") {
         return Ok(());
     }
     let dir = url.strip_prefix("file://").unwrap_or(url);
-    // The nearest existing ancestor decides: creating the rest below a directory is possible.
-    let existing = std::path::Path::new(dir)
-        .ancestors()
-        .find(|p| !p.as_os_str().is_empty() && p.exists());
+    let existing = std::path::Path::new(dir).ancestors().find(|p| p.exists());
     match existing {
         Some(p) if !p.is_dir() => Err(StoreError::NotADirectory {
             path: dir.to_owned(),
