@@ -27,8 +27,9 @@ check-jobs: build ## Validate every example job with `postpress-etl validate`
 
 # Without a build of its own: `make test` reuses the binaries `cargo test` built (a plain
 # `cargo build` resolves dev-dependency features differently and would rebuild half the tree).
+# validate needs an API key as run does (never its value): the environment's wins over a key file.
 validate-jobs:
-	@for j in jobs/*.toml; do POSTPRESS_API_KEY= target/debug/postpress-etl validate "$$j" >/dev/null || exit 1; echo "valid: $$j"; done
+	@for j in jobs/*.toml; do POSTPRESS_API_KEY=validate-only target/debug/postpress-etl validate "$$j" >/dev/null || exit 1; echo "valid: $$j"; done
 
 # The tools of each ecosystem, from .venv-deploy (Airflow is big: the first install takes a minute).
 check-deploy: ## Check the Airflow DAG (DagBag, Airflow 3), the manifests (kubernetes-validate) and the Dockerfile (hadolint)

@@ -18,7 +18,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the batch job.
     Run(RunArgs),
-    /// Parse and check a job file and print the plan; sends nothing, writes nothing.
+    /// Check a job file exactly as `run` would before its first request (the API key's presence
+    /// and readability included) and print the plan; sends nothing, writes nothing.
     Validate {
         /// The job file.
         job: PathBuf,

@@ -86,10 +86,15 @@ fn validate(path: &std::path::Path, shard: Option<&str>) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(EXIT_USAGE, &e),
     };
-    let job = match Job::load(path, &LoadOptions::from_env(None, false)) {
+    // Everything `run` checks before its first request, the API key's presence and readability
+    // included; nothing is written and nothing is contacted.
+    let job = match Job::load(path, &LoadOptions::from_env(None, true)) {
         Ok(j) => j,
         Err(e) => return fail(EXIT_USAGE, &anyhow::Error::new(e)),
     };
+    if let Err(e) = postpress_etl::sink::store::check(&job.output.url) {
+        return fail(EXIT_USAGE, &anyhow::Error::new(e));
+    }
     let units = run::plan(&job, shard);
     println!("job {} ({}) is valid", job.name, job.path.display());
     println!(
@@ -97,9 +102,9 @@ fn validate(path: &std::path::Path, shard: Option<&str>) -> ExitCode {
         job.api.base_url, job.api.api_key_source
     );
     println!(
-        "  fetch: concurrency {}, {} requests/s for the key, {} requests/min per account, {} attempts",
+        "  fetch: concurrency {}, {}, {} requests/min per account, {} attempts",
         job.fetch.concurrency,
-        job.fetch.requests_per_second,
+        run::KeyShare::new(job.fetch.requests_per_second, shard),
         job.fetch.account_requests_per_minute,
         job.fetch.max_attempts
     );

@@ -2,8 +2,10 @@
 
 mod util;
 
+mod breakers;
 mod cli;
 mod ops;
+mod regression;
 mod report_files;
 mod run;
 mod s3;

@@ -5,6 +5,7 @@
 //! storage: it hands validated values to the layers that do.
 
 mod accounts_csv;
+mod origin;
 #[cfg(test)]
 mod tests;
 mod validate;

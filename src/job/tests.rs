@@ -212,3 +212,80 @@ fn every_table_rejects_unknown_keys() {
     );
     assert!(err(&format!("api_key = \"x\"\n{MIN}")).contains("unknown field `api_key`"));
 }
+
+/// Issue 12: a value from a flag or the environment names its source, not the job file; the
+/// accounts CSV is the accounts file with line and column; TOML errors keep their snippet.
+#[test]
+fn messages_name_their_source() {
+    let with = |o: LoadOptions| {
+        Job::from_toml(Path::new("job.toml"), MIN, &o)
+            .expect_err("invalid")
+            .to_string()
+    };
+    assert_eq!(
+        with(LoadOptions {
+            output_url: Some("ftp://x/y".into()),
+            ..opts()
+        }),
+        "--output \"ftp://x/y\" is not allowed; use a path, file:///abs/path or s3://bucket/prefix"
+    );
+    assert_eq!(
+        with(LoadOptions {
+            base_url_env: Some("http://api.example.com/v1".into()),
+            ..opts()
+        }),
+        "environment variable POSTPRESS_BASE_URL (overriding api.base_url) \"http://api.example.com/v1\" is not allowed; http:// sends the API key in clear; use https://, a loopback host, or set api.allow_insecure_http = true"
+    );
+    assert_eq!(
+        with(LoadOptions {
+            api_key_env: Some("pp_a\u{7f}b".into()),
+            ..opts()
+        }),
+        "the API key from environment variable POSTPRESS_API_KEY cannot be sent: it holds a line break or another control character; put the key alone on one line"
+    );
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let csv = dir.path().join("accts.csv");
+    let path = dir.path().join("job.toml");
+    let load_csv = |rows: &str, extra: &str| {
+        std::fs::write(&csv, format!("account_id,provider,page_size\n{rows}")).expect("write");
+        let text = format!("name = \"csv\"\naccounts_file = \"accts.csv\"\n{extra}");
+        Job::from_toml(&path, &text, &opts())
+            .expect_err("invalid")
+            .to_string()
+    };
+    let shown = csv.display();
+    assert_eq!(
+        load_csv("acc_a,linkedin,\nacc_b,linkedin,abc\n", ""),
+        format!(
+            "accounts file {shown}, line 3, column page_size: \"abc\" is not allowed; use a whole number"
+        )
+    );
+    assert_eq!(
+        load_csv("acc_a,linkedin,500\n", ""),
+        format!(
+            "accounts file {shown}, line 2, column page_size: 500 is not allowed; use 1 to 100 (linkedin followers allows at most 100, linkedin following allows at most 1000)"
+        )
+    );
+    assert_eq!(
+        load_csv(
+            "acc_1,linkedin,\n",
+            "[[accounts]]\naccount_id = \"acc_1\"\nprovider = \"linkedin\"\n"
+        ),
+        format!(
+            "job file {}: account_id \"acc_1\" is listed twice (accounts[0] and accounts file {shown}, line 2); list each account once, with datasets = [\"followers\", \"following\"] for both lists",
+            path.display()
+        )
+    );
+    let e = err(&format!("{MIN}[fetch]\nconcurency = 3\n"));
+    assert_eq!(
+        e.lines().take(4).collect::<Vec<_>>(),
+        [
+            "job file job.toml is not valid: TOML parse error at line 6, column 1",
+            "  |",
+            "6 | concurency = 3",
+            "  | ^^^^^^^^^^",
+        ],
+        "{e}"
+    );
+}

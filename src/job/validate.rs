@@ -2,7 +2,8 @@
 //!
 //! Errors name the file, the key, the bad value and what is allowed.
 
-use super::{AccountFile, JobFile, accounts_csv};
+use super::origin::{Origin, header_safe};
+use super::{AccountFile, ApiFile, JobFile, accounts_csv};
 use crate::api::secret::ApiKey;
 use crate::model::{Dataset, Provider};
 use std::collections::HashMap;
@@ -94,6 +95,41 @@ pub enum JobError {
         /// What is wrong, with the line.
         message: String,
     },
+    /// A cell of the accounts CSV breaks a rule.
+    #[error(
+        "accounts file {path}, line {line}, column {column}: {value} is not allowed; {allowed}"
+    )]
+    AccountsFileValue {
+        /// The CSV file.
+        path: PathBuf,
+        /// The 1-based line.
+        line: u64,
+        /// The column, e.g. `provider`.
+        column: String,
+        /// The value as written.
+        value: String,
+        /// What would be accepted.
+        allowed: String,
+    },
+    /// A flag or environment variable that overrides the job file holds a bad value: the
+    /// message names it, not the job file.
+    #[error("{name} {value} is not allowed; {allowed}")]
+    Override {
+        /// `--output`, or `environment variable POSTPRESS_BASE_URL`.
+        name: String,
+        /// The value as given.
+        value: String,
+        /// What would be accepted.
+        allowed: String,
+    },
+    /// The API key holds bytes an HTTP header cannot carry (never the key itself).
+    #[error(
+        "the API key from {source_name} cannot be sent: it holds a line break or another control character; put the key alone on one line"
+    )]
+    ApiKeyNotHeaderSafe {
+        /// Where the key came from: the variable or the file.
+        source_name: String,
+    },
 }
 
 /// A validated job name, `[a-z0-9_-]+`.
@@ -130,7 +166,8 @@ pub struct LoadOptions {
     pub base_url_env: Option<String>,
     /// `--output`.
     pub output_url: Option<String>,
-    /// When false (`validate`), a missing key is not an error: the plan says so instead.
+    /// When false, a missing or unreadable key is not an error (`Api::api_key` is `None`).
+    /// `run` and `validate` both require it.
     pub require_api_key: bool,
 }
 
@@ -169,7 +206,7 @@ pub struct Job {
 pub struct Api {
     /// Base URL without a trailing slash.
     pub base_url: String,
-    /// The key; `None` only when loaded for `validate`.
+    /// The key; `None` only when loaded without `LoadOptions::require_api_key`.
     pub api_key: Option<ApiKey>,
     /// Where the key came from, for the plan (never the key).
     pub api_key_source: String,
@@ -279,7 +316,8 @@ impl Job {
     pub fn from_toml(path: &Path, text: &str, opts: &LoadOptions) -> Result<Job> {
         let file: JobFile = toml::from_str(text).map_err(|e| JobError::Parse {
             path: path.to_owned(),
-            message: e.to_string().trim_end().replace('\n', " "),
+            // The parser's caret snippet is several lines; it stays as it is.
+            message: e.to_string().trim_end().to_owned(),
         })?;
         let v = Validator { path };
         v.job(file, opts)
@@ -297,6 +335,24 @@ impl Validator<'_> {
             key: key.to_owned(),
             value: value.to_string(),
             allowed: allowed.to_owned(),
+        }
+    }
+
+    /// A bad value of `key`, or of the flag or variable that overrides it (`overrides`).
+    fn invalid_from(
+        &self,
+        key: &str,
+        overrides: Option<&str>,
+        value: impl fmt::Display,
+        allowed: &str,
+    ) -> JobError {
+        match overrides {
+            Some(name) => JobError::Override {
+                name: name.to_owned(),
+                value: value.to_string(),
+                allowed: allowed.to_owned(),
+            },
+            None => self.invalid(key, value, allowed),
         }
     }
 
@@ -354,13 +410,17 @@ impl Validator<'_> {
 
     fn api(&self, file: &JobFile, opts: &LoadOptions) -> Result<Api> {
         let a = &file.api;
-        let (raw_url, key) = match &opts.base_url_env {
-            Some(u) => (u.as_str(), "POSTPRESS_BASE_URL (overrides api.base_url)"),
-            None => (a.base_url.as_str(), "api.base_url"),
+        let (raw_url, from) = match &opts.base_url_env {
+            Some(u) => (
+                u.as_str(),
+                Some("environment variable POSTPRESS_BASE_URL (overriding api.base_url)"),
+            ),
+            None => (a.base_url.as_str(), None),
         };
+        let bad =
+            |value: String, allowed: &str| self.invalid_from("api.base_url", from, value, allowed);
         let url = reqwest::Url::parse(raw_url).map_err(|e| {
-            self.invalid(
-                key,
+            bad(
                 format!("{raw_url:?}"),
                 &format!(
                     "use an absolute https:// URL such as \"https://api.postpress.ai/api/v1\" ({e})"
@@ -371,25 +431,33 @@ impl Validator<'_> {
             "https" => {}
             "http" if a.allow_insecure_http || is_loopback(&url) => {}
             "http" => {
-                return Err(self.invalid(
-                    key,
+                return Err(bad(
                     format!("{raw_url:?}"),
                     "http:// sends the API key in clear; use https://, a loopback host, or set api.allow_insecure_http = true",
                 ));
             }
-            _ => {
-                return Err(self.invalid(key, format!("{raw_url:?}"), "use an https:// URL"));
-            }
+            _ => return Err(bad(format!("{raw_url:?}"), "use an https:// URL")),
         }
         if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-            return Err(self.invalid(
-                key,
+            return Err(bad(
                 format!("{raw_url:?}"),
                 "use a URL without query, fragment or credentials",
             ));
         }
         let timeout = self.duration("api.timeout", &a.timeout, Duration::from_secs(3600))?;
         let api_key_source = api_key_source(opts, a.api_key_file.as_deref());
+        let api_key = self.api_key(a, opts, &api_key_source)?;
+        Ok(Api {
+            base_url: url.as_str().trim_end_matches('/').to_owned(),
+            api_key,
+            api_key_source,
+            timeout,
+        })
+    }
+
+    /// The key from the environment or `api.api_key_file`: present, readable and sendable in a
+    /// header when `opts.require_api_key` (never its value in a message).
+    fn api_key(&self, a: &ApiFile, opts: &LoadOptions, source: &str) -> Result<Option<ApiKey>> {
         let api_key = match (&opts.api_key_env, &a.api_key_file) {
             (Some(k), _) => Some(ApiKey::new(k.trim().to_owned())),
             (None, Some(f)) => {
@@ -420,12 +488,14 @@ impl Validator<'_> {
                 path: self.path.to_owned(),
             });
         }
-        Ok(Api {
-            base_url: url.as_str().trim_end_matches('/').to_owned(),
-            api_key,
-            api_key_source,
-            timeout,
-        })
+        if let Some(k) = &api_key
+            && !header_safe(k.expose())
+        {
+            return Err(JobError::ApiKeyNotHeaderSafe {
+                source_name: source.to_owned(),
+            });
+        }
+        Ok(api_key)
     }
 
     fn fetch(&self, file: &JobFile) -> Result<Fetch> {
@@ -468,25 +538,25 @@ impl Validator<'_> {
 
     fn output(&self, file: &JobFile, opts: &LoadOptions) -> Result<Output> {
         let o = &file.output;
-        let (url, key) = match &opts.output_url {
-            Some(u) => (u.clone(), "--output"),
-            None => (o.url.clone(), "output.url"),
+        let (url, from) = match &opts.output_url {
+            Some(u) => (u.clone(), Some("--output")),
+            None => (o.url.clone(), None),
         };
+        let bad =
+            |value: String, allowed: &str| self.invalid_from("output.url", from, value, allowed);
         if url.trim().is_empty() {
-            return Err(self.invalid(
-                key,
-                "\"\"",
+            return Err(bad(
+                "\"\"".to_owned(),
                 "use a path, file:///abs/path or s3://bucket/prefix",
             ));
         }
         let url = if let Some(rest) = url.strip_prefix("s3://") {
             if rest.split('/').next().is_none_or(str::is_empty) {
-                return Err(self.invalid(key, format!("{url:?}"), "use s3://bucket/prefix"));
+                return Err(bad(format!("{url:?}"), "use s3://bucket/prefix"));
             }
             url
         } else if url.contains("://") && !url.starts_with("file://") {
-            return Err(self.invalid(
-                key,
+            return Err(bad(
                 format!("{url:?}"),
                 "use a path, file:///abs/path or s3://bucket/prefix",
             ));
@@ -532,18 +602,24 @@ impl Validator<'_> {
         let mut out = Vec::new();
         let mut seen: HashMap<String, String> = HashMap::new();
         for (i, a) in file.accounts.iter().enumerate() {
-            let at = format!("accounts[{i}]");
-            let acc = self.account(self.path, &at, a)?;
-            self.remember(&mut seen, &acc, at)?;
+            let origin = Origin::Table {
+                path: self.path,
+                index: i,
+            };
+            let acc = self.account(&origin, a)?;
+            self.remember(&mut seen, &acc, origin.to_string())?;
             out.push(acc);
         }
         if let Some(csv) = &file.accounts_file {
             let csv_path = self.relative(csv);
             let rows = accounts_csv::read(&csv_path)?;
             for (line, a) in rows {
-                let at = format!("{} line {line}", csv_path.display());
-                let acc = self.account(&csv_path, &format!("line {line}"), &a)?;
-                self.remember(&mut seen, &acc, at)?;
+                let origin = Origin::Csv {
+                    path: &csv_path,
+                    line,
+                };
+                let acc = self.account(&origin, &a)?;
+                self.remember(&mut seen, &acc, origin.to_string())?;
                 out.push(acc);
             }
         }
@@ -573,18 +649,17 @@ impl Validator<'_> {
         Ok(())
     }
 
-    fn account(&self, file: &Path, at: &str, a: &AccountFile) -> Result<Account> {
-        let v = Validator { path: file };
+    fn account(&self, v: &Origin<'_>, a: &AccountFile) -> Result<Account> {
         if !valid_account_id(&a.account_id) {
             return Err(v.invalid(
-                &format!("{at}.account_id"),
+                "account_id",
                 format!("{:?}", a.account_id),
                 "use [A-Za-z0-9][A-Za-z0-9_.-]* (at most 256 bytes) without \"..\"",
             ));
         }
         let provider: Provider = a.provider.parse().map_err(|()| {
             v.invalid(
-                &format!("{at}.provider"),
+                "provider",
                 format!("{:?}", a.provider),
                 "use \"linkedin\" or \"instagram\"",
             )
@@ -596,14 +671,14 @@ impl Validator<'_> {
                 for d in list {
                     let parsed: Dataset = d.parse().map_err(|()| {
                         v.invalid(
-                            &format!("{at}.datasets"),
+                            "datasets",
                             format!("{d:?}"),
                             "use \"followers\" and/or \"following\"",
                         )
                     })?;
                     if ds.contains(&parsed) {
                         return Err(v.invalid(
-                            &format!("{at}.datasets"),
+                            "datasets",
                             format!("{list:?}"),
                             "name each dataset once",
                         ));
@@ -612,7 +687,7 @@ impl Validator<'_> {
                 }
                 if ds.is_empty() {
                     return Err(v.invalid(
-                        &format!("{at}.datasets"),
+                        "datasets",
                         "[]",
                         "name at least one of \"followers\", \"following\" (or leave the key out for both)",
                     ));
@@ -625,7 +700,7 @@ impl Validator<'_> {
             && (u.is_empty() || u.len() > 512 || u.chars().any(char::is_control))
         {
             return Err(v.invalid(
-                &format!("{at}.user_id"),
+                "user_id",
                 format!("{u:?}"),
                 "use a non-empty provider_id or username without control characters",
             ));
@@ -651,7 +726,7 @@ impl Validator<'_> {
                         })
                         .collect();
                     return Err(v.invalid(
-                        &format!("{at}.page_size"),
+                        "page_size",
                         p,
                         &format!("use 1 to {max} ({})", which.join(", ")),
                     ));

@@ -79,6 +79,7 @@ impl UnitError {
                         if let Some(a) = api.attempt_error() {
                             f.status = a.status();
                             f.error_type = Some(a.error_type());
+                            f.cause = a.cause().map(str::to_owned);
                             if let Some(env) = a.envelope() {
                                 f.title = env.title.clone();
                                 f.detail = env.detail.clone();
@@ -148,7 +149,10 @@ pub(super) async fn run_unit(ctx: &RunCtx, unit: &Unit) -> UnitReport {
 
 fn finish(ctx: &RunCtx, mut report: UnitReport, started: Instant) -> UnitReport {
     report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    ctx.counters.units_done.fetch_add(1, Relaxed);
+    // Release: progress reads units done first, then finds this unit's records counted.
+    ctx.counters
+        .units_done
+        .fetch_add(1, std::sync::atomic::Ordering::Release);
     if report.status == UnitStatus::Failed {
         ctx.counters.units_failed.fetch_add(1, Relaxed);
     }
@@ -286,5 +290,6 @@ fn record_page(ctx: &RunCtx, report: &mut UnitReport, page: &DecodedPage) -> Opt
         merge_unknown(&mut report.unknown_field_names, name, *n);
     }
     ctx.counters.records.fetch_add(rows, Relaxed);
+    ctx.breakers.page_received();
     page.cursor.clone()
 }

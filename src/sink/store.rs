@@ -40,6 +40,14 @@ pub enum StoreError {
         #[source]
         source: object_store::Error,
     },
+    /// The output path, or a directory it would be created in, is a regular file.
+    #[error("output directory {path} cannot be used: {file} is a file, not a directory")]
+    NotADirectory {
+        /// The output directory as given.
+        path: String,
+        /// The file in the way.
+        file: String,
+    },
     /// The URL's path is not a valid object path.
     #[error("destination {url} has an invalid prefix")]
     Prefix {
@@ -122,11 +130,28 @@ pub fn s3_retry_config() -> RetryConfig {
     }
 }
 
+/// Checks a destination without writing or connecting: no file where a local output goes.
+pub fn check(url: &str) -> Result<(), StoreError> {
+    if url.starts_with("s3://") {
+        return Ok(());
+    }
+    let dir = url.strip_prefix("file://").unwrap_or(url);
+    let existing = std::path::Path::new(dir).ancestors().find(|p| p.exists());
+    match existing {
+        Some(p) if !p.is_dir() => Err(StoreError::NotADirectory {
+            path: dir.to_owned(),
+            file: p.display().to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Opens the destination named by `output.url`.
 pub fn open(url: &str) -> Result<Destination, StoreError> {
     if let Some(rest) = url.strip_prefix("s3://") {
         return open_s3(url, rest);
     }
+    check(url)?;
     let dir = url.strip_prefix("file://").unwrap_or(url);
     let local = |source| StoreError::LocalDir {
         path: dir.to_owned(),
