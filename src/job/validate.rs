@@ -2,135 +2,16 @@
 //!
 //! Errors name the file, the key, the bad value and what is allowed.
 
-use super::origin::{Origin, header_safe};
-use super::{AccountFile, ApiFile, JobFile, accounts_csv};
+use super::origin::header_safe;
+use super::{ApiFile, JobFile};
 use crate::api::secret::ApiKey;
 use crate::model::{Dataset, Provider};
-use std::collections::HashMap;
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Result alias of the job layer.
-pub type Result<T, E = JobError> = std::result::Result<T, E>;
-
-/// Everything that can be wrong with a job file. Each is an exit-2 usage error.
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    /// The job file cannot be read.
-    #[error("cannot read job file {path}")]
-    Read {
-        /// The job file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Not TOML, an unknown key, or a value of the wrong type.
-    #[error("job file {path} is not valid: {message}")]
-    Parse {
-        /// The job file.
-        path: PathBuf,
-        /// The TOML parser's message, with line and column.
-        message: String,
-    },
-    /// A value breaks a rule.
-    #[error("job file {path}: {key} = {value} is not allowed; {allowed}")]
-    InvalidValue {
-        /// The job (or accounts) file.
-        path: PathBuf,
-        /// The key, e.g. `accounts[2].provider` or `fetch.concurrency`.
-        key: String,
-        /// The value as written.
-        value: String,
-        /// What would be accepted.
-        allowed: String,
-    },
-    /// The same account listed twice.
-    #[error(
-        "job file {path}: account_id {account_id:?} is listed twice ({first} and {second}); list each account once, with datasets = [\"followers\", \"following\"] for both lists"
-    )]
-    DuplicateAccount {
-        /// The job file.
-        path: PathBuf,
-        /// The repeated id.
-        account_id: String,
-        /// Where it appeared first.
-        first: String,
-        /// Where it appeared again.
-        second: String,
-    },
-    /// No accounts at all.
-    #[error(
-        "job file {path}: no accounts; add [[accounts]] tables or accounts_file = \"accounts.csv\""
-    )]
-    NoAccounts {
-        /// The job file.
-        path: PathBuf,
-    },
-    /// No API key in the environment or the key file.
-    #[error(
-        "job file {path}: no API key; set the environment variable POSTPRESS_API_KEY or api.api_key_file (the key is never read from the job file or a flag)"
-    )]
-    MissingApiKey {
-        /// The job file.
-        path: PathBuf,
-    },
-    /// The key file named by `api.api_key_file` cannot be read or is empty.
-    #[error("job file {path}: api.api_key_file = {key_file:?} cannot be used: {reason}")]
-    ApiKeyFile {
-        /// The job file.
-        path: PathBuf,
-        /// The key file.
-        key_file: PathBuf,
-        /// Why it is unusable (never the key's content).
-        reason: String,
-    },
-    /// The accounts CSV cannot be read or parsed.
-    #[error("accounts file {path}: {message}")]
-    AccountsFile {
-        /// The CSV file.
-        path: PathBuf,
-        /// What is wrong, with the line.
-        message: String,
-    },
-    /// A cell of the accounts CSV breaks a rule.
-    #[error(
-        "accounts file {path}, line {line}, column {column}: {value} is not allowed; {allowed}"
-    )]
-    AccountsFileValue {
-        /// The CSV file.
-        path: PathBuf,
-        /// The 1-based line.
-        line: u64,
-        /// The column, e.g. `provider`.
-        column: String,
-        /// The value as written.
-        value: String,
-        /// What would be accepted.
-        allowed: String,
-    },
-    /// A flag or environment variable that overrides the job file holds a bad value: the
-    /// message names it, not the job file.
-    #[error("{name} {value} is not allowed; {allowed}")]
-    Override {
-        /// `--output`, or `environment variable POSTPRESS_BASE_URL`.
-        name: String,
-        /// The value as given.
-        value: String,
-        /// What would be accepted.
-        allowed: String,
-    },
-    /// The API key holds bytes an HTTP header cannot carry (never the key itself).
-    #[error(
-        "the API key from {source_name} cannot be sent: it holds a line break or another control character; put the key alone on one line"
-    )]
-    ApiKeyNotHeaderSafe {
-        /// Where the key came from: the variable or the file.
-        source_name: String,
-    },
-}
+pub use super::error::{JobError, Result};
 
 /// A validated job name, `[a-z0-9_-]+`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -324,8 +205,9 @@ impl Job {
     }
 }
 
-struct Validator<'a> {
-    path: &'a Path,
+/// Validation of one job file, naming it in every error.
+pub(super) struct Validator<'a> {
+    pub(super) path: &'a Path,
 }
 
 impl Validator<'_> {
@@ -590,157 +472,12 @@ impl Validator<'_> {
         })
     }
 
-    fn relative(&self, p: &Path) -> PathBuf {
+    pub(super) fn relative(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_owned()
         } else {
             self.path.parent().unwrap_or(Path::new(".")).join(p)
         }
-    }
-
-    fn accounts(&self, file: &JobFile) -> Result<Vec<Account>> {
-        let mut out = Vec::new();
-        let mut seen: HashMap<String, String> = HashMap::new();
-        for (i, a) in file.accounts.iter().enumerate() {
-            let origin = Origin::Table {
-                path: self.path,
-                index: i,
-            };
-            let acc = self.account(&origin, a)?;
-            self.remember(&mut seen, &acc, origin.to_string())?;
-            out.push(acc);
-        }
-        if let Some(csv) = &file.accounts_file {
-            let csv_path = self.relative(csv);
-            let rows = accounts_csv::read(&csv_path)?;
-            for (line, a) in rows {
-                let origin = Origin::Csv {
-                    path: &csv_path,
-                    line,
-                };
-                let acc = self.account(&origin, &a)?;
-                self.remember(&mut seen, &acc, origin.to_string())?;
-                out.push(acc);
-            }
-        }
-        if out.is_empty() {
-            return Err(JobError::NoAccounts {
-                path: self.path.to_owned(),
-            });
-        }
-        Ok(out)
-    }
-
-    fn remember(
-        &self,
-        seen: &mut HashMap<String, String>,
-        acc: &Account,
-        at: String,
-    ) -> Result<()> {
-        if let Some(first) = seen.get(&acc.account_id) {
-            return Err(JobError::DuplicateAccount {
-                path: self.path.to_owned(),
-                account_id: acc.account_id.clone(),
-                first: first.clone(),
-                second: at,
-            });
-        }
-        seen.insert(acc.account_id.clone(), at);
-        Ok(())
-    }
-
-    fn account(&self, v: &Origin<'_>, a: &AccountFile) -> Result<Account> {
-        if !valid_account_id(&a.account_id) {
-            return Err(v.invalid(
-                "account_id",
-                format!("{:?}", a.account_id),
-                "use [A-Za-z0-9][A-Za-z0-9_.-]* (at most 256 bytes) without \"..\"",
-            ));
-        }
-        let provider: Provider = a.provider.parse().map_err(|()| {
-            v.invalid(
-                "provider",
-                format!("{:?}", a.provider),
-                "use \"linkedin\" or \"instagram\"",
-            )
-        })?;
-        let datasets = match &a.datasets {
-            None => Dataset::ALL.to_vec(),
-            Some(list) => {
-                let mut ds = Vec::new();
-                for d in list {
-                    let parsed: Dataset = d.parse().map_err(|()| {
-                        v.invalid(
-                            "datasets",
-                            format!("{d:?}"),
-                            "use \"followers\" and/or \"following\"",
-                        )
-                    })?;
-                    if ds.contains(&parsed) {
-                        return Err(v.invalid(
-                            "datasets",
-                            format!("{list:?}"),
-                            "name each dataset once",
-                        ));
-                    }
-                    ds.push(parsed);
-                }
-                if ds.is_empty() {
-                    return Err(v.invalid(
-                        "datasets",
-                        "[]",
-                        "name at least one of \"followers\", \"following\" (or leave the key out for both)",
-                    ));
-                }
-                ds.sort();
-                ds
-            }
-        };
-        if let Some(u) = &a.user_id
-            && (u.is_empty() || u.len() > 512 || u.chars().any(char::is_control))
-        {
-            return Err(v.invalid(
-                "user_id",
-                format!("{u:?}"),
-                "use a non-empty provider_id or username without control characters",
-            ));
-        }
-        let page_size = match a.page_size {
-            None => None,
-            Some(p) => {
-                let max = datasets
-                    .iter()
-                    .map(|d| provider.max_page_size(*d))
-                    .min()
-                    .unwrap_or(100);
-                if p < 1 || p > i64::from(max) {
-                    let which: Vec<String> = datasets
-                        .iter()
-                        .map(|d| {
-                            format!(
-                                "{} {} allows at most {}",
-                                provider,
-                                d,
-                                provider.max_page_size(*d)
-                            )
-                        })
-                        .collect();
-                    return Err(v.invalid(
-                        "page_size",
-                        p,
-                        &format!("use 1 to {max} ({})", which.join(", ")),
-                    ));
-                }
-                u32::try_from(p).ok()
-            }
-        };
-        Ok(Account {
-            account_id: a.account_id.clone(),
-            provider,
-            datasets,
-            user_id: a.user_id.clone(),
-            page_size,
-        })
     }
 }
 
