@@ -10,14 +10,14 @@ help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## Build both binaries (debug)
-	$(CARGO) build --bins
+	$(CARGO) build --workspace --bins
 
 demo: build ## Run the demo job against the simulator, output in ./out
 	bash scripts/demo.sh
 
 lint: ## cargo fmt --check and clippy with -D warnings
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
@@ -27,8 +27,9 @@ check-jobs: build ## Validate every example job with `postpress-etl validate`
 
 # Without a build of its own: `make test` reuses the binaries `cargo test` built (a plain
 # `cargo build` resolves dev-dependency features differently and would rebuild half the tree).
+# validate needs an API key as run does (never its value): the environment's wins over a key file.
 validate-jobs:
-	@for j in jobs/*.toml; do POSTPRESS_API_KEY= target/debug/postpress-etl validate "$$j" >/dev/null || exit 1; echo "valid: $$j"; done
+	@for j in jobs/*.toml; do POSTPRESS_API_KEY=validate-only target/debug/postpress-etl validate "$$j" >/dev/null || exit 1; echo "valid: $$j"; done
 
 # The tools of each ecosystem, from .venv-deploy (Airflow is big: the first install takes a minute).
 check-deploy: ## Check the Airflow DAG (DagBag, Airflow 3), the manifests (kubernetes-validate) and the Dockerfile (hadolint)
@@ -41,7 +42,7 @@ e2e: build ## Export with the real binary and query the result with DuckDB
 test: lint ## Everything CI runs: lint, unit + integration tests (S3 included), DuckDB end to end
 	bash scripts/venv.sh
 	bash scripts/s3-server.sh start
-	eval "$$(bash scripts/s3-server.sh env)" && POSTPRESS_S3_TESTS=1 $(CARGO) test --all-targets; \
+	eval "$$(bash scripts/s3-server.sh env)" && POSTPRESS_S3_TESTS=1 $(CARGO) test --workspace --all-targets; \
 	  status=$$?; bash scripts/s3-server.sh stop; exit $$status
 	$(MAKE) validate-jobs
 	bash scripts/e2e.sh

@@ -328,6 +328,9 @@ def validate_job_file(where: str, name: str, files: dict) -> None:
         with open(os.path.join(directory, fname), "w", encoding="utf-8") as f:
             f.write(text)
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSTPRESS_")}
+    # validate checks the key's presence as run does; the mounted Secret is not here, and the
+    # environment's key wins over api.api_key_file.
+    env["POSTPRESS_API_KEY"] = "validate-only"
     p = subprocess.run([BINARY, "validate", os.path.join(directory, name)], capture_output=True, text=True, env=env)
     check(p.returncode == 0, where,
           f"postpress-etl validate rejects its {name} (exit {p.returncode}): {p.stderr.strip()}")

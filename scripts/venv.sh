@@ -4,7 +4,9 @@
 # Idempotent and fast when nothing changed: a stamp file inside the venv holds the hash of the
 # requirements and the Python version; a match means there is nothing to do. Any mismatch
 # rebuilds the venv from scratch, so a removed or bumped pin never leaves a stale package behind.
-# Prints one line on success; on failure, pip's log goes to stderr and the exit code is non-zero.
+# Prints one line on success; before an install, one line on stderr saying what it is doing (it
+# takes about a minute, and callers often discard stdout); on failure, pip's log goes to stderr
+# and the exit code is non-zero.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,6 +53,7 @@ if up_to_date; then
 fi
 
 log="$root/target/venv-install.log"
+echo "venv: installing $(grep -cE '^[A-Za-z]' "$req") pinned Python packages (DuckDB, moto, ...) into .venv from the package index; about a minute the first time, log in target/venv-install.log" >&2
 rm -rf "$venv"
 if ! {
     "$python" -m venv "$venv" &&

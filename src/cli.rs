@@ -18,7 +18,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the batch job.
     Run(RunArgs),
-    /// Parse and check a job file and print the plan; sends nothing, writes nothing.
+    /// Check a job file exactly as `run` would before its first request (the API key's presence
+    /// and readability included) and print the plan; sends nothing, writes nothing.
     Validate {
         /// The job file.
         job: PathBuf,
@@ -57,6 +58,35 @@ pub struct RunArgs {
     /// retried pod or Airflow task wants. Without it a rerun replaces.
     #[arg(long)]
     pub skip_published: bool,
+    /// Write the run's summary as one JSON object to this file, on every exit
+    /// (Airflow: /airflow/xcom/return.json).
+    #[arg(long, value_name = "PATH")]
+    pub summary_json: Option<PathBuf>,
+    /// Write the run's metrics in the Prometheus text format to this file, on every exit but
+    /// a usage error.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+/// The `--summary-json` path of a `run` command line that clap rejected, so that even a usage
+/// error reaches the scheduler's summary file. Stops at `--`; `None` for other commands.
+pub fn summary_json_in(args: &[std::ffi::OsString]) -> Option<PathBuf> {
+    if args.get(1).is_none_or(|a| a != "run") {
+        return None;
+    }
+    let mut it = args.iter().skip(2);
+    while let Some(a) = it.next() {
+        if a == "--" {
+            return None;
+        }
+        if a == "--summary-json" {
+            return it.next().map(PathBuf::from);
+        }
+        if let Some(v) = a.to_str().and_then(|s| s.strip_prefix("--summary-json=")) {
+            return Some(PathBuf::from(v));
+        }
+    }
+    None
 }
 
 /// `--log-format`.
@@ -66,4 +96,51 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<std::ffi::OsString> {
+        a.iter().map(Into::into).collect()
+    }
+
+    /// The summary path is found in a `run` command line clap rejected, in both spellings.
+    #[test]
+    fn summary_json_is_found_in_rejected_run_lines() {
+        let got = |a: &[&str]| summary_json_in(&args(a));
+        let want = Some(PathBuf::from("/x/s.json"));
+        assert_eq!(
+            got(&[
+                "etl",
+                "run",
+                "j.toml",
+                "--bogus",
+                "--summary-json",
+                "/x/s.json"
+            ]),
+            want
+        );
+        assert_eq!(
+            got(&[
+                "etl",
+                "run",
+                "--summary-json=/x/s.json",
+                "--concurrency",
+                "x"
+            ]),
+            want
+        );
+        assert_eq!(got(&["etl", "run", "j.toml", "--summary-json"]), None);
+        assert_eq!(
+            got(&["etl", "run", "--", "--summary-json", "/x/s.json"]),
+            None
+        );
+        assert_eq!(
+            got(&["etl", "validate", "--summary-json", "/x/s.json"]),
+            None
+        );
+        assert_eq!(got(&["etl"]), None);
+    }
 }

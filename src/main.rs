@@ -3,9 +3,11 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use postpress_etl::cli::{Cli, Command, LogFormat, RunArgs};
+use postpress_etl::cli::{self, Cli, Command, LogFormat, RunArgs};
 use postpress_etl::job::{Job, LoadOptions};
 use postpress_etl::report::StopSignal;
+use postpress_etl::report::files::ReportFiles;
+use postpress_etl::report::outcome::{Outcome, RunFacts};
 use postpress_etl::run::{self, RunOptions, Shard, Stop};
 use postpress_etl::schema::Registry;
 use std::process::ExitCode;
@@ -15,7 +17,7 @@ const EXIT_USAGE: u8 = 2;
 const EXIT_FATAL: u8 = 1;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| usage_error(e));
     match cli.command {
         Command::Schema => match Registry::load() {
             Ok(r) => {
@@ -34,6 +36,45 @@ fn fail(code: u8, e: &anyhow::Error) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// A command line clap rejected: a `run` that named a summary file still gets one (status
+/// "invalid"); then clap prints its message and exits (2; 0 for --help and --version).
+fn usage_error(e: clap::Error) -> ! {
+    let args: Vec<_> = std::env::args_os().collect();
+    if let (true, Some(path)) = (e.use_stderr(), cli::summary_json_in(&args)) {
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        let error = first.strip_prefix("error: ").unwrap_or(first);
+        let facts = RunFacts::new(chrono::Utc::now());
+        write_run_files(
+            &ReportFiles::new(Some(path), None),
+            &facts,
+            &Outcome::Invalid { error },
+        );
+    }
+    e.exit()
+}
+
+/// Writes the summary and metrics files of a `run` for how it ended (SPEC §11). A file that
+/// cannot be written is reported here and leaves the exit code alone, so the summary's
+/// `exit_code` is always the process's.
+fn write_run_files(files: &ReportFiles, facts: &RunFacts, outcome: &Outcome<'_>) {
+    for e in files.write(facts, outcome) {
+        eprintln!("postpress-etl: error: {:#}", anyhow::Error::new(e));
+    }
+}
+
+/// A `run` that ends before it starts: exit 2 (usage, job file) or 1, its files written first.
+fn fail_run(files: &ReportFiles, facts: &RunFacts, code: u8, e: &anyhow::Error) -> ExitCode {
+    let error = format!("{e:#}");
+    let outcome = if code == EXIT_USAGE {
+        Outcome::Invalid { error: &error }
+    } else {
+        Outcome::NotStarted { error: &error }
+    };
+    write_run_files(files, facts, &outcome);
+    fail(code, e)
+}
+
 fn parse_shard(s: Option<&str>) -> Result<Option<Shard>, anyhow::Error> {
     s.map(|s| Shard::parse(s, std::env::var("JOB_COMPLETION_INDEX").ok().as_deref()))
         .transpose()
@@ -45,10 +86,15 @@ fn validate(path: &std::path::Path, shard: Option<&str>) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(EXIT_USAGE, &e),
     };
-    let job = match Job::load(path, &LoadOptions::from_env(None, false)) {
+    // Everything `run` checks before its first request, the API key's presence and readability
+    // included; nothing is written and nothing is contacted.
+    let job = match Job::load(path, &LoadOptions::from_env(None, true)) {
         Ok(j) => j,
         Err(e) => return fail(EXIT_USAGE, &anyhow::Error::new(e)),
     };
+    if let Err(e) = postpress_etl::sink::store::check(&job.output.url) {
+        return fail(EXIT_USAGE, &anyhow::Error::new(e));
+    }
     let units = run::plan(&job, shard);
     println!("job {} ({}) is valid", job.name, job.path.display());
     println!(
@@ -56,9 +102,9 @@ fn validate(path: &std::path::Path, shard: Option<&str>) -> ExitCode {
         job.api.base_url, job.api.api_key_source
     );
     println!(
-        "  fetch: concurrency {}, {} requests/s for the key, {} requests/min per account, {} attempts",
+        "  fetch: concurrency {}, {}, {} requests/min per account, {} attempts",
         job.fetch.concurrency,
-        job.fetch.requests_per_second,
+        run::KeyShare::new(job.fetch.requests_per_second, shard),
         job.fetch.account_requests_per_minute,
         job.fetch.max_attempts
     );
@@ -108,33 +154,15 @@ fn init_tracing(format: LogFormat) {
 }
 
 fn run_command(args: RunArgs) -> ExitCode {
-    let snapshot_date = match args.snapshot_date.as_deref() {
-        None => run::today_utc(),
-        Some(s) => match run::parse_snapshot_date(s) {
-            Some(d) => d,
-            None => {
-                return fail(
-                    EXIT_USAGE,
-                    &anyhow::anyhow!(
-                        "--snapshot-date {s:?} is not allowed; use a real date as YYYY-MM-DD"
-                    ),
-                );
-            }
-        },
-    };
-    let shard = match parse_shard(args.shard.as_deref()) {
-        Ok(s) => s,
-        Err(e) => return fail(EXIT_USAGE, &e),
-    };
-    if args.concurrency == Some(0) {
-        return fail(
-            EXIT_USAGE,
-            &anyhow::anyhow!("--concurrency 0 is not allowed; use 1 or more"),
-        );
-    }
-    let job = match Job::load(&args.job, &LoadOptions::from_env(args.output.clone(), true)) {
-        Ok(j) => j,
-        Err(e) => return fail(EXIT_USAGE, &anyhow::Error::new(e)),
+    let mut facts = RunFacts::new(chrono::Utc::now());
+    let mut files = ReportFiles::new(args.summary_json.clone(), args.metrics_file.clone());
+    let prepared = files
+        .check()
+        .map_err(anyhow::Error::new)
+        .and_then(|()| prepare(&args, &mut facts));
+    let (job, opts) = match prepared {
+        Ok(p) => p,
+        Err(e) => return fail_run(&files, &facts, EXIT_USAGE, &e),
     };
     init_tracing(args.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -143,12 +171,49 @@ fn run_command(args: RunArgs) -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            return fail(
+            return fail_run(
+                &files,
+                &facts,
                 EXIT_FATAL,
                 &anyhow::Error::new(e).context("cannot start the async runtime"),
             );
         }
     };
+    let outcome = runtime.block_on(async {
+        let stop = Stop::new();
+        spawn_signal_handler(stop.clone(), files.clone(), facts.clone());
+        run::run(&job, opts, stop).await
+    });
+    match outcome.context("the run could not start; nothing was fetched") {
+        Ok(report) => {
+            write_run_files(&files, &facts, &Outcome::Ran(&report));
+            print!("{}", report.summary());
+            let code = report.exit_code();
+            // Leave without waiting for abandoned requests: the manifest is written.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+            ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FATAL))
+        }
+        Err(e) => fail_run(&files, &facts, EXIT_FATAL, &e),
+    }
+}
+
+/// The job and run options from the command line, noting in `facts` what is known as it goes;
+/// any error here is a usage or job-file error (exit 2).
+fn prepare(args: &RunArgs, facts: &mut RunFacts) -> Result<(Job, RunOptions), anyhow::Error> {
+    let snapshot_date = match args.snapshot_date.as_deref() {
+        None => run::today_utc(),
+        Some(s) => run::parse_snapshot_date(s).ok_or_else(|| {
+            anyhow::anyhow!("--snapshot-date {s:?} is not allowed; use a real date as YYYY-MM-DD")
+        })?,
+    };
+    facts.snapshot_date = Some(snapshot_date.format("%Y-%m-%d").to_string());
+    let shard = parse_shard(args.shard.as_deref())?;
+    facts.shard = shard.map(|s| s.to_string());
+    if args.concurrency == Some(0) {
+        anyhow::bail!("--concurrency 0 is not allowed; use 1 or more");
+    }
+    let job = Job::load(&args.job, &LoadOptions::from_env(args.output.clone(), true))?;
+    facts.job = Some(job.name.to_string());
     let opts = RunOptions {
         snapshot_date,
         shard,
@@ -156,26 +221,13 @@ fn run_command(args: RunArgs) -> ExitCode {
         progress: args.progress,
         skip_published: args.skip_published,
     };
-    let outcome = runtime.block_on(async {
-        let stop = Stop::new();
-        spawn_signal_handler(stop.clone());
-        run::run(&job, opts, stop).await
-    });
-    match outcome.context("the run could not start; nothing was fetched") {
-        Ok(report) => {
-            print!("{}", report.summary());
-            let code = report.exit_code();
-            // Leave without waiting for abandoned requests: the manifest is written.
-            runtime.shutdown_timeout(std::time::Duration::from_millis(500));
-            ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FATAL))
-        }
-        Err(e) => fail(EXIT_FATAL, &e),
-    }
+    Ok((job, opts))
 }
 
 /// First SIGINT/SIGTERM: stop sending, abandon units, write the manifest; a watchdog exits if
-/// that takes longer than the grace period. A second signal exits at once.
-fn spawn_signal_handler(stop: Stop) {
+/// that takes longer than the grace period. A second signal exits at once. Either way the
+/// summary and metrics files say so, unless the finished run's were written first.
+fn spawn_signal_handler(stop: Stop, files: ReportFiles, facts: RunFacts) {
     use tokio::signal::unix::{SignalKind, signal};
     tokio::spawn(async move {
         let (Ok(mut int), Ok(mut term)) = (
@@ -203,6 +255,7 @@ fn spawn_signal_handler(stop: Stop) {
                 tracing::error!("The run did not stop within the grace period; exiting.");
             }
         }
+        write_run_files(&files, &facts, &Outcome::Abandoned { signal: first });
         std::process::exit(code);
     });
 }

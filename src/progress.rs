@@ -1,22 +1,49 @@
 //! Progress: a bar on a terminal, one line every 10 seconds elsewhere (Kubernetes logs, Airflow).
+//! `--progress on` off a terminal, where a bar cannot redraw, writes a line every 2 seconds and
+//! one at the end.
 //!
 //! Counters are atomics the units bump; this module only displays them.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Acquire};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// `--progress`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProgressMode {
-    /// Bars on a terminal, periodic lines elsewhere.
+    /// Bars on a terminal, a line every 10 s elsewhere.
     Auto,
-    /// Always bars.
+    /// Always progress: bars on a terminal, elsewhere a line every 2 s and one at the end.
     On,
-    /// Periodic lines only.
+    /// No bars: a line every 10 s.
     Off,
+}
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum View {
+    /// Bars redrawn in place (a terminal).
+    Bars,
+    /// A log line every `every`, and one at the end when `last`.
+    Lines { every: Duration, last: bool },
+}
+
+impl View {
+    fn choose(mode: ProgressMode, tty: bool) -> View {
+        match (mode, tty) {
+            (ProgressMode::Auto | ProgressMode::On, true) => View::Bars,
+            (ProgressMode::On, false) => View::Lines {
+                every: Duration::from_secs(2),
+                last: true,
+            },
+            (ProgressMode::Auto | ProgressMode::Off, _) => View::Lines {
+                every: Duration::from_secs(10),
+                last: false,
+            },
+        }
+    }
 }
 
 /// Live counters of a run.
@@ -46,55 +73,13 @@ impl Progress {
     /// Starts displaying `c`.
     pub fn start(c: Arc<Counters>, mode: ProgressMode) -> Progress {
         let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let bars = match mode {
-            ProgressMode::On => true,
-            ProgressMode::Off => false,
-            ProgressMode::Auto => tty,
-        };
+        let view = View::choose(mode, tty);
         let stop = CancellationToken::new();
         let s = stop.clone();
         let task = tokio::spawn(async move {
-            let started = Instant::now();
-            if bars {
-                let pb = ProgressBar::with_draw_target(
-                    Some(c.units_total.load(Relaxed)),
-                    ProgressDrawTarget::stderr(),
-                );
-                pb.set_style(
-                    ProgressStyle::with_template(
-                        "{elapsed_precise} [{bar:30}] {pos}/{len} units {msg}",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-                );
-                loop {
-                    pb.set_position(c.units_done.load(Relaxed));
-                    pb.set_message(line(&c, started));
-                    tokio::select! {
-                        () = tokio::time::sleep(Duration::from_millis(200)) => {}
-                        () = s.cancelled() => break,
-                    }
-                }
-                pb.finish_and_clear();
-            } else {
-                let mut tick = tokio::time::interval(Duration::from_secs(10));
-                tick.tick().await;
-                loop {
-                    tokio::select! {
-                        _ = tick.tick() => {}
-                        () = s.cancelled() => break,
-                    }
-                    tracing::info!(
-                        units_done = c.units_done.load(Relaxed),
-                        units_total = c.units_total.load(Relaxed),
-                        units_failed = c.units_failed.load(Relaxed),
-                        records = c.records.load(Relaxed),
-                        requests = c.requests.load(Relaxed),
-                        retries = c.retries.load(Relaxed),
-                        "Progress: {}.",
-                        line(&c, started)
-                    );
-                }
+            match view {
+                View::Bars => bars(&c, &s).await,
+                View::Lines { every, last } => lines(&c, &s, every, last).await,
             }
         });
         Progress {
@@ -114,14 +99,122 @@ impl Progress {
     }
 }
 
-fn line(c: &Counters, started: Instant) -> String {
-    let secs = started.elapsed().as_secs_f64().max(0.001);
-    let req = c.requests.load(Relaxed);
-    format!(
-        "{} records, {:.1} requests/s, {} retries, {} failed",
-        c.records.load(Relaxed),
-        req as f64 / secs,
-        c.retries.load(Relaxed),
-        c.units_failed.load(Relaxed)
-    )
+async fn bars(c: &Counters, stop: &CancellationToken) {
+    let started = Instant::now();
+    let pb = ProgressBar::with_draw_target(
+        Some(c.units_total.load(Acquire)),
+        ProgressDrawTarget::stderr(),
+    );
+    pb.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} units {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    loop {
+        // Both values, then one draw: two rate-limited draws in a row showed the new unit count
+        // beside the previous records count.
+        let n = Snapshot::of(c);
+        pb.set_message(n.line(started));
+        pb.set_position(n.units_done);
+        pb.force_draw();
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            () = stop.cancelled() => break,
+        }
+    }
+    pb.finish_and_clear();
+}
+
+async fn lines(c: &Counters, stop: &CancellationToken, every: Duration, last: bool) {
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => break,
+        }
+        log_line(c, started);
+    }
+    if last {
+        log_line(c, started);
+    }
+}
+
+fn log_line(c: &Counters, started: Instant) {
+    let n = Snapshot::of(c);
+    tracing::info!(
+        units_done = n.units_done,
+        units_total = n.units_total,
+        units_failed = n.units_failed,
+        records = n.records,
+        requests = n.requests,
+        retries = n.retries,
+        "Progress: {}/{} units, {}.",
+        n.units_done,
+        n.units_total,
+        n.line(started)
+    );
+}
+
+/// The counters read once, so a line's figures agree with each other.
+struct Snapshot {
+    units_done: u64,
+    units_total: u64,
+    units_failed: u64,
+    records: u64,
+    requests: u64,
+    retries: u64,
+}
+
+impl Snapshot {
+    fn of(c: &Counters) -> Snapshot {
+        // Units done first: a unit counts its records before it counts itself done, so the
+        // records read after never lag the units shown as done.
+        let units_done = c.units_done.load(Acquire);
+        Snapshot {
+            units_done,
+            units_total: c.units_total.load(Acquire),
+            units_failed: c.units_failed.load(Acquire),
+            records: c.records.load(Acquire),
+            requests: c.requests.load(Acquire),
+            retries: c.retries.load(Acquire),
+        }
+    }
+
+    fn line(&self, started: Instant) -> String {
+        let secs = started.elapsed().as_secs_f64().max(0.001);
+        format!(
+            "{} records, {:.1} requests/s, {} retries, {} failed",
+            self.records,
+            self.requests as f64 / secs,
+            self.retries,
+            self.units_failed
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `on` shows progress everywhere; off a terminal it cannot be bars, so it is lines.
+    #[test]
+    fn display_per_mode() {
+        let lines = |secs, last| View::Lines {
+            every: Duration::from_secs(secs),
+            last,
+        };
+        let table = [
+            (ProgressMode::Auto, true, View::Bars),
+            (ProgressMode::Auto, false, lines(10, false)),
+            (ProgressMode::On, true, View::Bars),
+            (ProgressMode::On, false, lines(2, true)),
+            (ProgressMode::Off, true, lines(10, false)),
+            (ProgressMode::Off, false, lines(10, false)),
+        ];
+        for (mode, tty, want) in table {
+            assert_eq!(View::choose(mode, tty), want, "{mode:?} tty={tty}");
+        }
+    }
 }

@@ -61,7 +61,11 @@ fn sigterm_stops_cleanly_within_ten_seconds() {
         partition(&t.out(), "followers", "linkedin", "acc_0").exists()
     });
     assert!(published, "the fast unit was published\n{}", tree(&t.out()));
-    std::thread::sleep(Duration::from_millis(300));
+    // The throttled unit is in its 60-second Retry-After once the simulator has answered 429.
+    let throttled = wait_until(Duration::from_secs(20), || {
+        sim.stats()["by_status"]["429"].as_u64().unwrap_or(0) >= 1
+    });
+    assert!(throttled, "the throttled unit got its 429: {}", sim.stats());
     signal(child.id(), "-TERM");
     let (code, took) = wait_exit(&mut child, Duration::from_secs(15));
     assert_eq!(code, Some(143));

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub(crate) const GATE: &str = "POSTPRESS_S3_TESTS";
 
 /// The credentials the shared test server is given by scripts/s3-server.sh.
-const KEY_ID: &str = "test";
-const SECRET: &str = "test";
+pub(crate) const KEY_ID: &str = "test";
+pub(crate) const SECRET: &str = "test";
 
 /// The shared server's endpoint, or `None` after printing why the test skips.
 pub(crate) fn s3_endpoint(test: &str) -> Option<String> {
@@ -186,7 +186,7 @@ fn sim_requests(sim: &Sim) -> u64 {
 }
 
 /// A free loopback port (nothing listens on it once this returns).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -194,16 +194,16 @@ fn free_port() -> u16 {
 }
 
 /// A private moto server on a free port, killed on drop.
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 impl Moto {
     /// Starts `.venv/bin/moto_server` with extra environment variables and waits until it
     /// accepts connections. (Readiness is a bare TCP connect: an HTTP request would count as one
     /// of the actions `INITIAL_NO_AUTH_ACTION_COUNT` lets through.)
-    fn start(envs: &[(&str, &str)]) -> Moto {
+    pub(crate) fn start(envs: &[(&str, &str)]) -> Moto {
         Moto::start_logged(envs, None)
     }
 
@@ -243,7 +243,7 @@ impl Drop for Moto {
 }
 
 /// The environment pointing `postpress-etl` at `endpoint` with the given keys.
-fn aws_env<'a>(
+pub(crate) fn aws_env<'a>(
     endpoint: &'a str,
     key_id: &'a str,
     secret: &'a str,
@@ -576,7 +576,7 @@ fn s3_bad_credentials_fail_before_any_request() {
 /// open connection, exactly what a client sees when the server process dies; `up` listens again
 /// on the same port. The server behind it keeps its state, so what the dying run left can be
 /// inspected and a rerun can complete.
-struct Proxy {
+pub(crate) struct Proxy {
     rt: tokio::runtime::Runtime,
     addr: SocketAddr,
     upstream: SocketAddr,
@@ -584,7 +584,7 @@ struct Proxy {
 }
 
 impl Proxy {
-    fn start(upstream: &str) -> Proxy {
+    pub(crate) fn start(upstream: &str) -> Proxy {
         let upstream: SocketAddr = upstream
             .trim_start_matches("http://")
             .parse()
@@ -608,7 +608,7 @@ impl Proxy {
         p
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
 
@@ -630,7 +630,7 @@ impl Proxy {
     }
 
     /// The server "dies": no listener, every connection dropped.
-    fn down(&self) {
+    pub(crate) fn down(&self) {
         for t in self.tasks.lock().expect("lock").drain(..) {
             t.abort();
         }

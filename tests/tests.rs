@@ -2,8 +2,11 @@
 
 mod util;
 
+mod breakers;
 mod cli;
 mod ops;
+mod regression;
+mod report_files;
 mod resume;
 mod run;
 mod s3;

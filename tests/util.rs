@@ -24,19 +24,20 @@ pub const SEED: u64 = 42;
 pub const DATE: &str = "2026-11-26";
 
 /// The simulator's binary: a sibling of the product's in the same target directory. It belongs
-/// to the workspace's other package, so `cargo test` at the root builds it too; a lone
-/// `cargo test -p postpress-etl` gets it built here once.
+/// to the workspace's other package: `cargo test --workspace` (what `make test` runs) builds
+/// it; after a lone `cargo test -p postpress-etl` it may be missing or older than its sources,
+/// and is then built here once.
 pub fn sim_bin() -> PathBuf {
     static BUILT: std::sync::Once = std::sync::Once::new();
     let etl = Path::new(env!("CARGO_BIN_EXE_postpress-etl"));
     let sim = etl.with_file_name("postpress-sim");
     BUILT.call_once(|| {
-        if !sim.exists() {
+        let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/postpress-sim/src");
+        if !sim.exists() || newest_mtime(&sources) > newest_mtime(&sim) {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-            let profile_release = etl.parent().is_some_and(|d| d.ends_with("release"));
             let mut cmd = Command::new(cargo);
             cmd.args(["build", "-p", "postpress-sim", "--bin", "postpress-sim"]);
-            if profile_release {
+            if etl.parent().is_some_and(|d| d.ends_with("release")) {
                 cmd.arg("--release");
             }
             let status = cmd.status().expect("cargo runs to build postpress-sim");
@@ -44,6 +45,17 @@ pub fn sim_bin() -> PathBuf {
         }
     });
     sim
+}
+
+/// The latest modification time of a file, or of any file below a directory.
+fn newest_mtime(path: &Path) -> std::time::SystemTime {
+    let own = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .unwrap_or(std::time::UNIX_EPOCH);
+    let children = std::fs::read_dir(path).into_iter().flatten().flatten();
+    children
+        .map(|e| newest_mtime(&e.path()))
+        .fold(own, std::cmp::max)
 }
 
 /// A running simulator, killed on drop.

@@ -74,8 +74,8 @@ from airflow.sdk import DAG, task
 from airflow.timetables.trigger import CronTriggerTimetable
 from kubernetes.client import models as k8s
 
-# Must match the job file's requests_per_second: every shard has its own rate limiter, so the
-# API key sees SHARDS x requests_per_second (4 x 2.5 = 10/s with jobs/example-k8s.toml).
+# Each shard uses 1/SHARDS of the job file's requests_per_second (the key's whole budget), so
+# together they never exceed it (4 x 2.5 = 10/s with jobs/example-k8s.toml).
 SHARDS = 4
 IMAGE = "registry.example.com/postpress-etl:0.1.0"
 # Where deploy/k8s/ was applied (the ServiceAccount, ConfigMaps and Secret live there).

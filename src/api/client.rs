@@ -170,12 +170,19 @@ impl Client {
                         Ok(page) => {
                             stats.bytes += len as u64;
                             let wait_ms = waited.as_millis() as u64;
-                            debug!(attempt, wait_ms, bytes = len, status = 200u16, "Page received.");
+                            debug!(
+                                attempt,
+                                wait_ms,
+                                bytes = len,
+                                status = 200u16,
+                                "Page received."
+                            );
                             return Ok(page);
                         }
                         Err(ParseFailure::Invalid(e)) => return Err(PageError::Invalid(e)),
                         Err(ParseFailure::Unparseable(message)) => AttemptError::Transport {
                             kind: TransportKind::Unparseable,
+                            cause: message.clone(),
                             message,
                         },
                     }
@@ -324,10 +331,10 @@ impl Client {
             })
         };
         tokio::select! {
-            r = tokio::time::timeout(self.cfg.timeout, attempt) => Ok(r.unwrap_or_else(|_| Err(AttemptError::Transport {
-                kind: TransportKind::Timeout,
-                message: format!("no complete answer within {}", humantime::format_duration(self.cfg.timeout)),
-            }))),
+            r = tokio::time::timeout(self.cfg.timeout, attempt) => Ok(r.unwrap_or_else(|_| {
+                let message = format!("no complete answer within {}", humantime::format_duration(self.cfg.timeout));
+                Err(AttemptError::Transport { kind: TransportKind::Timeout, cause: message.clone(), message })
+            })),
             () = self.cancel.cancelled() => Err(ApiError::Cancelled),
         }
     }
@@ -361,9 +368,19 @@ fn transport(e: reqwest::Error) -> AttemptError {
     };
     // The error's own chain names the cause (connection reset, incomplete message); the URL it
     // may carry holds no secret, the key travels in a header.
+    let message = crate::error_chain(&e);
+    let mut deepest = std::error::Error::source(&e);
+    while let Some(next) = deepest.and_then(std::error::Error::source) {
+        deepest = Some(next);
+    }
+    let cause = match deepest {
+        Some(d) => d.to_string(),
+        None => e.without_url().to_string(),
+    };
     AttemptError::Transport {
         kind,
-        message: crate::error_chain(&e),
+        message,
+        cause,
     }
 }
 

@@ -151,6 +151,9 @@ pub enum AttemptError {
         /// The underlying error, flattened to text (reqwest errors can carry the URL; ours has no
         /// secret in it, the key travels in a header).
         message: String,
+        /// The deepest cause alone, without the URL: the same text for every request that
+        /// failed the same way, whatever its account (the run's breaker compares it).
+        cause: String,
     },
     /// The body exceeded the 64 MiB page limit.
     #[error("page body larger than {limit} bytes")]
@@ -178,6 +181,14 @@ impl AttemptError {
                 throttle: false,
             },
             AttemptError::BodyTooLarge { .. } => Disposition::FailUnit,
+        }
+    }
+
+    /// A transport error's deepest cause, without the URL.
+    pub fn cause(&self) -> Option<&str> {
+        match self {
+            AttemptError::Transport { cause, .. } => Some(cause),
+            _ => None,
         }
     }
 
@@ -357,6 +368,7 @@ mod tests {
             let e = AttemptError::Transport {
                 kind,
                 message: "x".into(),
+                cause: "x".into(),
             };
             assert_eq!(e.disposition(), R);
         }

@@ -54,10 +54,12 @@ pub(super) fn read(path: &Path) -> Result<Vec<(u64, AccountFile)>, JobError> {
         };
         let page_size = match cell(4) {
             None => None,
-            Some(s) => Some(s.parse::<i64>().map_err(|_| {
-                err(format!(
-                    "line {line}: page_size = {s:?} is not allowed; use a whole number"
-                ))
+            Some(s) => Some(s.parse::<i64>().map_err(|_| JobError::AccountsFileValue {
+                path: path.to_owned(),
+                line,
+                column: "page_size".to_owned(),
+                value: format!("{s:?}"),
+                allowed: "use a whole number".to_owned(),
             })?),
         };
         out.push((

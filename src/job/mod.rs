@@ -4,7 +4,10 @@
 //! This module knows the job file's syntax and rules. It must not know about HTTP, Arrow or
 //! storage: it hands validated values to the layers that do.
 
+mod accounts;
 mod accounts_csv;
+mod error;
+mod origin;
 #[cfg(test)]
 mod tests;
 mod validate;

@@ -96,73 +96,7 @@ fn overrides_and_key_file() {
 /// Every rule's message, exactly.
 #[test]
 fn messages() {
-    let cases: &[(&str, &str)] = &[
-        (
-            "name = \"Daily Job\"\n",
-            "job file job.toml: name = \"Daily Job\" is not allowed; use 1 to 128 of lowercase letters, digits, '_' and '-'",
-        ),
-        (
-            "[fetch]\nconcurrency = 0\n",
-            "job file job.toml: fetch.concurrency = 0 is not allowed; use a whole number from 1 to 1024",
-        ),
-        (
-            "[fetch]\nrequests_per_second = -1.0\n",
-            "job file job.toml: fetch.requests_per_second = -1 is not allowed; use a number greater than 0 and at most 100000",
-        ),
-        (
-            "[fetch]\nbackoff_initial = \"5s\"\nbackoff_max = \"1s\"\n",
-            "job file job.toml: fetch.backoff_max = \"1s\" is not allowed; use a duration at least fetch.backoff_initial (\"5s\")",
-        ),
-        (
-            "[fetch]\nmax_attempts = 0\n",
-            "job file job.toml: fetch.max_attempts = 0 is not allowed; use a whole number from 1 to 100",
-        ),
-        (
-            "[api]\ntimeout = \"0s\"\n",
-            "job file job.toml: api.timeout = \"0s\" is not allowed; use a humantime duration greater than zero and at most 1h, e.g. \"500ms\", \"30s\", \"2m\"",
-        ),
-        (
-            "[api]\nbase_url = \"ftp://x/api\"\n",
-            "job file job.toml: api.base_url = \"ftp://x/api\" is not allowed; use an https:// URL",
-        ),
-        (
-            "[api]\nbase_url = \"http://api.example.com/api/v1\"\n",
-            "job file job.toml: api.base_url = \"http://api.example.com/api/v1\" is not allowed; http:// sends the API key in clear; use https://, a loopback host, or set api.allow_insecure_http = true",
-        ),
-        (
-            "[output]\nurl = \"gs://bucket\"\n",
-            "job file job.toml: output.url = \"gs://bucket\" is not allowed; use a path, file:///abs/path or s3://bucket/prefix",
-        ),
-        (
-            "[output]\nrow_group_rows = 0\n",
-            "job file job.toml: output.row_group_rows = 0 is not allowed; use a whole number from 1 to 1073741824",
-        ),
-        (
-            "[output]\ncheckpoint_rows = 0\n",
-            "job file job.toml: output.checkpoint_rows = 0 is not allowed; use a whole number from 1 to 1099511627776",
-        ),
-        (
-            "[[accounts]]\naccount_id = \"-x\"\nprovider = \"linkedin\"\n",
-            "job file job.toml: accounts[1].account_id = \"-x\" is not allowed; use [A-Za-z0-9][A-Za-z0-9_.-]* (at most 256 bytes) without \"..\"",
-        ),
-        (
-            "[[accounts]]\naccount_id = \"b\"\nprovider = \"linkedin\"\ndatasets = [\"posts\"]\n",
-            "job file job.toml: accounts[1].datasets = \"posts\" is not allowed; use \"followers\" and/or \"following\"",
-        ),
-        (
-            "[[accounts]]\naccount_id = \"b\"\nprovider = \"linkedin\"\ndatasets = []\n",
-            "job file job.toml: accounts[1].datasets = [] is not allowed; name at least one of \"followers\", \"following\" (or leave the key out for both)",
-        ),
-        (
-            "[[accounts]]\naccount_id = \"b\"\nprovider = \"instagram\"\ndatasets = [\"followers\"]\npage_size = 201\n",
-            "job file job.toml: accounts[1].page_size = 201 is not allowed; use 1 to 200 (instagram followers allows at most 200)",
-        ),
-        (
-            "[[accounts]]\naccount_id = \"acc_1\"\nprovider = \"instagram\"\n",
-            "job file job.toml: account_id \"acc_1\" is listed twice (accounts[0] and accounts[1]); list each account once, with datasets = [\"followers\", \"following\"] for both lists",
-        ),
-    ];
-    for (extra, want) in cases {
+    for (extra, want) in MESSAGE_CASES {
         // Tables after the minimal job; `name` replaces the minimal one.
         let text = if extra.starts_with("name") {
             MIN.replace("name = \"daily\"\n", extra)
@@ -171,6 +105,79 @@ fn messages() {
         };
         assert_eq!(err(&text), *want, "for {extra:?}");
     }
+}
+
+/// Job-file snippets (added to a minimal job) and the exact message each must give.
+const MESSAGE_CASES: &[(&str, &str)] = &[
+    (
+        "name = \"Daily Job\"\n",
+        "job file job.toml: name = \"Daily Job\" is not allowed; use 1 to 128 of lowercase letters, digits, '_' and '-'",
+    ),
+    (
+        "[fetch]\nconcurrency = 0\n",
+        "job file job.toml: fetch.concurrency = 0 is not allowed; use a whole number from 1 to 1024",
+    ),
+    (
+        "[fetch]\nrequests_per_second = -1.0\n",
+        "job file job.toml: fetch.requests_per_second = -1 is not allowed; use a number greater than 0 and at most 100000",
+    ),
+    (
+        "[fetch]\nbackoff_initial = \"5s\"\nbackoff_max = \"1s\"\n",
+        "job file job.toml: fetch.backoff_max = \"1s\" is not allowed; use a duration at least fetch.backoff_initial (\"5s\")",
+    ),
+    (
+        "[fetch]\nmax_attempts = 0\n",
+        "job file job.toml: fetch.max_attempts = 0 is not allowed; use a whole number from 1 to 100",
+    ),
+    (
+        "[api]\ntimeout = \"0s\"\n",
+        "job file job.toml: api.timeout = \"0s\" is not allowed; use a humantime duration greater than zero and at most 1h, e.g. \"500ms\", \"30s\", \"2m\"",
+    ),
+    (
+        "[api]\nbase_url = \"ftp://x/api\"\n",
+        "job file job.toml: api.base_url = \"ftp://x/api\" is not allowed; use an https:// URL",
+    ),
+    (
+        "[api]\nbase_url = \"http://api.example.com/api/v1\"\n",
+        "job file job.toml: api.base_url = \"http://api.example.com/api/v1\" is not allowed; http:// sends the API key in clear; use https://, a loopback host, or set api.allow_insecure_http = true",
+    ),
+    (
+        "[output]\nurl = \"gs://bucket\"\n",
+        "job file job.toml: output.url = \"gs://bucket\" is not allowed; use a path, file:///abs/path or s3://bucket/prefix",
+    ),
+    (
+        "[output]\nrow_group_rows = 0\n",
+        "job file job.toml: output.row_group_rows = 0 is not allowed; use a whole number from 1 to 1073741824",
+    ),
+    (
+        "[output]\ncheckpoint_rows = 0\n",
+        "job file job.toml: output.checkpoint_rows = 0 is not allowed; use a whole number from 1 to 1099511627776",
+    ),
+    (
+        "[[accounts]]\naccount_id = \"-x\"\nprovider = \"linkedin\"\n",
+        "job file job.toml: accounts[1].account_id = \"-x\" is not allowed; use [A-Za-z0-9][A-Za-z0-9_.-]* (at most 256 bytes) without \"..\"",
+    ),
+    (
+        "[[accounts]]\naccount_id = \"b\"\nprovider = \"linkedin\"\ndatasets = [\"posts\"]\n",
+        "job file job.toml: accounts[1].datasets = \"posts\" is not allowed; use \"followers\" and/or \"following\"",
+    ),
+    (
+        "[[accounts]]\naccount_id = \"b\"\nprovider = \"linkedin\"\ndatasets = []\n",
+        "job file job.toml: accounts[1].datasets = [] is not allowed; name at least one of \"followers\", \"following\" (or leave the key out for both)",
+    ),
+    (
+        "[[accounts]]\naccount_id = \"b\"\nprovider = \"instagram\"\ndatasets = [\"followers\"]\npage_size = 201\n",
+        "job file job.toml: accounts[1].page_size = 201 is not allowed; use 1 to 200 (instagram followers allows at most 200)",
+    ),
+    (
+        "[[accounts]]\naccount_id = \"acc_1\"\nprovider = \"instagram\"\n",
+        "job file job.toml: account_id \"acc_1\" is listed twice (accounts[0] and accounts[1]); list each account once, with datasets = [\"followers\", \"following\"] for both lists",
+    ),
+];
+
+/// A misspelt key, a job with no accounts, and a missing key, exactly.
+#[test]
+fn whole_file_messages() {
     assert!(
         err(&format!("{MIN}[fetch]\nconcurency = 3\n"))
             .starts_with("job file job.toml is not valid: TOML parse error at line 6, column 1")
@@ -216,4 +223,81 @@ fn every_table_rejects_unknown_keys() {
         .contains("unknown field `limit`")
     );
     assert!(err(&format!("api_key = \"x\"\n{MIN}")).contains("unknown field `api_key`"));
+}
+
+/// Issue 12: a value from a flag or the environment names its source, not the job file; the
+/// accounts CSV is the accounts file with line and column; TOML errors keep their snippet.
+#[test]
+fn messages_name_their_source() {
+    let with = |o: LoadOptions| {
+        Job::from_toml(Path::new("job.toml"), MIN, &o)
+            .expect_err("invalid")
+            .to_string()
+    };
+    assert_eq!(
+        with(LoadOptions {
+            output_url: Some("ftp://x/y".into()),
+            ..opts()
+        }),
+        "--output \"ftp://x/y\" is not allowed; use a path, file:///abs/path or s3://bucket/prefix"
+    );
+    assert_eq!(
+        with(LoadOptions {
+            base_url_env: Some("http://api.example.com/v1".into()),
+            ..opts()
+        }),
+        "environment variable POSTPRESS_BASE_URL (overriding api.base_url) \"http://api.example.com/v1\" is not allowed; http:// sends the API key in clear; use https://, a loopback host, or set api.allow_insecure_http = true"
+    );
+    assert_eq!(
+        with(LoadOptions {
+            api_key_env: Some("pp_a\u{7f}b".into()),
+            ..opts()
+        }),
+        "the API key from environment variable POSTPRESS_API_KEY cannot be sent: it holds a line break or another control character; put the key alone on one line"
+    );
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let csv = dir.path().join("accts.csv");
+    let path = dir.path().join("job.toml");
+    let load_csv = |rows: &str, extra: &str| {
+        std::fs::write(&csv, format!("account_id,provider,page_size\n{rows}")).expect("write");
+        let text = format!("name = \"csv\"\naccounts_file = \"accts.csv\"\n{extra}");
+        Job::from_toml(&path, &text, &opts())
+            .expect_err("invalid")
+            .to_string()
+    };
+    let shown = csv.display();
+    assert_eq!(
+        load_csv("acc_a,linkedin,\nacc_b,linkedin,abc\n", ""),
+        format!(
+            "accounts file {shown}, line 3, column page_size: \"abc\" is not allowed; use a whole number"
+        )
+    );
+    assert_eq!(
+        load_csv("acc_a,linkedin,500\n", ""),
+        format!(
+            "accounts file {shown}, line 2, column page_size: 500 is not allowed; use 1 to 100 (linkedin followers allows at most 100, linkedin following allows at most 1000)"
+        )
+    );
+    assert_eq!(
+        load_csv(
+            "acc_1,linkedin,\n",
+            "[[accounts]]\naccount_id = \"acc_1\"\nprovider = \"linkedin\"\n"
+        ),
+        format!(
+            "job file {}: account_id \"acc_1\" is listed twice (accounts[0] and accounts file {shown}, line 2); list each account once, with datasets = [\"followers\", \"following\"] for both lists",
+            path.display()
+        )
+    );
+    let e = err(&format!("{MIN}[fetch]\nconcurency = 3\n"));
+    assert_eq!(
+        e.lines().take(4).collect::<Vec<_>>(),
+        [
+            "job file job.toml is not valid: TOML parse error at line 6, column 1",
+            "  |",
+            "6 | concurency = 3",
+            "  | ^^^^^^^^^^",
+        ],
+        "{e}"
+    );
 }

@@ -2,99 +2,16 @@
 //!
 //! Errors name the file, the key, the bad value and what is allowed.
 
-use super::{AccountFile, JobFile, accounts_csv};
+use super::origin::header_safe;
+use super::{ApiFile, JobFile};
 use crate::api::secret::ApiKey;
 use crate::model::{Dataset, Provider};
-use std::collections::HashMap;
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Result alias of the job layer.
-pub type Result<T, E = JobError> = std::result::Result<T, E>;
-
-/// Everything that can be wrong with a job file. Each is an exit-2 usage error.
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    /// The job file cannot be read.
-    #[error("cannot read job file {path}")]
-    Read {
-        /// The job file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Not TOML, an unknown key, or a value of the wrong type.
-    #[error("job file {path} is not valid: {message}")]
-    Parse {
-        /// The job file.
-        path: PathBuf,
-        /// The TOML parser's message, with line and column.
-        message: String,
-    },
-    /// A value breaks a rule.
-    #[error("job file {path}: {key} = {value} is not allowed; {allowed}")]
-    InvalidValue {
-        /// The job (or accounts) file.
-        path: PathBuf,
-        /// The key, e.g. `accounts[2].provider` or `fetch.concurrency`.
-        key: String,
-        /// The value as written.
-        value: String,
-        /// What would be accepted.
-        allowed: String,
-    },
-    /// The same account listed twice.
-    #[error(
-        "job file {path}: account_id {account_id:?} is listed twice ({first} and {second}); list each account once, with datasets = [\"followers\", \"following\"] for both lists"
-    )]
-    DuplicateAccount {
-        /// The job file.
-        path: PathBuf,
-        /// The repeated id.
-        account_id: String,
-        /// Where it appeared first.
-        first: String,
-        /// Where it appeared again.
-        second: String,
-    },
-    /// No accounts at all.
-    #[error(
-        "job file {path}: no accounts; add [[accounts]] tables or accounts_file = \"accounts.csv\""
-    )]
-    NoAccounts {
-        /// The job file.
-        path: PathBuf,
-    },
-    /// No API key in the environment or the key file.
-    #[error(
-        "job file {path}: no API key; set the environment variable POSTPRESS_API_KEY or api.api_key_file (the key is never read from the job file or a flag)"
-    )]
-    MissingApiKey {
-        /// The job file.
-        path: PathBuf,
-    },
-    /// The key file named by `api.api_key_file` cannot be read or is empty.
-    #[error("job file {path}: api.api_key_file = {key_file:?} cannot be used: {reason}")]
-    ApiKeyFile {
-        /// The job file.
-        path: PathBuf,
-        /// The key file.
-        key_file: PathBuf,
-        /// Why it is unusable (never the key's content).
-        reason: String,
-    },
-    /// The accounts CSV cannot be read or parsed.
-    #[error("accounts file {path}: {message}")]
-    AccountsFile {
-        /// The CSV file.
-        path: PathBuf,
-        /// What is wrong, with the line.
-        message: String,
-    },
-}
+pub use super::error::{JobError, Result};
 
 /// A validated job name, `[a-z0-9_-]+`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +47,8 @@ pub struct LoadOptions {
     pub base_url_env: Option<String>,
     /// `--output`.
     pub output_url: Option<String>,
-    /// When false (`validate`), a missing key is not an error: the plan says so instead.
+    /// When false, a missing or unreadable key is not an error (`Api::api_key` is `None`).
+    /// `run` and `validate` both require it.
     pub require_api_key: bool,
 }
 
@@ -169,7 +87,7 @@ pub struct Job {
 pub struct Api {
     /// Base URL without a trailing slash.
     pub base_url: String,
-    /// The key; `None` only when loaded for `validate`.
+    /// The key; `None` only when loaded without `LoadOptions::require_api_key`.
     pub api_key: Option<ApiKey>,
     /// Where the key came from, for the plan (never the key).
     pub api_key_source: String,
@@ -281,15 +199,17 @@ impl Job {
     pub fn from_toml(path: &Path, text: &str, opts: &LoadOptions) -> Result<Job> {
         let file: JobFile = toml::from_str(text).map_err(|e| JobError::Parse {
             path: path.to_owned(),
-            message: e.to_string().trim_end().replace('\n', " "),
+            // The parser's caret snippet is several lines; it stays as it is.
+            message: e.to_string().trim_end().to_owned(),
         })?;
         let v = Validator { path };
         v.job(file, opts)
     }
 }
 
-struct Validator<'a> {
-    path: &'a Path,
+/// Validation of one job file, naming it in every error.
+pub(super) struct Validator<'a> {
+    pub(super) path: &'a Path,
 }
 
 impl Validator<'_> {
@@ -299,6 +219,24 @@ impl Validator<'_> {
             key: key.to_owned(),
             value: value.to_string(),
             allowed: allowed.to_owned(),
+        }
+    }
+
+    /// A bad value of `key`, or of the flag or variable that overrides it (`overrides`).
+    fn invalid_from(
+        &self,
+        key: &str,
+        overrides: Option<&str>,
+        value: impl fmt::Display,
+        allowed: &str,
+    ) -> JobError {
+        match overrides {
+            Some(name) => JobError::Override {
+                name: name.to_owned(),
+                value: value.to_string(),
+                allowed: allowed.to_owned(),
+            },
+            None => self.invalid(key, value, allowed),
         }
     }
 
@@ -356,13 +294,17 @@ impl Validator<'_> {
 
     fn api(&self, file: &JobFile, opts: &LoadOptions) -> Result<Api> {
         let a = &file.api;
-        let (raw_url, key) = match &opts.base_url_env {
-            Some(u) => (u.as_str(), "POSTPRESS_BASE_URL (overrides api.base_url)"),
-            None => (a.base_url.as_str(), "api.base_url"),
+        let (raw_url, from) = match &opts.base_url_env {
+            Some(u) => (
+                u.as_str(),
+                Some("environment variable POSTPRESS_BASE_URL (overriding api.base_url)"),
+            ),
+            None => (a.base_url.as_str(), None),
         };
+        let bad =
+            |value: String, allowed: &str| self.invalid_from("api.base_url", from, value, allowed);
         let url = reqwest::Url::parse(raw_url).map_err(|e| {
-            self.invalid(
-                key,
+            bad(
                 format!("{raw_url:?}"),
                 &format!(
                     "use an absolute https:// URL such as \"https://api.postpress.ai/api/v1\" ({e})"
@@ -373,25 +315,33 @@ impl Validator<'_> {
             "https" => {}
             "http" if a.allow_insecure_http || is_loopback(&url) => {}
             "http" => {
-                return Err(self.invalid(
-                    key,
+                return Err(bad(
                     format!("{raw_url:?}"),
                     "http:// sends the API key in clear; use https://, a loopback host, or set api.allow_insecure_http = true",
                 ));
             }
-            _ => {
-                return Err(self.invalid(key, format!("{raw_url:?}"), "use an https:// URL"));
-            }
+            _ => return Err(bad(format!("{raw_url:?}"), "use an https:// URL")),
         }
         if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-            return Err(self.invalid(
-                key,
+            return Err(bad(
                 format!("{raw_url:?}"),
                 "use a URL without query, fragment or credentials",
             ));
         }
         let timeout = self.duration("api.timeout", &a.timeout, Duration::from_secs(3600))?;
         let api_key_source = api_key_source(opts, a.api_key_file.as_deref());
+        let api_key = self.api_key(a, opts, &api_key_source)?;
+        Ok(Api {
+            base_url: url.as_str().trim_end_matches('/').to_owned(),
+            api_key,
+            api_key_source,
+            timeout,
+        })
+    }
+
+    /// The key from the environment or `api.api_key_file`: present, readable and sendable in a
+    /// header when `opts.require_api_key` (never its value in a message).
+    fn api_key(&self, a: &ApiFile, opts: &LoadOptions, source: &str) -> Result<Option<ApiKey>> {
         let api_key = match (&opts.api_key_env, &a.api_key_file) {
             (Some(k), _) => Some(ApiKey::new(k.trim().to_owned())),
             (None, Some(f)) => {
@@ -422,12 +372,14 @@ impl Validator<'_> {
                 path: self.path.to_owned(),
             });
         }
-        Ok(Api {
-            base_url: url.as_str().trim_end_matches('/').to_owned(),
-            api_key,
-            api_key_source,
-            timeout,
-        })
+        if let Some(k) = &api_key
+            && !header_safe(k.expose())
+        {
+            return Err(JobError::ApiKeyNotHeaderSafe {
+                source_name: source.to_owned(),
+            });
+        }
+        Ok(api_key)
     }
 
     fn fetch(&self, file: &JobFile) -> Result<Fetch> {
@@ -470,25 +422,25 @@ impl Validator<'_> {
 
     fn output(&self, file: &JobFile, opts: &LoadOptions) -> Result<Output> {
         let o = &file.output;
-        let (url, key) = match &opts.output_url {
-            Some(u) => (u.clone(), "--output"),
-            None => (o.url.clone(), "output.url"),
+        let (url, from) = match &opts.output_url {
+            Some(u) => (u.clone(), Some("--output")),
+            None => (o.url.clone(), None),
         };
+        let bad =
+            |value: String, allowed: &str| self.invalid_from("output.url", from, value, allowed);
         if url.trim().is_empty() {
-            return Err(self.invalid(
-                key,
-                "\"\"",
+            return Err(bad(
+                "\"\"".to_owned(),
                 "use a path, file:///abs/path or s3://bucket/prefix",
             ));
         }
         let url = if let Some(rest) = url.strip_prefix("s3://") {
             if rest.split('/').next().is_none_or(str::is_empty) {
-                return Err(self.invalid(key, format!("{url:?}"), "use s3://bucket/prefix"));
+                return Err(bad(format!("{url:?}"), "use s3://bucket/prefix"));
             }
             url
         } else if url.contains("://") && !url.starts_with("file://") {
-            return Err(self.invalid(
-                key,
+            return Err(bad(
                 format!("{url:?}"),
                 "use a path, file:///abs/path or s3://bucket/prefix",
             ));
@@ -525,152 +477,12 @@ impl Validator<'_> {
         })
     }
 
-    fn relative(&self, p: &Path) -> PathBuf {
+    pub(super) fn relative(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_owned()
         } else {
             self.path.parent().unwrap_or(Path::new(".")).join(p)
         }
-    }
-
-    fn accounts(&self, file: &JobFile) -> Result<Vec<Account>> {
-        let mut out = Vec::new();
-        let mut seen: HashMap<String, String> = HashMap::new();
-        for (i, a) in file.accounts.iter().enumerate() {
-            let at = format!("accounts[{i}]");
-            let acc = self.account(self.path, &at, a)?;
-            self.remember(&mut seen, &acc, at)?;
-            out.push(acc);
-        }
-        if let Some(csv) = &file.accounts_file {
-            let csv_path = self.relative(csv);
-            let rows = accounts_csv::read(&csv_path)?;
-            for (line, a) in rows {
-                let at = format!("{} line {line}", csv_path.display());
-                let acc = self.account(&csv_path, &format!("line {line}"), &a)?;
-                self.remember(&mut seen, &acc, at)?;
-                out.push(acc);
-            }
-        }
-        if out.is_empty() {
-            return Err(JobError::NoAccounts {
-                path: self.path.to_owned(),
-            });
-        }
-        Ok(out)
-    }
-
-    fn remember(
-        &self,
-        seen: &mut HashMap<String, String>,
-        acc: &Account,
-        at: String,
-    ) -> Result<()> {
-        if let Some(first) = seen.get(&acc.account_id) {
-            return Err(JobError::DuplicateAccount {
-                path: self.path.to_owned(),
-                account_id: acc.account_id.clone(),
-                first: first.clone(),
-                second: at,
-            });
-        }
-        seen.insert(acc.account_id.clone(), at);
-        Ok(())
-    }
-
-    fn account(&self, file: &Path, at: &str, a: &AccountFile) -> Result<Account> {
-        let v = Validator { path: file };
-        if !valid_account_id(&a.account_id) {
-            return Err(v.invalid(
-                &format!("{at}.account_id"),
-                format!("{:?}", a.account_id),
-                "use [A-Za-z0-9][A-Za-z0-9_.-]* (at most 256 bytes) without \"..\"",
-            ));
-        }
-        let provider: Provider = a.provider.parse().map_err(|()| {
-            v.invalid(
-                &format!("{at}.provider"),
-                format!("{:?}", a.provider),
-                "use \"linkedin\" or \"instagram\"",
-            )
-        })?;
-        let datasets = match &a.datasets {
-            None => Dataset::ALL.to_vec(),
-            Some(list) => {
-                let mut ds = Vec::new();
-                for d in list {
-                    let parsed: Dataset = d.parse().map_err(|()| {
-                        v.invalid(
-                            &format!("{at}.datasets"),
-                            format!("{d:?}"),
-                            "use \"followers\" and/or \"following\"",
-                        )
-                    })?;
-                    if ds.contains(&parsed) {
-                        return Err(v.invalid(
-                            &format!("{at}.datasets"),
-                            format!("{list:?}"),
-                            "name each dataset once",
-                        ));
-                    }
-                    ds.push(parsed);
-                }
-                if ds.is_empty() {
-                    return Err(v.invalid(
-                        &format!("{at}.datasets"),
-                        "[]",
-                        "name at least one of \"followers\", \"following\" (or leave the key out for both)",
-                    ));
-                }
-                ds.sort();
-                ds
-            }
-        };
-        if let Some(u) = &a.user_id
-            && (u.is_empty() || u.len() > 512 || u.chars().any(char::is_control))
-        {
-            return Err(v.invalid(
-                &format!("{at}.user_id"),
-                format!("{u:?}"),
-                "use a non-empty provider_id or username without control characters",
-            ));
-        }
-        let page_size = match a.page_size {
-            None => None,
-            Some(p) => {
-                let max = datasets
-                    .iter()
-                    .map(|d| provider.max_page_size(*d))
-                    .min()
-                    .unwrap_or(100);
-                if p < 1 || p > i64::from(max) {
-                    let which: Vec<String> = datasets
-                        .iter()
-                        .map(|d| {
-                            format!(
-                                "{} {} allows at most {}",
-                                provider,
-                                d,
-                                provider.max_page_size(*d)
-                            )
-                        })
-                        .collect();
-                    return Err(v.invalid(
-                        &format!("{at}.page_size"),
-                        p,
-                        &format!("use 1 to {max} ({})", which.join(", ")),
-                    ));
-                }
-                u32::try_from(p).ok()
-            }
-        };
-        Ok(Account {
-            account_id: a.account_id.clone(),
-            provider,
-            datasets,
-            user_id: a.user_id.clone(),
-            page_size,
-        })
     }
 }
 

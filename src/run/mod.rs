@@ -7,10 +7,14 @@
 //! * `areas` — the staging areas the run holds, their leases, and their release;
 //! * `unit` — one unit's fetch, write and publish;
 //! * `stop` — signals and the grace period;
+//! * `breaker` — the run-level and destination breakers (SPEC §3): when to stop early;
 //! * here — the run: setup, concurrency, panics, run-fatal errors and the manifest. The run's
 //!   status is derived from what this gathers in one place, [`RunReport::seal`].
 
 mod areas;
+mod breaker;
+#[cfg(test)]
+mod breaker_tests;
 pub mod checkpoint;
 mod checkpointer;
 pub mod plan;
@@ -18,7 +22,9 @@ mod resume;
 pub mod stop;
 mod unit;
 
-pub use plan::{Shard, ShardError, Unit, new_run_id, parse_snapshot_date, plan, today_utc};
+pub use plan::{
+    KeyShare, Shard, ShardError, Unit, new_run_id, parse_snapshot_date, plan, today_utc,
+};
 pub use stop::{STOP_GRACE, Stop};
 
 use crate::api::client::{Client, ClientConfig};
@@ -103,6 +109,8 @@ pub(crate) struct RunCtx {
     /// Cancelled on a signal or a run-fatal error: stop sending, abandon units.
     halt: CancellationToken,
     fatal: Mutex<Option<String>>,
+    /// When to stop early: the API refuses everyone, or the destination is gone.
+    breakers: breaker::Breakers,
 }
 
 impl RunCtx {
@@ -147,6 +155,7 @@ async fn setup(
     opts: &RunOptions,
     stop: &Stop,
     concurrency: usize,
+    units: usize,
 ) -> Result<RunCtx, RunError> {
     let registry = Registry::load()?;
     let run_id = new_run_id();
@@ -168,7 +177,7 @@ async fn setup(
             max_attempts: job.fetch.max_attempts,
             backoff_initial: job.fetch.backoff_initial,
             backoff_max: job.fetch.backoff_max,
-            requests_per_second: job.fetch.requests_per_second,
+            requests_per_second: KeyShare::new(job.fetch.requests_per_second, opts.shard).rate(),
             pool_size: concurrency,
         },
         halt.clone(),
@@ -198,6 +207,7 @@ async fn setup(
         counters: Arc::new(Counters::default()),
         halt,
         fatal: Mutex::new(None),
+        breakers: breaker::Breakers::new(units, breaker::host_port(&job.api.base_url)),
         dest,
     })
 }
@@ -211,8 +221,9 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
         .concurrency
         .unwrap_or(job.fetch.concurrency.get())
         .max(1);
-    let ctx = Arc::new(setup(job, &opts, &stop, concurrency).await?);
+    let ctx = Arc::new(setup(job, &opts, &stop, concurrency, units.len()).await?);
     ctx.counters.units_total.store(units.len() as u64, Relaxed);
+    let share = KeyShare::new(job.fetch.requests_per_second, opts.shard);
     info!(
         job = %job.name,
         run_id = %ctx.run_id,
@@ -220,8 +231,9 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
         shard = opts.shard.map(|s| s.to_string()),
         units = units.len(),
         concurrency,
+        requests_per_second = share.rate(),
         destination = %ctx.dest.display,
-        "Run started."
+        "Run started at {share}."
     );
     ctx.areas.hold_own(&ctx).await;
     let renewal = areas::Renewal::start(ctx.clone());
@@ -248,9 +260,14 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         totals: Totals::default(),
         units: reports,
+        manifest_url: None,
     };
     report.seal();
     write_manifest(&ctx, &mut report).await;
+    if let Some(why) = ctx.fatal() {
+        // The run's last ERROR line: what went wrong for every unit, and what to check.
+        error!(error = %why, "Run failed.");
+    }
     Ok(report)
 }
 
@@ -274,10 +291,29 @@ async fn run_units(
     indexed.into_iter().map(|(_, r)| r).collect()
 }
 
+/// Runs a unit once the breakers admit it, and tells them how it ended; a trip stops the run.
+async fn spawn_unit(ctx: Arc<RunCtx>, unit: Unit, start: resume::Start) -> UnitReport {
+    // Until the API has answered with a page, only the first few units go (SPEC §3); a unit
+    // refused here finds the run halted and reports itself skipped. Units that send no request
+    // (already published, a publish to finish) pass by: they would hold a probe's place and tell
+    // nothing about the API; a unit waiting for a live lease asks once it knows (`unit`).
+    let gated = start.gated();
+    if gated {
+        ctx.breakers.admit(&ctx.halt).await;
+    }
+    let report = run_spawned(&ctx, unit, start).await;
+    if (gated || report.attempts > 0)
+        && let Some(trip) = ctx.breakers.unit_ended(&report)
+    {
+        ctx.abort(trip.to_string());
+    }
+    report
+}
+
 /// Runs a unit as a task of its own, so decoding and encoding use every worker thread. A panic
 /// is a bug: the unit publishes nothing and the run says so (exit 1), but the other units and
 /// the manifest still happen.
-async fn spawn_unit(ctx: Arc<RunCtx>, unit: Unit, start: resume::Start) -> UnitReport {
+async fn run_spawned(ctx: &Arc<RunCtx>, unit: Unit, start: resume::Start) -> UnitReport {
     let mut crashed = UnitReport::new(
         &unit.account.account_id,
         unit.dataset,
@@ -310,7 +346,10 @@ async fn spawn_unit(ctx: Arc<RunCtx>, unit: Unit, start: resume::Start) -> UnitR
 async fn write_manifest(ctx: &RunCtx, report: &mut RunReport) {
     let manifest = ctx.layout.manifest(&ctx.snapshot_date, &ctx.run_id);
     match sink::put_object(ctx.dest.store.as_ref(), &manifest, report.to_json()).await {
-        Ok(()) => info!(manifest = %manifest, status = ?report.status, "Run finished."),
+        Ok(()) => {
+            info!(manifest = %manifest, status = ?report.status, "Run finished.");
+            report.manifest_url = Some(ctx.dest.url_of(&manifest));
+        }
         Err(e) => {
             error!(error = %chain(&e), "The run manifest could not be written.");
             report

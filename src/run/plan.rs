@@ -80,6 +80,56 @@ impl fmt::Display for Shard {
     }
 }
 
+/// The share of the key's `requests_per_second` a run uses: all of it, or `1/N` under
+/// `--shard I/N`, since the N shards run side by side on the same key (SPEC §3).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeyShare {
+    /// `fetch.requests_per_second`: the whole key's budget.
+    pub key_rate: f64,
+    /// N, or 1 without `--shard`.
+    pub shards: u64,
+}
+
+impl KeyShare {
+    /// The share of `key_rate` for `shard`.
+    pub fn new(key_rate: f64, shard: Option<Shard>) -> KeyShare {
+        KeyShare {
+            key_rate,
+            shards: shard.map_or(1, |s| s.count.max(1)),
+        }
+    }
+
+    /// Requests per second this run may send.
+    pub fn rate(&self) -> f64 {
+        self.key_rate / self.shards as f64
+    }
+}
+
+impl fmt::Display for KeyShare {
+    /// `2.5 requests/s (1/4 of the key's 10)`, or `10 requests/s (the key's whole budget)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let num = |x: f64| {
+            let s = format!("{x:.3}");
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        };
+        if self.shards > 1 {
+            write!(
+                f,
+                "{} requests/s (1/{} of the key's {})",
+                num(self.rate()),
+                self.shards,
+                num(self.key_rate)
+            )
+        } else {
+            write!(
+                f,
+                "{} requests/s (the key's whole budget)",
+                num(self.key_rate)
+            )
+        }
+    }
+}
+
 /// One planned unit.
 #[derive(Debug, Clone)]
 pub struct Unit {
@@ -170,6 +220,26 @@ mod tests {
         assert!(Shard::parse("x/0", None).is_err());
         assert!(Shard::parse("auto/2", None).is_err());
         assert!(Shard::parse("1", None).is_err());
+    }
+
+    /// A shard uses 1/N of the key's budget, and says so as a number.
+    #[test]
+    fn key_share() {
+        let s = |i, n| Some(Shard { index: i, count: n });
+        assert_eq!(KeyShare::new(10.0, s(0, 4)).rate(), 2.5);
+        assert_eq!(
+            KeyShare::new(10.0, s(0, 4)).to_string(),
+            "2.5 requests/s (1/4 of the key's 10)"
+        );
+        assert_eq!(
+            KeyShare::new(10.0, s(2, 3)).to_string(),
+            "3.333 requests/s (1/3 of the key's 10)"
+        );
+        assert_eq!(
+            KeyShare::new(5.0, None).to_string(),
+            "5 requests/s (the key's whole budget)"
+        );
+        assert_eq!(KeyShare::new(5.0, s(0, 1)).rate(), 5.0);
     }
 
     /// Snapshot dates are strict YYYY-MM-DD.

@@ -59,6 +59,13 @@ pub(crate) enum Start {
     Published,
 }
 
+impl Start {
+    /// Whether the unit asks the API for pages, and so waits at the breakers' gate (SPEC §3).
+    pub(crate) fn gated(&self) -> bool {
+        matches!(self, Start::Fresh | Start::Resume(_))
+    }
+}
+
 type UnitId = (Dataset, Provider, String);
 
 fn unit_id(u: &Unit) -> UnitId {

@@ -99,6 +99,7 @@ impl UnitError {
                         if let Some(a) = api.attempt_error() {
                             f.status = a.status();
                             f.error_type = Some(a.error_type());
+                            f.cause = a.cause().map(str::to_owned);
                             if let Some(env) = a.envelope() {
                                 f.title = env.title.clone();
                                 f.detail = env.detail.clone();
@@ -184,11 +185,21 @@ fn stopped(ctx: &RunCtx, report: &mut UnitReport) {
 async fn settle(ctx: &RunCtx, unit: &Unit, start: Start, report: &mut UnitReport) -> Option<Start> {
     let start = match start {
         Start::Deferred(f) => match resume::settle(ctx, unit, *f).await {
+            // Now that it will ask the API, it waits at the breakers' gate like the others.
+            Ok(s) if s.gated() && !ctx.breakers.admit(&ctx.halt).await => {
+                stopped(ctx, report);
+                return None;
+            }
             Ok(s) => s,
             Err(Waited::StillLive(lease)) => {
-                report.reason = Some(SkipReason::HeldByLiveRun);
+                let why = format!(
+                    "not run: its checkpoint is held by a live run ({}); left to it, not fetched twice",
+                    lease.describe()
+                );
                 warn!(holder = %lease.describe(), waited_s = resume::LEASE_WAIT.as_secs(),
                     "The unit's checkpoint is still held by a live run; the unit is left to it, not fetched twice.");
+                report.reason = Some(SkipReason::HeldByLiveRun);
+                report.error = Some(UnitFailure::new(FailureKind::HeldByLiveRun, why));
                 return None;
             }
             Err(_) => {
@@ -208,7 +219,10 @@ async fn settle(ctx: &RunCtx, unit: &Unit, start: Start, report: &mut UnitReport
 
 fn finish(ctx: &RunCtx, mut report: UnitReport, started: Instant) -> UnitReport {
     report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    ctx.counters.units_done.fetch_add(1, Relaxed);
+    // Release: progress reads units done first, then finds this unit's records counted.
+    ctx.counters
+        .units_done
+        .fetch_add(1, std::sync::atomic::Ordering::Release);
     if report.status == UnitStatus::Failed {
         ctx.counters.units_failed.fetch_add(1, Relaxed);
     }
@@ -476,6 +490,7 @@ fn record_page(ctx: &RunCtx, report: &mut UnitReport, page: &DecodedPage) -> Opt
         merge_unknown(&mut report.unknown_field_names, name, *n);
     }
     ctx.counters.records.fetch_add(rows, Relaxed);
+    ctx.breakers.page_received();
     page.cursor.clone()
 }
 

@@ -40,6 +40,14 @@ pub enum StoreError {
         #[source]
         source: object_store::Error,
     },
+    /// The output path, or a directory it would be created in, is a regular file.
+    #[error("output directory {path} cannot be used: {file} is a file, not a directory")]
+    NotADirectory {
+        /// The output directory as given.
+        path: String,
+        /// The file in the way.
+        file: String,
+    },
     /// The URL's path is not a valid object path.
     #[error("destination {url} has an invalid prefix")]
     Prefix {
@@ -96,6 +104,17 @@ impl fmt::Debug for Destination {
     }
 }
 
+impl Destination {
+    /// Where an object of this destination is, for people and schedulers: `s3://bucket/key`, or
+    /// the absolute local path.
+    pub fn url_of(&self, path: &Path) -> String {
+        match &self.target {
+            Target::S3 { bucket, .. } => format!("s3://{bucket}/{path}"),
+            Target::Local { dir } => format!("{}/{path}", dir.trim_end_matches('/')),
+        }
+    }
+}
+
 /// object_store's retries of every S3 request (timeouts, connection errors, 5xx, 429): up to
 /// five retries with exponential backoff from 100 ms, given up after two minutes. PUT-like calls
 /// get a further retry of the whole call in `sink::retry_io`.
@@ -111,11 +130,28 @@ pub fn s3_retry_config() -> RetryConfig {
     }
 }
 
+/// Checks a destination without writing or connecting: no file where a local output goes.
+pub fn check(url: &str) -> Result<(), StoreError> {
+    if url.starts_with("s3://") {
+        return Ok(());
+    }
+    let dir = url.strip_prefix("file://").unwrap_or(url);
+    let existing = std::path::Path::new(dir).ancestors().find(|p| p.exists());
+    match existing {
+        Some(p) if !p.is_dir() => Err(StoreError::NotADirectory {
+            path: dir.to_owned(),
+            file: p.display().to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Opens the destination named by `output.url`.
 pub fn open(url: &str) -> Result<Destination, StoreError> {
     if let Some(rest) = url.strip_prefix("s3://") {
         return open_s3(url, rest);
     }
+    check(url)?;
     let dir = url.strip_prefix("file://").unwrap_or(url);
     let local = |source| StoreError::LocalDir {
         path: dir.to_owned(),
@@ -433,6 +469,11 @@ mod tests {
         let root = open("s3://b").expect("opens");
         assert_eq!(root.prefix.as_ref(), "");
         assert!(!format!("{d:?}").contains("secret"), "{d:?}");
+        let key = super::super::layout::Layout::new(&d.prefix).manifest("2026-11-26", "r1");
+        assert_eq!(
+            d.url_of(&key),
+            "s3://my-bucket/exports/pp/_runs/snapshot_date=2026-11-26/r1.json"
+        );
     }
 
     /// Every cause names the bucket.

@@ -213,6 +213,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
 async fn data(state: &State, req: &Request<Incoming>, dataset: Dataset, request_id: u64) -> Reply {
     // The peak rates count every request the client sent, whatever it is answered.
     state.stats.data_request(Instant::now());
+    let _in_flight = state.stats.in_flight();
     let ask = match admit::admit(state, req, dataset, request_id) {
         Ok(ask) => ask,
         Err(refusal) => return Ok(refusal),

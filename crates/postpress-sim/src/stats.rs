@@ -118,6 +118,15 @@ pub(crate) enum CursorRefusal {
     Expired,
 }
 
+/// One data request being answered (see [`Stats::in_flight`]).
+pub(crate) struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The simulator's counters.
 #[derive(Debug)]
 pub(crate) struct Stats {
@@ -132,6 +141,10 @@ pub(crate) struct Stats {
     cursors: [AtomicU64; 2],
     /// Data requests in 1 s and in 10 s windows, whatever their outcome.
     peaks: Mutex<Peaks<2>>,
+    /// Data requests being answered now, and the most at any one time: how many a client
+    /// really had in flight together, the evidence of its concurrency that needs no clock.
+    in_flight: AtomicU64,
+    in_flight_peak: AtomicU64,
     /// The origin of the windows' clock.
     started: Instant,
 }
@@ -162,6 +175,8 @@ impl Stats {
                 Duration::from_secs(1),
                 Duration::from_secs(10),
             ])),
+            in_flight: AtomicU64::new(0),
+            in_flight_peak: AtomicU64::new(0),
             started: Instant::now(),
         }
     }
@@ -173,6 +188,13 @@ impl Stats {
     /// A request on a data route arrived at `now`.
     pub(crate) fn data_request(&self, now: Instant) {
         lock(&self.peaks).record(self.micros(now));
+    }
+
+    /// A data request started being answered; the guard marks its end when dropped.
+    pub(crate) fn in_flight(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.in_flight_peak.fetch_max(now, Ordering::Relaxed);
+        InFlight(&self.in_flight)
     }
 
     /// A data request arrived at `now` for a known account's list.
@@ -238,6 +260,7 @@ impl Stats {
             c.store(0, Ordering::Relaxed);
         }
         lock(&self.peaks).reset();
+        self.in_flight_peak.store(0, Ordering::Relaxed);
         for a in accounts {
             a.reset();
         }
@@ -289,6 +312,7 @@ impl Stats {
                 "expired": get(&self.cursors[CursorRefusal::Expired as usize]),
             },
             "peak_requests": {"1s": second, "10s": ten},
+            "peak_in_flight": get(&self.in_flight_peak),
             "accounts": per_account,
         })
     }

@@ -75,6 +75,7 @@ async fn transport_faults() {
     let c1 = page0["cursor"].as_str().unwrap();
 
     // Fresh connections, so the client cannot quietly retry on another pooled one.
+    install_tls_provider();
     let fresh = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(0)

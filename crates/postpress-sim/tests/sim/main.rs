@@ -208,11 +208,19 @@ impl Drop for SimProcess {
 }
 
 fn client() -> reqwest::Client {
+    install_tls_provider();
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))
         .build()
         .expect("HTTP client")
+}
+
+/// reqwest builds a TLS config even for plain HTTP. Built on its own, this package's reqwest
+/// brings its default provider; in a workspace build its features are unified with the
+/// product's, which chooses ring and installs it itself: do the same here.
+fn install_tls_provider() {
+    let _already = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// A response read whole.

@@ -24,6 +24,7 @@ async fn stats_counters() {
         "violations": {"account_rate": 0, "key_rate": 0, "limit": 0},
         "cursors": {"invalid": 0, "expired": 0},
         "peak_requests": {"1s": 4, "10s": 4},
+        "peak_in_flight": 1,
         "day": 0,
         "cursor_generation": 0,
         "accounts": {
@@ -47,6 +48,7 @@ async fn stats_counters() {
     sim.reset().await;
     let stats = sim.stats().await;
     assert_eq!(stats["requests"], 0);
+    assert_eq!(stats["peak_in_flight"], 0);
     assert_eq!(stats["by_status"], serde_json::json!({}));
     assert_eq!(stats["accounts"], serde_json::json!({}));
 }

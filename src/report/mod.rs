@@ -1,5 +1,18 @@
 //! What a run did: one [`UnitReport`] per unit, the [`RunReport`] that holds them, the manifest
 //! JSON, the closing summary table, and the exit code — derived in one place.
+//!
+//! For schedulers and monitoring (SPEC §11), from the final report or what stopped the run
+//! before it had one ([`outcome`]): the summary JSON ([`summary`]), the Prometheus metrics
+//! ([`metrics`]), and both written atomically ([`files`]). Nothing here knows the API or the
+//! object store.
+
+pub mod files;
+pub mod metrics;
+pub mod outcome;
+mod skip;
+pub mod summary;
+
+pub use skip::SkipReason;
 
 use crate::model::{Dataset, Provider};
 use serde::Serialize;
@@ -36,6 +49,8 @@ pub enum FailureKind {
     Aborted,
     /// A bug: the unit panicked.
     Internal,
+    /// Not run: its checkpoint is held by a run still alive (SPEC §10), left to finish it.
+    HeldByLiveRun,
 }
 
 impl FailureKind {
@@ -49,6 +64,7 @@ impl FailureKind {
             FailureKind::Interrupted => "interrupted",
             FailureKind::Aborted => "aborted",
             FailureKind::Internal => "internal",
+            FailureKind::HeldByLiveRun => "held_by_live_run",
         }
     }
 }
@@ -84,6 +100,10 @@ pub struct UnitFailure {
     /// The field at fault, for an invalid page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For a transport error, its deepest cause without the URL (`Connection refused (os
+    /// error 111)`): what the run's breaker compares. The `message` carries it already.
+    #[serde(skip)]
+    pub cause: Option<String>,
 }
 
 impl UnitFailure {
@@ -100,40 +120,13 @@ impl UnitFailure {
             page: None,
             item: None,
             field: None,
+            cause: None,
         }
     }
 
     /// The envelope type, or else the kind: what the summary shows.
     pub fn label(&self) -> &str {
         self.error_type.as_deref().unwrap_or(self.kind.as_str())
-    }
-}
-
-/// Why a unit was skipped: what a finalize step needs to tell "already published" from
-/// "interrupted"; serialised as the manifest's `reason`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SkipReason {
-    /// `--skip-published`: a run of the job published it for that date already. Not a failure.
-    AlreadyPublished,
-    /// The run was stopped by a signal before the unit was published.
-    Interrupted,
-    /// The run stopped on a run-fatal error before the unit was published.
-    Aborted,
-    /// Its checkpoint belongs to a run that is still alive (a live lease), which is left to
-    /// finish it (SPEC §10).
-    HeldByLiveRun,
-}
-
-impl SkipReason {
-    /// The manifest's string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SkipReason::AlreadyPublished => "already_published",
-            SkipReason::Interrupted => "interrupted",
-            SkipReason::Aborted => "aborted",
-            SkipReason::HeldByLiveRun => "held_by_live_run",
-        }
     }
 }
 
@@ -281,6 +274,9 @@ pub struct RunReport {
     pub totals: Totals,
     /// Every planned unit.
     pub units: Vec<UnitReport>,
+    /// Where the manifest was written (URL or local path), once it was; not in the manifest.
+    #[serde(skip)]
+    pub manifest_url: Option<String>,
 }
 
 /// Sums over the units.
@@ -433,7 +429,7 @@ impl RunReport {
 mod tests {
     use super::*;
 
-    fn report(statuses: &[UnitStatus]) -> RunReport {
+    pub(super) fn report(statuses: &[UnitStatus]) -> RunReport {
         let mut r = RunReport {
             job: "j".into(),
             run_id: "r".into(),
@@ -455,9 +451,29 @@ mod tests {
                     u
                 })
                 .collect(),
+            manifest_url: None,
         };
         r.seal();
         r
+    }
+
+    /// Failure kinds serialise as the manifest's strings, and `as_str` agrees.
+    #[test]
+    fn failure_kinds_are_the_manifest_strings() {
+        use FailureKind::*;
+        for (kind, text) in [
+            (Api, "api"),
+            (InvalidPage, "invalid_page"),
+            (Pagination, "pagination"),
+            (Storage, "storage"),
+            (Interrupted, "interrupted"),
+            (Aborted, "aborted"),
+            (Internal, "internal"),
+            (HeldByLiveRun, "held_by_live_run"),
+        ] {
+            assert_eq!(serde_json::to_value(kind).expect("json"), text);
+            assert_eq!(kind.as_str(), text);
+        }
     }
 
     /// Exit codes follow SPEC §5.
@@ -479,21 +495,5 @@ mod tests {
         assert_eq!(j["status"], "interrupted");
         assert_eq!(j["signal"], "SIGINT");
         assert_eq!(j["units"][0]["dataset"], "followers");
-    }
-
-    /// A unit skipped as already published leaves the run ok (exit 0); one left to a live run
-    /// makes it partial (exit 3); the manifest says why each was skipped.
-    #[test]
-    fn skip_reasons() {
-        let mut r = report(&[UnitStatus::Ok, UnitStatus::Skipped]);
-        r.units[1].reason = Some(SkipReason::AlreadyPublished);
-        r.seal();
-        assert_eq!((r.exit_code(), r.totals.skipped), (0, 1));
-        let j: serde_json::Value = serde_json::from_slice(&r.to_json()).expect("JSON");
-        assert_eq!(j["units"][1]["reason"], "already_published");
-        assert!(j["units"][0].get("reason").is_none());
-        r.units[1].reason = Some(SkipReason::HeldByLiveRun);
-        r.seal();
-        assert_eq!(r.exit_code(), 3);
     }
 }
