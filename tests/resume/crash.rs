@@ -321,3 +321,45 @@ fn a_failed_unit_keeps_its_checkpoint_for_the_next_run() {
     assert_big_unit(&t.out(), 20_000, &r1, &r2);
     assert_no_staging(&t.out());
 }
+
+/// `--skip-published` with more published units ahead of an unpublished one than the breakers
+/// let start before the API answered (10): the published ones send no request and do not hold
+/// the gate, so the new unit is fetched and the run ends (it would wait forever otherwise).
+#[test]
+fn published_units_do_not_hold_the_breakers_gate() {
+    let t = TestDir::new();
+    let ids: Vec<String> = (0..13).map(|i| format!("acc_{i:02}")).collect();
+    let scenario: String = ids
+        .iter()
+        .map(|id| format!("[[accounts]]\nid = \"{id}\"\nprovider = \"linkedin\"\nfollowers = 50\nfollowing = 0\n"))
+        .collect();
+    let sim = Sim::with_scenario(&t, &scenario, &[]);
+    let all: Vec<&str> = ids.iter().map(String::as_str).collect();
+    run_job(&job(&t, &sim, &all[..12], EVERY), &[]).expect_code(0, &t.out());
+    reset_stats(&sim);
+    let job = job(&t, &sim, &all, EVERY);
+    let mut child = spawn_run(&job, &["--skip-published"]);
+    let stderr = collect_stderr(&mut child);
+    let ended = wait_until(WAIT, || child.try_wait().ok().flatten().is_some());
+    if !ended {
+        child.kill().ok();
+    }
+    let code = child.wait().expect("wait").code();
+    assert!(ended, "the run ended:\n{}", stderr.lock().expect("lock"));
+    assert_eq!(code, Some(0), "{}", stderr.lock().expect("lock"));
+    for id in &all[..12] {
+        assert_eq!(
+            sim.stats()["accounts"][*id],
+            Value::Null,
+            "{id} not asked for"
+        );
+    }
+    assert_eq!(pages_served(&sim, all[12]), 1);
+    let m = manifests(&t.out());
+    let second = m
+        .iter()
+        .find(|m| m["units"].as_array().map(Vec::len) == Some(13))
+        .expect("manifest");
+    assert_eq!(unit_entry(second, all[0])["reason"], "already_published");
+    assert_eq!(unit_entry(second, all[12])["status"], "ok");
+}
