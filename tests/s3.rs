@@ -307,6 +307,9 @@ fn s3_export_lands_every_record_under_its_key() {
     assert_eq!(m[0]["units"].as_array().map(Vec::len), Some(20));
 }
 
+/// `[output]` keys of a unit written as one file: no checkpoint (SPEC §10) closes it early.
+const ONE_FILE: &str = "compression = \"none\"\nrow_group_rows = 20000\ncheckpoint_rows = 1000000";
+
 /// One unit big enough to need several multipart parts (about 50 MB uncompressed, parts of
 /// 8 MiB): the server's request log shows the staged file going up as a multipart upload of
 /// several parts, completed; the published file reads back exactly; a rerun with a smaller file
@@ -335,10 +338,7 @@ fn s3_large_unit_uploads_in_several_parts() {
     let job = t.job_with(
         &sim,
         "",
-        // No checkpoint (SPEC §10) closes the file early: this is about one file's upload.
-        &format!(
-            "url = \"s3://{bucket}/pp\"\ncompression = \"none\"\nrow_group_rows = 20000\ncheckpoint_rows = 1000000"
-        ),
+        &format!("url = \"s3://{bucket}/pp\"\n{ONE_FILE}"),
         accounts,
     );
     run_job_env(&job, &[], &aws_env(ep, KEY_ID, SECRET)).expect_code(0, &t.out());
