@@ -125,6 +125,10 @@ pub struct OutputFile {
     /// Rows per row group. Default 131072.
     #[serde(default = "default_row_group_rows")]
     pub row_group_rows: i64,
+    /// Whether a run without `--shard` builds its date's reader tables at its end (SPEC §9).
+    /// Default true; sharded runs leave it to `postpress-etl finalize`.
+    #[serde(default = "default_tables")]
+    pub tables: bool,
 }
 
 impl Default for OutputFile {
@@ -134,6 +138,7 @@ impl Default for OutputFile {
             compression: default_compression(),
             max_rows_per_file: default_max_rows_per_file(),
             row_group_rows: default_row_group_rows(),
+            tables: default_tables(),
         }
     }
 }
@@ -192,4 +197,7 @@ fn default_max_rows_per_file() -> i64 {
 }
 fn default_row_group_rows() -> i64 {
     131_072
+}
+fn default_tables() -> bool {
+    true
 }

@@ -220,6 +220,8 @@ pub struct Output {
     pub max_rows_per_file: NonZeroUsize,
     /// Rows per row group.
     pub row_group_rows: NonZeroUsize,
+    /// An unsharded run builds the reader tables of its date at its end.
+    pub tables: bool,
 }
 
 /// One validated account.
@@ -517,6 +519,7 @@ impl Validator<'_> {
             compression,
             max_rows_per_file: nonzero_usize(max_rows_per_file),
             row_group_rows: nonzero_usize(row_group_rows),
+            tables: o.tables,
         })
     }
 

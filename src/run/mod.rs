@@ -4,11 +4,13 @@
 //! * `plan` — which units a run has (sharding, snapshot dates, run ids);
 //! * `unit` — one unit's fetch, write and publish;
 //! * `stop` — signals and the grace period;
+//! * `tables` — the reader tables of an unsharded run's date, built at its end;
 //! * here — the run: setup, concurrency, panics, run-fatal errors and the manifest. The run's
 //!   status is derived from what this gathers in one place, [`RunReport::seal`].
 
 pub mod plan;
 pub mod stop;
+mod tables;
 mod unit;
 
 pub use plan::{
@@ -233,6 +235,7 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
     };
     report.seal();
     write_manifest(&ctx, &mut report).await;
+    tables::build(job, &ctx, opts.snapshot_date, &mut report, &stop).await;
     Ok(report)
 }
 
