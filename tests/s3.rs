@@ -141,7 +141,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Every key below `prefix`, sorted.
-fn keys(store: &Arc<dyn ObjectStore>, prefix: &str) -> Vec<String> {
+pub(crate) fn keys(store: &Arc<dyn ObjectStore>, prefix: &str) -> Vec<String> {
     use futures::TryStreamExt;
     let prefix = ObjPath::from(prefix);
     let mut keys: Vec<String> = runtime()
@@ -158,7 +158,7 @@ fn keys(store: &Arc<dyn ObjectStore>, prefix: &str) -> Vec<String> {
 
 /// Downloads every object below `prefix` into `dir`, keys relative to the prefix becoming file
 /// paths, so the local-disk readers of tests/util.rs read what S3 holds.
-fn download(store: &Arc<dyn ObjectStore>, prefix: &str, dir: &Path) -> Vec<String> {
+pub(crate) fn download(store: &Arc<dyn ObjectStore>, prefix: &str, dir: &Path) -> Vec<String> {
     let keys = keys(store, prefix);
     let rt = runtime();
     for k in &keys {
@@ -271,10 +271,11 @@ fn s3_export_lands_every_record_under_its_key() {
     let t = TestDir::new();
     let sim = Sim::with_scenario(&t, crate::run::SIZES, &[]);
     let prefix = "exports/pp";
+    // Without the reader tables, which tests/tables.rs checks on S3.
     let job = t.job_with(
         &sim,
         "",
-        &format!("url = \"s3://{bucket}/{prefix}\""),
+        &format!("url = \"s3://{bucket}/{prefix}\"\ntables = false"),
         &crate::run::size_accounts(),
     );
     let o = run_job(&job, &[]);

@@ -7,3 +7,5 @@ mod ops;
 mod run;
 mod s3;
 mod sink;
+mod tables;
+mod tables_check;

@@ -174,6 +174,20 @@ impl FinalizeError {
     pub fn is_interrupted(&self) -> bool {
         matches!(self, FinalizeError::Interrupted { .. })
     }
+
+    /// The error with its object named by its full location (`s3://bucket/key`, a local path)
+    /// rather than by its key in the store.
+    fn located(mut self, dest: &Destination) -> FinalizeError {
+        match &mut self {
+            FinalizeError::List { path, .. }
+            | FinalizeError::Read { path, .. }
+            | FinalizeError::Manifest { path, .. }
+            | FinalizeError::Corrupt { path, .. }
+            | FinalizeError::Foreign { path, .. } => *path = dest.location(path),
+            _ => {}
+        }
+        self
+    }
 }
 
 /// A table partition written to staging.
@@ -243,6 +257,17 @@ pub async fn run_command(
 /// skipped and reported in [`FinalizeReport::no_units`]; an error stops at the date it was
 /// building, with nothing published for that date.
 pub async fn finalize(
+    job: &Job,
+    dest: &Destination,
+    opts: &FinalizeOptions,
+    cancel: &CancellationToken,
+) -> Result<FinalizeReport, FinalizeError> {
+    finalize_dates(job, dest, opts, cancel)
+        .await
+        .map_err(|e| e.located(dest))
+}
+
+async fn finalize_dates(
     job: &Job,
     dest: &Destination,
     opts: &FinalizeOptions,
