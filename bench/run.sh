@@ -8,18 +8,27 @@
 #   3. latency-bound scaling    200 accounts x 10 pages, 50 ms per response, concurrency 1/8/32/64
 #   4. rate-limit fidelity      requests_per_second 20 and account_requests_per_minute 120, enforced by the simulator
 #   5. micro                    criterion: page decode and Parquet encode
+#   6. reader tables            2,000 accounts x 30 days with churn: finalize time and peak RSS per
+#                               date, DuckDB's three analyst queries over tables/ vs the unit
+#                               layout (bench/tables.py), and finalize of 1 account of 1,000,000
+#                               followers with 1% churn
 #
 # Peak RSS and CPU time come from GNU time (`/usr/bin/time -v`); the simulator's CPU time from
 # /proc/PID/stat. The Parquet output goes to a tmpfs (/dev/shm) when there is one, so the
 # machine's disk is not part of the figures; case 3 also runs once with the output on disk.
-# Environment knobs: BENCH_CASES="1 2 3 4 5" (a subset), BENCH_RUNS=3 (measured runs of case 1,
+# Environment knobs: BENCH_CASES="1 2 3 4 5 6" (a subset), BENCH_RUNS=3 (measured runs of case 1,
 # the median is reported), BENCH_OUT=bench/results.md, BENCH_TMP (scratch dir), BENCH_OUTPUT
-# (where the job writes its Parquet).
+# (where the job writes its Parquet), BENCH_PROFILE=release (debug: the debug binaries, to try the
+# script quickly). Case 6's sizes: BENCH_TABLES_ACCOUNTS=2000, BENCH_TABLES_DAYS=30,
+# BENCH_TABLES_FOLLOWERS=50, BENCH_TABLES_FOLLOWING=20, BENCH_TABLES_CHURN=0.02,
+# BENCH_BIG_FOLLOWERS=1000000 (0 skips it). Cases 1-4 export with output.tables = false: they
+# measure the export; case 6 measures finalize on its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-CASES=${BENCH_CASES:-1 2 3 4 5}
+CASES=${BENCH_CASES:-1 2 3 4 5 6}
+PROFILE=${BENCH_PROFILE:-release}
 RUNS=${BENCH_RUNS:-3}
 OUT=${BENCH_OUT:-bench/results.md}
 SCRATCH=${BENCH_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/postpress-bench.XXXXXX")}
@@ -33,8 +42,8 @@ mkdir -p "$OUTPUT"
 DISK_OUTPUT=$SCRATCH/disk-out
 
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-export SIM_BIN=$TARGET_DIR/release/postpress-sim
-ETL=$TARGET_DIR/release/postpress-etl
+export SIM_BIN=$TARGET_DIR/$PROFILE/postpress-sim
+ETL=$TARGET_DIR/$PROFILE/postpress-etl
 export POSTPRESS_API_KEY=pp_bench_key
 export RUST_LOG=warn
 export CRITERION_HOME=$TARGET_DIR/criterion
@@ -71,14 +80,20 @@ if [ -n "$(git status --porcelain --untracked-files=no -- . ':!bench/results.md'
 fi
 export BENCH_COMMIT
 
-say "building (release): both binaries and the micro benchmarks"
-cargo build --release --bins
+say "building ($PROFILE): both binaries and the micro benchmarks"
+if [ "$PROFILE" = release ]; then
+    cargo build --release -p postpress-etl -p postpress-sim --bins
+else
+    cargo build -p postpress-etl -p postpress-sim --bins
+fi
 if [[ " $CASES " == *" 5 "* ]]; then cargo bench --bench micro --no-run; fi
 
 # sim_cpu PID: user+system CPU seconds of a process so far.
 sim_cpu() {
     python3 -c 'import os,sys; f=open(f"/proc/{sys.argv[1]}/stat").read().rsplit(")",1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf("SC_CLK_TCK"))' "$1"
 }
+
+sim_day() { python3 -c 'import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1]+"/_sim/day/"+sys.argv[2], method="POST")).read()' "$SIM_URL" "$1"; }
 
 sim_reset() { python3 -c 'import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1]+"/_sim/reset", method="POST")).read()' "$SIM_URL"; }
 
@@ -104,6 +119,7 @@ backoff_max = "2s"
 [output]
 url = "${OUT_ROOT:-$OUTPUT}/out"
 compression = "zstd"
+tables = false
 EOF
 }
 
@@ -215,6 +231,11 @@ if [[ " $CASES " == *" 5 "* ]]; then
     rm -f "$CRITERION_HOME/micro-sizes.json"
     cargo bench --bench micro >&2
     python3 bench/report.py micro --criterion "$CRITERION_HOME" >>"$RESULTS"
+fi
+
+if [[ " $CASES " == *" 6 "* ]]; then
+    # shellcheck source=tables.sh
+    source bench/tables.sh
 fi
 
 python3 bench/report.py table "$RESULTS" --out "$OUT"

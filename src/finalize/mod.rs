@@ -310,8 +310,10 @@ async fn finalize_dates(
         }
         match outcome? {
             Ok(r) => {
-                info!(snapshot_date = %r.snapshot_date, manifest = %r.manifest, ok = r.totals.ok,
-                    failed = r.totals.failed, missing = r.totals.missing, "Reader tables published.");
+                let t = &r.totals;
+                info!(snapshot_date = %r.snapshot_date, manifest = %r.manifest, ok = t.ok,
+                    failed = t.failed, missing = t.missing, gained = t.gained, lost = t.lost,
+                    "Reader tables published.");
                 report.dates.push(r);
             }
             Err(n) => {
