@@ -362,3 +362,8 @@ pub fn run_id_of(out: &Path, date: &str) -> String {
     assert_eq!(m.len(), 1, "one run manifest for {date}");
     m[0]["run_id"].as_str().expect("run_id").to_owned()
 }
+
+/// The previous complete day of every unit when every day before `day` is complete.
+pub fn day_before(day: u32) -> impl Fn(&str, &str) -> Option<u32> {
+    move |_, _| day.checked_sub(1)
+}

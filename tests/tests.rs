@@ -9,3 +9,5 @@ mod s3;
 mod sink;
 mod tables;
 mod tables_check;
+mod tables_input;
+mod tables_s3;

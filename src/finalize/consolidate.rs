@@ -19,7 +19,9 @@ use crate::sink::parquet::FileIdentity;
 use crate::sink::table::TableWriter;
 use arrow_schema::SchemaRef;
 use futures::{StreamExt, TryStreamExt};
-use object_store::ObjectMeta;
+use object_store::{ObjectMeta, ObjectStore};
+use std::sync::Arc;
+use tokio_util::task::AbortOnDropHandle;
 
 /// Accounts fetched ahead of the one being written.
 const PREFETCH: usize = 8;
@@ -94,11 +96,14 @@ fn writer(ctx: &DateCtx<'_>, table: &str, provider: Provider, schema: SchemaRef)
     TableWriter::new(ctx.store.clone(), dir, schema, &ctx.writer, &identity)
 }
 
+/// Opens an account's files of the date and of its previous snapshot: fetches the small ones,
+/// checks every footer. A task of its own, so that the next accounts load while one is written.
 async fn load(
-    ctx: &DateCtx<'_>,
-    variant: &Variant,
+    store: Arc<dyn ObjectStore>,
+    variant: Arc<Variant>,
     provider: Provider,
     plan: AccountPlan,
+    day: String,
 ) -> Result<Loaded, FinalizeError> {
     fn expect<'a>(
         variant: &'a Variant,
@@ -115,13 +120,13 @@ async fn load(
             finalizing,
         }
     }
-    let today_expect = expect(variant, &plan, provider, &ctx.day, &ctx.day);
-    let today = UnitData::load(&ctx.store, &plan.files, &today_expect).await?;
+    let today_expect = expect(&variant, &plan, provider, &day, &day);
+    let today = UnitData::load(&store, &plan.files, &today_expect).await?;
     let previous = match &plan.previous {
         Some(p) => {
-            let day = p.date.format("%Y-%m-%d").to_string();
-            let e = expect(variant, &plan, provider, &day, &ctx.day);
-            Some(UnitData::load(&ctx.store, &p.files, &e).await?)
+            let before = p.date.format("%Y-%m-%d").to_string();
+            let e = expect(&variant, &plan, provider, &before, &day);
+            Some(UnitData::load(&store, &p.files, &e).await?)
         }
         None => None,
     };
@@ -138,10 +143,10 @@ pub(super) async fn dataset_tables(
     ctx: &DateCtx<'_>,
     dataset: Dataset,
     provider: Provider,
-    variant: &Variant,
+    variant: Arc<Variant>,
     accounts: Vec<AccountPlan>,
 ) -> Result<(Vec<StagedTable>, Vec<AccountResult>), FinalizeError> {
-    let changes_schema = changes_schema(variant);
+    let changes_schema = changes_schema(&variant);
     let mut w = Writers {
         table: writer(ctx, dataset.as_str(), provider, variant.schema.clone()),
         changes: writer(
@@ -155,7 +160,18 @@ pub(super) async fn dataset_tables(
     let mut results = Vec::with_capacity(accounts.len());
     let outcome = async {
         let mut loaded = futures::stream::iter(accounts)
-            .map(|plan| load(ctx, variant, provider, plan))
+            .map(|plan| {
+                let task = load(
+                    ctx.store.clone(),
+                    variant.clone(),
+                    provider,
+                    plan,
+                    ctx.day.clone(),
+                );
+                // Aborted when dropped: an error stops the loads in flight too.
+                let task = AbortOnDropHandle::new(tokio::spawn(task));
+                async move { task.await.map_err(FinalizeError::internal)? }
+            })
             .buffered(PREFETCH);
         while let Some(l) = loaded.try_next().await? {
             if ctx.cancel.is_cancelled() {
@@ -163,7 +179,7 @@ pub(super) async fn dataset_tables(
                     date: ctx.day.clone(),
                 });
             }
-            results.push(account(ctx, variant, &mut w, l).await?);
+            results.push(account(ctx, &variant, &mut w, l).await?);
         }
         Ok(())
     }

@@ -1,11 +1,20 @@
 //! `tables/account_daily`: one row per (account, dataset) of the job and date, saying whether
-//! the unit was published complete, how many items it had and how many it gained and lost.
+//! the unit was published complete, how many items it had and how many it gained and lost; and
+//! the same per unit for the finalize manifest.
 
-use super::FinalizeError;
-use super::discover::Status;
+use super::consolidate::AccountResult;
+use super::discover::{DateListing, Previous, Status, UnitKey};
+use super::report::UnitRead;
+use super::{ACCOUNT_DAILY, DateCtx, FinalizeError, StagedTable, ymd};
 use crate::model::{Dataset, Provider};
+use crate::run::plan::days_since_epoch;
 use crate::schema::tables::account_daily_schema;
+use crate::sink::layout::{Area, TableKey};
+use crate::sink::parquet::FileIdentity;
+use crate::sink::table::TableWriter;
 use arrow_array::{ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray};
+use chrono::NaiveDate;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// One row of `account_daily`.
@@ -60,6 +69,107 @@ pub(super) fn batch(rows: &[DailyRow], days: i32) -> Result<RecordBatch, Finaliz
         )),
     ];
     RecordBatch::try_new(account_daily_schema(), columns).map_err(FinalizeError::internal)
+}
+
+/// `account_daily`'s rows and the manifest's units, in account then dataset order.
+pub(super) fn account_rows(
+    units: &[(UnitKey, Provider)],
+    listing: &DateListing,
+    previous: &HashMap<UnitKey, Previous>,
+    results: &HashMap<UnitKey, AccountResult>,
+    date: NaiveDate,
+) -> (Vec<DailyRow>, Vec<UnitRead>) {
+    let mut rows = Vec::with_capacity(units.len());
+    let mut reads = Vec::with_capacity(units.len());
+    for (u, provider) in units {
+        let Some(on) = listing.units.get(u) else {
+            continue;
+        };
+        let prev = previous.get(u).filter(|p| p.date < date);
+        let res = results.get(u);
+        let run_id = match on.status {
+            Status::Ok => on
+                .run_id
+                .clone()
+                .or_else(|| res.and_then(|r| r.footer_run_id.clone())),
+            _ => on.run_id.clone(),
+        };
+        let records = res.map(|r| r.records);
+        rows.push(DailyRow {
+            account_id: u.account_id.clone(),
+            provider: *provider,
+            dataset: u.dataset,
+            status: on.status,
+            records,
+            previous: prev.map(|p| days_since_epoch(p.date)),
+            gained: res.and_then(|r| r.gained),
+            lost: res.and_then(|r| r.lost),
+            run_id: run_id.clone(),
+        });
+        let with_changes = res.is_some_and(|r| r.gained.is_some());
+        reads.push(UnitRead {
+            account_id: u.account_id.clone(),
+            dataset: u.dataset.to_string(),
+            provider: provider.to_string(),
+            status: on.status.as_str().to_owned(),
+            run_id,
+            records,
+            files: on.files.iter().map(|f| f.location.to_string()).collect(),
+            previous_snapshot_date: prev.map(|p| ymd(p.date)),
+            previous_files: match prev {
+                Some(p) if with_changes => p.files.iter().map(|f| f.location.to_string()).collect(),
+                _ => Vec::new(),
+            },
+            gained: res.and_then(|r| r.gained),
+            lost: res.and_then(|r| r.lost),
+        });
+    }
+    (rows, reads)
+}
+
+/// Writes `account_daily` into staging.
+pub(super) async fn stage_daily(
+    ctx: &DateCtx<'_>,
+    rows: &[DailyRow],
+) -> Result<StagedTable, FinalizeError> {
+    let key = TableKey {
+        table: ACCOUNT_DAILY,
+        provider: None,
+        snapshot_date: &ctx.day,
+    };
+    let dir = ctx
+        .layout
+        .table_partition(Area::Staging { run_id: ctx.run_id }, &key);
+    let identity = FileIdentity {
+        pairs: vec![
+            ("table".into(), ACCOUNT_DAILY.to_owned()),
+            ("snapshot_date".into(), ctx.day.clone()),
+            ("run_id".into(), ctx.run_id.to_owned()),
+            (
+                "postpress_etl_version".into(),
+                env!("CARGO_PKG_VERSION").to_owned(),
+            ),
+        ],
+    };
+    let batch = batch(rows, ctx.days)?;
+    let schema = batch.schema();
+    let mut w = TableWriter::new(ctx.store.clone(), dir, schema, &ctx.writer, &identity);
+    let write_error = |source| FinalizeError::Write {
+        date: ctx.day.clone(),
+        source,
+    };
+    if let Err(e) = w.write(&batch).await {
+        w.abort().await;
+        return Err(write_error(e));
+    }
+    let rows = w.rows();
+    let parts = w.finish().await.map_err(write_error)?;
+    Ok(StagedTable {
+        table: ACCOUNT_DAILY,
+        provider: None,
+        parts,
+        rows,
+    })
 }
 
 #[cfg(test)]

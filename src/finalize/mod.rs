@@ -9,7 +9,8 @@
 //! * `consolidate` — one dataset and provider: sorted rows, row groups per big account, and the
 //!   changes of each account;
 //! * `diff` — gained and lost by the schema's item key;
-//! * `daily` — `account_daily`;
+//! * `daily` — `account_daily`, and the manifest's account of each unit;
+//! * `error` — why it stopped;
 //! * `output` — publishing a date's tables and its manifest; `report` — the manifest and outcome;
 //! * here — the dates in order, and what one date takes.
 //!
@@ -20,25 +21,27 @@ mod consolidate;
 mod daily;
 mod diff;
 mod discover;
+mod error;
 mod output;
 mod read;
 pub mod report;
 
+pub use error::FinalizeError;
 pub use report::{DateReport, FinalizeReport, NoUnits};
 
 use crate::error_chain as chain;
 use crate::job::{Compression, Job};
 use crate::model::{Dataset, Provider};
 use crate::schema::{POSITION_COLUMN, Registry};
-use crate::sink::layout::{Area, Layout, TableKey};
-use crate::sink::parquet::{Codec, ColumnHints, FileIdentity, StagedPart, WriterOptions};
+use crate::sink::layout::Layout;
+use crate::sink::parquet::{Codec, ColumnHints, StagedPart, WriterOptions};
+use crate::sink::staging;
 use crate::sink::store::{self, Destination};
-use crate::sink::table::TableWriter;
-use crate::sink::{Cause, SinkError, staging};
 use chrono::{NaiveDate, Utc};
+use consolidate::AccountResult;
 use discover::{DateListing, Previous, Status, UnitKey};
 use object_store::ObjectStore;
-use report::{DateTotals, UnitRead};
+use report::DateTotals;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -69,125 +72,6 @@ pub struct FinalizeOptions {
     pub to: NaiveDate,
     /// Names the staging area and the manifests.
     pub run_id: String,
-}
-
-/// Why finalize stopped. Nothing more is published for the date it was building.
-#[derive(Debug, thiserror::Error)]
-pub enum FinalizeError {
-    /// The embedded schemas are broken (a build defect).
-    #[error("schema registry")]
-    Schema(#[from] crate::schema::SchemaError),
-    /// The destination cannot be opened.
-    #[error("destination")]
-    Store(#[from] store::StoreError),
-    /// The destination is unreachable or not writable.
-    #[error("destination {destination} is not usable")]
-    Preflight {
-        /// The destination.
-        destination: String,
-        /// Why, naming the bucket or directory.
-        #[source]
-        source: store::PreflightError,
-    },
-    /// Listing the published units or manifests failed.
-    #[error("listing {path} failed")]
-    List {
-        /// The prefix.
-        path: String,
-        /// Why.
-        #[source]
-        source: Cause<object_store::Error>,
-    },
-    /// Reading a published file failed.
-    #[error("reading {path} failed")]
-    Read {
-        /// The object.
-        path: String,
-        /// Why.
-        #[source]
-        source: Cause<object_store::Error>,
-    },
-    /// A run manifest is not what `run` writes.
-    #[error(
-        "run manifest {path} cannot be read ({problem}); remove it if it is not a run manifest"
-    )]
-    Manifest {
-        /// The manifest.
-        path: String,
-        /// What is wrong.
-        problem: String,
-    },
-    /// A file in a unit partition is not readable Parquet.
-    #[error(
-        "{path} is not a readable Parquet file; nothing was published for {date}: remove the file or rerun the export of its date"
-    )]
-    Corrupt {
-        /// The file.
-        path: String,
-        /// The date being finalized.
-        date: String,
-        /// The reader's error.
-        #[source]
-        source: Cause<parquet::errors::ParquetError>,
-    },
-    /// A file in a unit partition was not written for that unit.
-    #[error(
-        "{path} is not a part of its unit: {problem}; nothing was published for {date}: remove the file or rerun the export of its date"
-    )]
-    Foreign {
-        /// The file.
-        path: String,
-        /// The date being finalized.
-        date: String,
-        /// What gives it away.
-        problem: String,
-    },
-    /// Writing or publishing the tables failed.
-    #[error("writing the reader tables of {date} failed")]
-    Write {
-        /// The date.
-        date: String,
-        /// Why.
-        #[source]
-        source: SinkError,
-    },
-    /// A signal stopped finalize before the date's tables were published.
-    #[error("stopped before the reader tables of {date} were published")]
-    Interrupted {
-        /// The date.
-        date: String,
-    },
-    /// An account has more distinct keys than an index can hold.
-    #[error("an account has more than 4,294,967,295 distinct keys")]
-    TooManyKeys,
-    /// A bug.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl FinalizeError {
-    fn internal(e: impl std::fmt::Display) -> FinalizeError {
-        FinalizeError::Internal(e.to_string())
-    }
-
-    /// Whether a signal stopped it.
-    pub fn is_interrupted(&self) -> bool {
-        matches!(self, FinalizeError::Interrupted { .. })
-    }
-
-    /// The error with its object named by its full location (`s3://bucket/key`, a local path)
-    /// rather than by its key in the store.
-    fn located(mut self, dest: &Destination) -> FinalizeError {
-        match &mut self {
-            FinalizeError::List { path, .. }
-            | FinalizeError::Read { path, .. }
-            | FinalizeError::Manifest { path, .. }
-            | FinalizeError::Corrupt { path, .. }
-            | FinalizeError::Foreign { path, .. } => *path = dest.location(path),
-            _ => {}
-        }
-        self
-    }
 }
 
 /// A table partition written to staging.
@@ -376,6 +260,43 @@ fn no_units(env: &Env<'_>, day: &str, listing: &DateListing) -> NoUnits {
     }
 }
 
+/// Every dataset and provider of the date: its sorted table and its changes, staged.
+async fn dataset_tables(
+    env: &Env<'_>,
+    ctx: &DateCtx<'_>,
+    listing: &DateListing,
+    previous: &HashMap<UnitKey, Previous>,
+) -> Result<(Vec<StagedTable>, HashMap<UnitKey, AccountResult>), FinalizeError> {
+    let mut staged = Vec::new();
+    let mut results = HashMap::new();
+    for dataset in Dataset::ALL {
+        for provider in Provider::ALL {
+            let accounts: Vec<consolidate::AccountPlan> = env
+                .units
+                .iter()
+                .filter(|(u, p)| u.dataset == dataset && *p == provider)
+                .filter_map(|(u, _)| {
+                    let on = listing.units.get(u).filter(|s| s.status == Status::Ok)?;
+                    Some(consolidate::AccountPlan {
+                        key: u.clone(),
+                        files: on.files.clone(),
+                        previous: previous.get(u).cloned(),
+                    })
+                })
+                .collect();
+            if accounts.is_empty() {
+                continue;
+            }
+            let variant = env.registry.variant(dataset, provider);
+            let (s, r) =
+                consolidate::dataset_tables(ctx, dataset, provider, variant, accounts).await?;
+            staged.extend(s);
+            results.extend(r.into_iter().map(|a| (a.key.clone(), a)));
+        }
+    }
+    Ok((staged, results))
+}
+
 /// Builds, stages and publishes one date's tables; `Err(NoUnits)` inside when there is nothing
 /// published for it. `previous` is each unit's latest complete snapshot before `date`, and
 /// after it when the date was built.
@@ -400,35 +321,9 @@ async fn finalize_date(
         writer: env.writer,
         cancel: env.cancel,
     };
-    let mut staged = Vec::new();
-    let mut results = HashMap::new();
-    for dataset in Dataset::ALL {
-        for provider in Provider::ALL {
-            let accounts: Vec<consolidate::AccountPlan> = env
-                .units
-                .iter()
-                .filter(|(u, p)| u.dataset == dataset && *p == provider)
-                .filter_map(|(u, _)| {
-                    let on = listing.units.get(u).filter(|s| s.status == Status::Ok)?;
-                    Some(consolidate::AccountPlan {
-                        key: u.clone(),
-                        files: on.files.clone(),
-                        previous: previous.get(u).cloned(),
-                    })
-                })
-                .collect();
-            if accounts.is_empty() {
-                continue;
-            }
-            let variant = env.registry.variant(dataset, provider);
-            let (s, r) =
-                consolidate::dataset_tables(&ctx, dataset, provider, &variant, accounts).await?;
-            staged.extend(s);
-            results.extend(r.into_iter().map(|a| (a.key.clone(), a)));
-        }
-    }
-    let (rows, reads) = account_rows(env, &listing, previous, &results, date);
-    staged.push(stage_daily(&ctx, &rows).await?);
+    let (mut staged, results) = dataset_tables(env, &ctx, &listing, previous).await?;
+    let (rows, reads) = daily::account_rows(&env.units, &listing, previous, &results, date);
+    staged.push(daily::stage_daily(&ctx, &rows).await?);
     if env.cancel.is_cancelled() {
         return Err(FinalizeError::Interrupted { date: day });
     }
@@ -449,128 +344,11 @@ async fn finalize_date(
         finished_at: now(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         manifests_read: listing.manifests.clone(),
-        totals: totals(&reads),
+        totals: DateTotals::of(&reads),
         units: reads,
         tables,
         manifest: manifest.to_string(),
     };
     output::write_manifest(store, &manifest, &day, report.to_json()).await?;
     Ok(Ok(report))
-}
-
-/// `account_daily`'s rows and the manifest's units, in account then dataset order.
-fn account_rows(
-    env: &Env<'_>,
-    listing: &DateListing,
-    previous: &HashMap<UnitKey, Previous>,
-    results: &HashMap<UnitKey, consolidate::AccountResult>,
-    date: NaiveDate,
-) -> (Vec<daily::DailyRow>, Vec<UnitRead>) {
-    let mut rows = Vec::with_capacity(env.units.len());
-    let mut reads = Vec::with_capacity(env.units.len());
-    for (u, provider) in &env.units {
-        let Some(on) = listing.units.get(u) else {
-            continue;
-        };
-        let prev = previous.get(u).filter(|p| p.date < date);
-        let res = results.get(u);
-        let run_id = match on.status {
-            Status::Ok => on
-                .run_id
-                .clone()
-                .or_else(|| res.and_then(|r| r.footer_run_id.clone())),
-            _ => on.run_id.clone(),
-        };
-        let records = res.map(|r| r.records);
-        rows.push(daily::DailyRow {
-            account_id: u.account_id.clone(),
-            provider: *provider,
-            dataset: u.dataset,
-            status: on.status,
-            records,
-            previous: prev.map(|p| crate::run::plan::days_since_epoch(p.date)),
-            gained: res.and_then(|r| r.gained),
-            lost: res.and_then(|r| r.lost),
-            run_id: run_id.clone(),
-        });
-        let with_changes = res.is_some_and(|r| r.gained.is_some());
-        reads.push(UnitRead {
-            account_id: u.account_id.clone(),
-            dataset: u.dataset.to_string(),
-            provider: provider.to_string(),
-            status: on.status.as_str().to_owned(),
-            run_id,
-            records,
-            files: on.files.iter().map(|f| f.location.to_string()).collect(),
-            previous_snapshot_date: prev.map(|p| ymd(p.date)),
-            previous_files: match prev {
-                Some(p) if with_changes => p.files.iter().map(|f| f.location.to_string()).collect(),
-                _ => Vec::new(),
-            },
-            gained: res.and_then(|r| r.gained),
-            lost: res.and_then(|r| r.lost),
-        });
-    }
-    (rows, reads)
-}
-
-fn totals(reads: &[UnitRead]) -> DateTotals {
-    let mut t = DateTotals::default();
-    for r in reads {
-        t.units += 1;
-        match r.status.as_str() {
-            "ok" => t.ok += 1,
-            "failed" => t.failed += 1,
-            _ => t.missing += 1,
-        }
-        t.records += r.records.unwrap_or(0);
-        t.gained += r.gained.unwrap_or(0);
-        t.lost += r.lost.unwrap_or(0);
-    }
-    t
-}
-
-/// Writes `account_daily` into staging.
-async fn stage_daily(
-    ctx: &DateCtx<'_>,
-    rows: &[daily::DailyRow],
-) -> Result<StagedTable, FinalizeError> {
-    let key = TableKey {
-        table: ACCOUNT_DAILY,
-        provider: None,
-        snapshot_date: &ctx.day,
-    };
-    let dir = ctx
-        .layout
-        .table_partition(Area::Staging { run_id: ctx.run_id }, &key);
-    let identity = FileIdentity {
-        pairs: vec![
-            ("table".into(), ACCOUNT_DAILY.to_owned()),
-            ("snapshot_date".into(), ctx.day.clone()),
-            ("run_id".into(), ctx.run_id.to_owned()),
-            (
-                "postpress_etl_version".into(),
-                env!("CARGO_PKG_VERSION").to_owned(),
-            ),
-        ],
-    };
-    let batch = daily::batch(rows, ctx.days)?;
-    let schema = batch.schema();
-    let mut w = TableWriter::new(ctx.store.clone(), dir, schema, &ctx.writer, &identity);
-    let write_error = |source| FinalizeError::Write {
-        date: ctx.day.clone(),
-        source,
-    };
-    if let Err(e) = w.write(&batch).await {
-        w.abort().await;
-        return Err(write_error(e));
-    }
-    let rows = w.rows();
-    let parts = w.finish().await.map_err(write_error)?;
-    Ok(StagedTable {
-        table: ACCOUNT_DAILY,
-        provider: None,
-        parts,
-        rows,
-    })
 }

@@ -67,6 +67,25 @@ pub struct DateTotals {
     pub lost: u64,
 }
 
+impl DateTotals {
+    /// The sums over a date's units.
+    pub fn of(units: &[UnitRead]) -> DateTotals {
+        let mut t = DateTotals::default();
+        for r in units {
+            t.units += 1;
+            match r.status.as_str() {
+                "ok" => t.ok += 1,
+                "failed" => t.failed += 1,
+                _ => t.missing += 1,
+            }
+            t.records += r.records.unwrap_or(0);
+            t.gained += r.gained.unwrap_or(0);
+            t.lost += r.lost.unwrap_or(0);
+        }
+        t
+    }
+}
+
 /// The finalize manifest of one date.
 #[derive(Debug, Clone, Serialize)]
 pub struct DateReport {
