@@ -296,7 +296,10 @@ async fn key_index(
     previous: &UnitData,
     key: &str,
 ) -> Result<KeyIndex, FinalizeError> {
-    let mut ix = KeyIndex::new();
+    let rows = usize::try_from(previous.rows).unwrap_or(usize::MAX);
+    // Plain-encoded strings: 4 bytes of length, then the bytes.
+    let bytes = previous.column_bytes(key).saturating_sub(4 * previous.rows);
+    let mut ix = KeyIndex::with_capacity(rows, usize::try_from(bytes).unwrap_or(0));
     let mut keys = previous.reader(Some(&[key]));
     while let Some(batch) = keys.next_batch().await? {
         check_cancel(ctx)?;

@@ -27,12 +27,20 @@ pub(super) struct KeyIndex {
 
 impl KeyIndex {
     /// An empty index.
+    #[cfg(test)]
     pub(super) fn new() -> KeyIndex {
+        KeyIndex::with_capacity(0, 0)
+    }
+
+    /// An empty index sized for `keys` keys of `bytes` bytes in all (from the files' footers),
+    /// so that a big account's index is allocated once rather than grown by doubling, which
+    /// briefly holds the old and the new copy.
+    pub(super) fn with_capacity(keys: usize, bytes: usize) -> KeyIndex {
         KeyIndex {
-            arena: Vec::new(),
-            ends: Vec::new(),
-            table: HashTable::new(),
-            seen: Vec::new(),
+            arena: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(keys),
+            table: HashTable::with_capacity(keys),
+            seen: Vec::with_capacity(keys),
             hasher: RandomState::new(),
         }
     }

@@ -12,6 +12,7 @@
 //! * `daily` — `account_daily`, and the manifest's account of each unit;
 //! * `error` — why it stopped;
 //! * `output` — publishing a date's tables and its manifest; `report` — the manifest and outcome;
+//! * `memory` — the allocator setting that keeps big accounts' peak memory steady;
 //! * here — the dates in order, and what one date takes.
 //!
 //! It reads and writes the destination only: it never calls the API and needs no API key. Memory
@@ -22,6 +23,7 @@ mod daily;
 mod diff;
 mod discover;
 mod error;
+mod memory;
 mod output;
 mod read;
 pub mod report;
@@ -146,6 +148,7 @@ pub async fn finalize(
     opts: &FinalizeOptions,
     cancel: &CancellationToken,
 ) -> Result<FinalizeReport, FinalizeError> {
+    memory::return_large_buffers();
     finalize_dates(job, dest, opts, cancel)
         .await
         .map_err(|e| e.located(dest))

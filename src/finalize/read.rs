@@ -241,6 +241,19 @@ impl UnitData {
         })
     }
 
+    /// The uncompressed size of a column in all the unit's files, from their footers.
+    pub(super) fn column_bytes(&self, column: &str) -> u64 {
+        let Ok(i) = self.schema.index_of(column) else {
+            return 0;
+        };
+        self.parts
+            .iter()
+            .flat_map(|p| p.meta.metadata().row_groups())
+            .filter_map(|rg| rg.columns().get(i))
+            .map(|c| c.uncompressed_size().max(0) as u64)
+            .sum()
+    }
+
     /// A reader of every row, or of the named columns only, file after file.
     pub(super) fn reader(&self, columns: Option<&[&str]>) -> UnitReader<'_> {
         let indices = columns.map(|cols| {
