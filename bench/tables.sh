@@ -68,7 +68,11 @@ else
     .venv/bin/python bench/tables.py --out "$OUTPUT/c6/out" --last "$(day_of $((T_DAYS - 1)))" \
         --meta "$T_META" >>"$RESULTS"
 fi
-echo "  output: $(du -sh "$OUTPUT/c6/out/followers" | cut -f1) of followers units, $(du -sh "$OUTPUT/c6/out/tables" | cut -f1) of tables" >&2
+files() { find "$@" -name '*.parquet' | wc -l; }
+size() { du -sch "$@" | tail -1 | cut -f1; }
+units=("$OUTPUT/c6/out/followers" "$OUTPUT/c6/out/following")
+lists=("$OUTPUT/c6/out/tables/followers" "$OUTPUT/c6/out/tables/following")
+echo "  lists as units: $(files "${units[@]}") files, $(size "${units[@]}"); as tables: $(files "${lists[@]}") files, $(size "${lists[@]}")" >&2
 rm -rf "$OUTPUT/c6"
 
 if [ "$BIG" != 0 ]; then
