@@ -18,11 +18,9 @@ use parquet::arrow::ArrowWriter;
 use postpress_etl::model::{Dataset, Provider};
 use postpress_etl::schema::Registry;
 use postpress_etl::schema::decode::PageDecoder;
-use postpress_etl::schema::{CONSTANT_COLUMNS, POSITION_COLUMN};
-use postpress_etl::sink::parquet::{
-    Codec, ColumnHints, FileIdentity, WriterOptions, writer_properties,
-};
 use postpress_sim as sim;
+use postpress_etl::schema::{CONSTANT_COLUMNS, POSITION_COLUMN};
+use postpress_etl::sink::parquet::{Codec, ColumnHints, FileIdentity, WriterOptions, writer_properties};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::num::NonZeroUsize;

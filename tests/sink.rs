@@ -109,15 +109,9 @@ async fn export(
     max_rows_per_file: usize,
 ) -> publish::Published {
     let staged = stage(store, run_id, rows, max_rows_per_file).await;
-    publish::publish(
-        store.as_ref(),
-        &layout(),
-        &key(),
-        &staged,
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("publish")
+    publish::publish(store.as_ref(), &layout(), &key(), &staged, &CancellationToken::new())
+        .await
+        .expect("publish")
 }
 
 /// Every key below `prefix`, sorted.
@@ -241,15 +235,9 @@ async fn no_staging_leftovers(store: Arc<dyn ObjectStore>) {
     let empty = stage(&store, "run1", 0, 100).await;
     assert_eq!(empty.len(), 1);
     assert_eq!(empty[0].rows, 0);
-    publish::publish(
-        store.as_ref(),
-        &l,
-        &key(),
-        &empty,
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("publish");
+    publish::publish(store.as_ref(), &l, &key(), &empty, &CancellationToken::new())
+        .await
+        .expect("publish");
     assert_eq!(published_rows(&store).await, Vec::new());
     assert_eq!(published_files(&store).await, names(1));
     let mut w = writer(&store, "run1", 10);

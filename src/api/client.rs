@@ -170,13 +170,7 @@ impl Client {
                         Ok(page) => {
                             stats.bytes += len as u64;
                             let wait_ms = waited.as_millis() as u64;
-                            debug!(
-                                attempt,
-                                wait_ms,
-                                bytes = len,
-                                status = 200u16,
-                                "Page received."
-                            );
+                            debug!(attempt, wait_ms, bytes = len, status = 200u16, "Page received.");
                             return Ok(page);
                         }
                         Err(ParseFailure::Invalid(e)) => return Err(PageError::Invalid(e)),

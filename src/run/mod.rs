@@ -13,16 +13,16 @@ pub mod stop;
 mod tables;
 mod unit;
 
-pub use plan::{Shard, ShardError, Unit, new_run_id, parse_snapshot_date, plan, today_utc};
+pub use plan::{
+    Shard, ShardError, Unit, new_run_id, parse_snapshot_date, plan, today_utc,
+};
 pub use stop::{STOP_GRACE, Stop};
 
 use crate::api::client::{Client, ClientConfig};
 use crate::error_chain as chain;
 use crate::job::{Compression, Job};
 use crate::progress::{Counters, Progress, ProgressMode};
-use crate::report::{
-    FailureKind, RunReport, RunStatus, Totals, UnitFailure, UnitReport, UnitStatus,
-};
+use crate::report::{FailureKind, RunReport, RunStatus, Totals, UnitFailure, UnitReport, UnitStatus};
 use crate::schema::{CONSTANT_COLUMNS, POSITION_COLUMN, Registry};
 use crate::sink::layout::Layout;
 use crate::sink::parquet::{Codec, ColumnHints, WriterOptions};
@@ -258,11 +258,7 @@ async fn run_units(ctx: &Arc<RunCtx>, units: Vec<Unit>, concurrency: usize) -> V
 /// is a bug: the unit publishes nothing and the run says so (exit 1), but the other units and
 /// the manifest still happen.
 async fn spawn_unit(ctx: Arc<RunCtx>, unit: Unit) -> UnitReport {
-    let mut crashed = UnitReport::new(
-        &unit.account.account_id,
-        unit.dataset,
-        unit.account.provider,
-    );
+    let mut crashed = UnitReport::new(&unit.account.account_id, unit.dataset, unit.account.provider);
     let task = tokio::spawn({
         let ctx = ctx.clone();
         async move { unit::run_unit(&ctx, &unit).await }

@@ -4,10 +4,10 @@
 use super::Registry;
 use super::decode::{DecodeFailure, PageDecoder};
 use crate::model::{Dataset, Provider};
+use postpress_sim as sim;
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
-use postpress_sim as sim;
 
 fn decoder(dataset: Dataset, provider: Provider) -> PageDecoder {
     let r = Registry::load().expect("schemas");

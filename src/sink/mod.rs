@@ -205,16 +205,14 @@ pub async fn preflight(store: &dyn ObjectStore, marker: &Path) -> Result<()> {
 /// Writes a small object (the manifest) in one PUT.
 pub async fn put_object(store: &dyn ObjectStore, path: &Path, bytes: Vec<u8>) -> Result<()> {
     let payload = PutPayload::from(bytes);
-    retry_io(&CancellationToken::new(), || {
-        store.put(path, payload.clone())
-    })
-    .await
-    .map(|_| ())
-    .map_err(|source| SinkError::Store {
-        op: "put",
-        path: path.to_string(),
-        source: source.into(),
-    })
+    retry_io(&CancellationToken::new(), || store.put(path, payload.clone()))
+        .await
+        .map(|_| ())
+        .map_err(|source| SinkError::Store {
+            op: "put",
+            path: path.to_string(),
+            source: source.into(),
+        })
 }
 
 /// Deletes everything below a prefix (a run's staging area). Missing objects are fine.

@@ -132,8 +132,10 @@ pub fn writer_properties(
     // Booleans are stored as bits already.
     for f in schema.fields() {
         if f.data_type() == &arrow_schema::DataType::Boolean {
-            b = b
-                .set_column_compression(ColumnPath::from(f.name().as_str()), PqCodec::UNCOMPRESSED);
+            b = b.set_column_compression(
+                ColumnPath::from(f.name().as_str()),
+                PqCodec::UNCOMPRESSED,
+            );
         }
     }
     b.set_max_row_group_row_count(Some(opts.row_group_rows.get()))

@@ -43,9 +43,7 @@ pub async fn remove_abandoned(store: &dyn ObjectStore, layout: &Layout, max_age:
         let newest = store
             .list(Some(&dir))
             .try_fold(None, |acc: Option<DateTime<Utc>>, m| async move {
-                Ok(Some(
-                    acc.map_or(m.last_modified, |a| a.max(m.last_modified)),
-                ))
+                Ok(Some(acc.map_or(m.last_modified, |a| a.max(m.last_modified))))
             })
             .await;
         if let Ok(Some(t)) = newest
