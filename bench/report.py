@@ -3,6 +3,8 @@
 
   record  one ETL run: GNU time's output, the run manifest, the simulator's stats -> a JSON line
   brief   a one-line summary of a recorded run, for the console
+  finalize        one `finalize` of a date: GNU time's output and its manifest -> a JSON line
+  brief-finalize  a summary of recorded finalize runs, for the console
   micro   criterion's estimates and the bench's sizes -> JSON lines
   table   every recorded line -> Markdown on stdout and in --out
 """
@@ -47,7 +49,11 @@ def record(a):
     row = {"case": a.case, "label": a.label, **parse_time(a.time)}
     if a.meta:
         row["meta"] = json.loads(a.meta)
-    manifests = glob.glob(os.path.join(a.out, "_runs", "snapshot_date=*", "*.json"))
+    manifests = [
+        m
+        for m in glob.glob(os.path.join(a.out, "_runs", "snapshot_date=*", "*.json"))
+        if not os.path.basename(m).startswith("finalize-")
+    ]
     if len(manifests) != 1:
         raise SystemExit(f"report: expected one manifest under {a.out}, found {manifests}")
     m = json.load(open(manifests[0], encoding="utf-8"))
@@ -79,6 +85,125 @@ def brief(a):
             f"CPU {r['user_s'] + r['sys_s']:.2f} s (simulator {r['sim']['cpu_s']:.2f} s), "
             f"peak RSS {r['max_rss_kb'] / 1024:.0f} MiB"
         )
+
+
+def record_finalize(a):
+    row = {"case": a.case, "kind": "finalize", "label": a.label, **parse_time(a.time)}
+    if a.meta:
+        row["meta"] = json.loads(a.meta)
+    found = sorted(glob.glob(os.path.join(a.out, "_runs", f"snapshot_date={a.date}", "finalize-*.json")))
+    if not found:
+        raise SystemExit(f"report: no finalize manifest for {a.date} under {a.out}")
+    m = json.load(open(found[-1], encoding="utf-8"))
+    row["totals"] = m["totals"]
+    row["table_rows"] = sum(t["rows"] for t in m["tables"])
+    print(json.dumps(row))
+
+
+def brief_finalize(a):
+    rows = [json.loads(line) for line in open(a.file, encoding="utf-8") if line.strip()]
+    for r in rows[:3] + (["..."] if len(rows) > 4 else []) + rows[max(3, len(rows) - 1):]:
+        if r == "...":
+            print("  ...")
+            continue
+        t = r["totals"]
+        print(
+            f"  finalize {r['label']}: {r['wall_s']:.2f} s, {t['units']} units, {t['records']} records, "
+            f"{t['gained']} gained, {t['lost']} lost, CPU {r['user_s'] + r['sys_s']:.2f} s, "
+            f"peak RSS {r['max_rss_kb'] / 1024:.0f} MiB"
+        )
+
+
+def tables_section(rows, targets):
+    """Case 6: the reader tables."""
+    out = ["", "## 6. Reader tables (`finalize`)", ""]
+    per_date = [r for r in rows if r.get("kind") == "finalize" and "accounts" in r.get("meta", {})]
+    big = [r for r in rows if r.get("kind") == "finalize" and "big" in r.get("meta", {})]
+    queries = [r for r in rows if r.get("kind") == "query"]
+    meta = (per_date or queries or [{"meta": {}}])[0]["meta"]
+    if meta:
+        out.append(
+            f"{meta['accounts']:,} accounts (LinkedIn and Instagram alternating), {meta['followers']} followers and "
+            f"{meta['following']} followed accounts each, {meta['churn']:.0%} daily churn, exported for "
+            f"{meta['days']} days (`output.tables = false`), then `postpress-etl finalize --snapshot-date D` "
+            "for each date under GNU time. The output is on the tmpfs like the other cases."
+        )
+        out.append("")
+    if per_date:
+        def spread(values, fmt):
+            values = sorted(values)
+            return f"{fmt(values[0])} / {fmt(statistics.median(values))} / {fmt(values[-1])}"
+
+        out.append(
+            md_table(
+                ["per date (min / median / max)", "wall s", "CPU s", "peak RSS MiB", "table rows written"],
+                [
+                    [
+                        f"{len(per_date)} dates, {per_date[0]['totals']['units']:,} units each",
+                        spread([r["wall_s"] for r in per_date], lambda v: f"{v:.2f}"),
+                        spread([cpu(r) for r in per_date], lambda v: f"{v:.2f}"),
+                        spread([r["max_rss_kb"] / 1024 for r in per_date], lambda v: f"{v:.0f}"),
+                        spread([r["table_rows"] for r in per_date], lambda v: f"{v:,.0f}"),
+                    ]
+                ],
+            )
+        )
+        out.append("")
+    if big:
+        out.append(
+            md_table(
+                ["finalize of", "records", "gained", "lost", "wall s", "CPU s", "peak RSS MiB"],
+                [
+                    [
+                        r["label"],
+                        f"{r['totals']['records']:,}",
+                        f"{r['totals']['gained']:,}",
+                        f"{r['totals']['lost']:,}",
+                        f"{r['wall_s']:.2f}",
+                        f"{cpu(r):.2f}",
+                        f"**{mib(r['max_rss_kb'])}**",
+                    ]
+                    for r in big
+                ],
+            )
+        )
+        out.append("")
+        worst = max(r["max_rss_kb"] for r in big) / 1024
+        followers = max(r["meta"]["big"] for r in big)
+        targets.append(
+            [
+                f"6: finalize peak RSS, 1 account of {followers:,} followers, 1% churn",
+                "< 250 MB",
+                f"{worst:.0f} MiB ({worst * 1.048576:.0f} MB)",
+                "met" if worst * 1.048576 < 250 else "missed",
+            ]
+        )
+    if queries:
+        out.append(
+            "DuckDB (median of 3 runs, a fresh connection each) over every date: the tables "
+            "(`tables/followers`, `tables/follower_changes`) against the same question asked of the unit "
+            "layout (`followers/**`: counts, and anti joins of each account's consecutive snapshots for "
+            "the changes). Both answers are compared row for row: `same` must be yes."
+        )
+        out.append("")
+        trs = []
+        for r in queries:
+            ratio = r["units_s"] / max(r["tables_s"], 1e-9)
+            trs.append(
+                [
+                    r["label"],
+                    f"{r['tables_s']:.3f}",
+                    f"{r['units_s']:.3f}",
+                    f"**{ratio:,.0f}×**",
+                    f"{r['rows']:,}",
+                    "yes" if r["same_answer"] else "**NO**",
+                ]
+            )
+            targets.append(
+                [f"6: {r['label']}, tables vs units", "≥ 50× faster", f"{ratio:,.0f}×", "met" if ratio >= 50 else "missed"]
+            )
+        out.append(md_table(["query", "tables s", "unit layout s", "speed-up", "rows", "same"], trs))
+    return out
 
 
 def micro(a):
@@ -371,7 +496,10 @@ def table(a):
         )
 
     if by_case.get(6):
-        checkpoint_table(by_case[6], out, targets)
+        out += tables_section(by_case[6], targets)
+
+    if by_case.get(7):
+        checkpoint_table(by_case[7], out, targets)
 
     if targets:
         out += ["", "## Targets", "", md_table(["target", "goal", "measured", ""], targets)]
@@ -389,8 +517,8 @@ def table(a):
 
 
 def checkpoint_table(rows, out, targets):
-    """Case 6: case 1's workload with and without checkpoints, and the overhead of the medians."""
-    out += ["", "## 6. Checkpoint overhead", ""]
+    """Case 7: case 1's workload with and without checkpoints, and the overhead of the medians."""
+    out += ["", "## 7. Checkpoint overhead", ""]
     out.append(
         "Case 1's workload (20 accounts × 10,000 LinkedIn followers + 10,000 following, 400,000 "
         "records, concurrency 8, zstd) with `checkpoint_rows = 2,000`: four times per unit a part "
@@ -449,13 +577,29 @@ def main():
     r.add_argument("--meta")
     b = sub.add_parser("brief")
     b.add_argument("file")
+    fz = sub.add_parser("finalize")
+    fz.add_argument("--case", type=int, required=True)
+    fz.add_argument("--label", required=True)
+    fz.add_argument("--time", required=True)
+    fz.add_argument("--out", required=True)
+    fz.add_argument("--date", required=True)
+    fz.add_argument("--meta")
+    bf = sub.add_parser("brief-finalize")
+    bf.add_argument("file")
     mi = sub.add_parser("micro")
     mi.add_argument("--criterion", required=True)
     t = sub.add_parser("table")
     t.add_argument("file")
     t.add_argument("--out")
     a = p.parse_args()
-    {"record": record, "brief": brief, "micro": micro, "table": table}[a.cmd](a)
+    {
+        "record": record,
+        "brief": brief,
+        "finalize": record_finalize,
+        "brief-finalize": brief_finalize,
+        "micro": micro,
+        "table": table,
+    }[a.cmd](a)
 
 
 if __name__ == "__main__":

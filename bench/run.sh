@@ -8,20 +8,29 @@
 #   3. latency-bound scaling    200 accounts x 10 pages, 50 ms per response, concurrency 1/8/32/64
 #   4. rate-limit fidelity      requests_per_second 20 and account_requests_per_minute 120, enforced by the simulator
 #   5. micro                    criterion: page decode and Parquet encode
-#   6. checkpoint overhead      case 1's workload with checkpoint_rows = 2,000 (4 checkpoints per
+#   6. reader tables            2,000 accounts x 30 days with churn: finalize time and peak RSS per
+#                               date, DuckDB's three analyst queries over tables/ vs the unit
+#                               layout (bench/tables.py), and finalize of 1 account of 1,000,000
+#                               followers with 1% churn
+#   7. checkpoint overhead      case 1's workload with checkpoint_rows = 2,000 (4 checkpoints per
 #                               unit) against the default 100,000 (none), runs alternated
 #
 # Peak RSS and CPU time come from GNU time (`/usr/bin/time -v`); the simulator's CPU time from
 # /proc/PID/stat. The Parquet output goes to a tmpfs (/dev/shm) when there is one, so the
 # machine's disk is not part of the figures; case 3 also runs once with the output on disk.
-# Environment knobs: BENCH_CASES="1 2 3 4 5 6" (a subset), BENCH_RUNS=3 (measured runs of
-# cases 1 and 6, the median is reported), BENCH_OUT=bench/results.md, BENCH_TMP (scratch dir), BENCH_OUTPUT
-# (where the job writes its Parquet).
+# Environment knobs: BENCH_CASES="1 2 3 4 5 6 7" (a subset), BENCH_RUNS=3 (measured runs of cases 1 and 7,
+# the median is reported), BENCH_OUT=bench/results.md, BENCH_TMP (scratch dir), BENCH_OUTPUT
+# (where the job writes its Parquet), BENCH_PROFILE=release (debug: the debug binaries, to try the
+# script quickly). Case 6's sizes: BENCH_TABLES_ACCOUNTS=2000, BENCH_TABLES_DAYS=30,
+# BENCH_TABLES_FOLLOWERS=50, BENCH_TABLES_FOLLOWING=20, BENCH_TABLES_CHURN=0.02,
+# BENCH_BIG_FOLLOWERS=1000000 (0 skips it). Cases 1-4 export with output.tables = false: they
+# measure the export; case 6 measures finalize on its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-CASES=${BENCH_CASES:-1 2 3 4 5 6}
+CASES=${BENCH_CASES:-1 2 3 4 5 6 7}
+PROFILE=${BENCH_PROFILE:-release}
 RUNS=${BENCH_RUNS:-3}
 OUT=${BENCH_OUT:-bench/results.md}
 SCRATCH=${BENCH_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/postpress-bench.XXXXXX")}
@@ -35,8 +44,8 @@ mkdir -p "$OUTPUT"
 DISK_OUTPUT=$SCRATCH/disk-out
 
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-export SIM_BIN=$TARGET_DIR/release/postpress-sim
-ETL=$TARGET_DIR/release/postpress-etl
+export SIM_BIN=$TARGET_DIR/$PROFILE/postpress-sim
+ETL=$TARGET_DIR/$PROFILE/postpress-etl
 export POSTPRESS_API_KEY=pp_bench_key
 export RUST_LOG=warn
 export CRITERION_HOME=$TARGET_DIR/criterion
@@ -73,14 +82,20 @@ if [ -n "$(git status --porcelain --untracked-files=no -- . ':!bench/results.md'
 fi
 export BENCH_COMMIT
 
-say "building (release): both binaries and the micro benchmarks"
-cargo build --release --bins
+say "building ($PROFILE): both binaries and the micro benchmarks"
+if [ "$PROFILE" = release ]; then
+    cargo build --release -p postpress-etl -p postpress-sim --bins
+else
+    cargo build -p postpress-etl -p postpress-sim --bins
+fi
 if [[ " $CASES " == *" 5 "* ]]; then cargo bench --bench micro --no-run; fi
 
 # sim_cpu PID: user+system CPU seconds of a process so far.
 sim_cpu() {
     python3 -c 'import os,sys; f=open(f"/proc/{sys.argv[1]}/stat").read().rsplit(")",1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf("SC_CLK_TCK"))' "$1"
 }
+
+sim_day() { python3 -c 'import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1]+"/_sim/day/"+sys.argv[2], method="POST")).read()' "$SIM_URL" "$1"; }
 
 sim_reset() { python3 -c 'import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1]+"/_sim/reset", method="POST")).read()' "$SIM_URL"; }
 
@@ -106,6 +121,7 @@ backoff_max = "2s"
 [output]
 url = "${OUT_ROOT:-$OUTPUT}/out"
 compression = "zstd"
+tables = false
 EOF
 }
 
@@ -220,20 +236,25 @@ if [[ " $CASES " == *" 5 "* ]]; then
 fi
 
 if [[ " $CASES " == *" 6 "* ]]; then
-    say "6. checkpoint overhead: case 1 with a checkpoint every 2,000 rows against none"
+    # shellcheck source=tables.sh
+    source bench/tables.sh
+fi
+
+if [[ " $CASES " == *" 7 "* ]]; then
+    say "7. checkpoint overhead: case 1 with a checkpoint every 2,000 rows against none"
     start_sim --accounts 20 --followers 10000 --following 10000 --provider linkedin --cache-mib 1024
-    accounts_csv "$SCRATCH/c6.csv" linkedin 20 "followers;following"
+    accounts_csv "$SCRATCH/c7.csv" linkedin 20 "followers;following"
     # Units of 10,000 rows: the default checkpoint_rows (100,000) never checkpoints them; 2,000
     # closes a part, syncs it and writes a checkpoint four times per unit.
-    write_job "$SCRATCH/c6-off.toml" bench-checkpoints 8 "${NOLIMIT[@]}" "$SCRATCH/c6.csv"
-    echo "checkpoint_rows = 100000" >>"$SCRATCH/c6-off.toml"
-    write_job "$SCRATCH/c6-on.toml" bench-checkpoints 8 "${NOLIMIT[@]}" "$SCRATCH/c6.csv"
-    echo "checkpoint_rows = 2000" >>"$SCRATCH/c6-on.toml"
-    META='{"checkpoint_rows": 100000}' measure 6 warmup "$SCRATCH/c6-off.toml"
+    write_job "$SCRATCH/c7-off.toml" bench-checkpoints 8 "${NOLIMIT[@]}" "$SCRATCH/c7.csv"
+    echo "checkpoint_rows = 100000" >>"$SCRATCH/c7-off.toml"
+    write_job "$SCRATCH/c7-on.toml" bench-checkpoints 8 "${NOLIMIT[@]}" "$SCRATCH/c7.csv"
+    echo "checkpoint_rows = 2000" >>"$SCRATCH/c7-on.toml"
+    META='{"checkpoint_rows": 100000}' measure 7 warmup "$SCRATCH/c7-off.toml"
     # Alternated, so a drift of the machine during the case touches both alike.
     for ((r = 1; r <= RUNS; r++)); do
-        META='{"checkpoint_rows": 100000}' measure 6 "off, run $r" "$SCRATCH/c6-off.toml"
-        META='{"checkpoint_rows": 2000}' measure 6 "on, run $r" "$SCRATCH/c6-on.toml"
+        META='{"checkpoint_rows": 100000}' measure 7 "off, run $r" "$SCRATCH/c7-off.toml"
+        META='{"checkpoint_rows": 2000}' measure 7 "on, run $r" "$SCRATCH/c7-on.toml"
     done
     stop_sim
 fi

@@ -1,70 +1,69 @@
 #!/usr/bin/env bash
-# The demo: start postpress-sim with scenarios/demo.toml (lists changing by 2% a day), run
-# jobs/demo.toml against it for two days, 2024-05-01 and 2024-05-02 (the dates the README's
-# queries use), stop the simulator, then show the output tree and a few rows (with DuckDB when
-# the venv can be had).
+# The demo: start postpress-sim with scenarios/demo.toml and 3% daily churn, export two days
+# (2024-05-01, then the simulator moves a day and 2024-05-02) with jobs/demo.toml, each run
+# building its reader tables, stop the simulator, then show the output tree and, with DuckDB,
+# the follower counts, the day's changes and who left.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
 
 export POSTPRESS_API_KEY="pp_demo_key"
 out="${DEMO_OUT:-./out}"
-SIM_LOG=target/demo-sim.log start_sim --scenario scenarios/demo.toml --api-key "$POSTPRESS_API_KEY" --churn 0.02
+day0=2024-05-01
+day1=2024-05-02
+SIM_LOG=target/demo-sim.log start_sim --scenario scenarios/demo.toml --churn 0.03 \
+    --api-key "$POSTPRESS_API_KEY"
 trap stop_sim EXIT
 export POSTPRESS_BASE_URL="$SIM_URL/api/v1"
 echo "postpress-sim is serving at $SIM_URL"
+echo
 code=0
-for day in 0 1; do
-    date="2024-05-0$((day + 1))"
-    # The simulator's lists of that day (control route, not counted as an API request).
-    curl -fsS -X POST "$SIM_URL/_sim/day/$day" >/dev/null
-    echo
-    echo "== postpress-etl run jobs/demo.toml --snapshot-date $date"
+for d in "$day0" "$day1"; do
+    if [ "$d" = "$day1" ]; then
+        # The lists change overnight: the simulator's next day.
+        python3 -c 'import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1] + "/_sim/day/1", method="POST")).read()' "$SIM_URL"
+    fi
+    echo "== export of $d"
     set +e
-    target/debug/postpress-etl run jobs/demo.toml --output "$out" --snapshot-date "$date" --progress off
-    run_code=$?
+    target/debug/postpress-etl run jobs/demo.toml --output "$out" --snapshot-date "$d" --progress off
+    c=$?
     set -e
-    if [ "$run_code" -ne 0 ]; then code=$run_code; fi
+    if [ "$c" != 0 ]; then code=$c; fi
+    echo
 done
 stop_sim
-echo
-echo "exit code $code; output tree:"
-find "$out" -type f -not -path '*/_staging/*' | sort | sed 's/^/  /'
+echo "exit code $code; output tree (unit partitions of $day1 and the reader tables):"
+find "$out" -type f -not -path '*/_staging/*' \( -path "*snapshot_date=$day1*" -o -path '*/tables/*' \) \
+    | sort | sed 's/^/  /'
 echo
 # stderr stays visible: venv.sh says so when it installs (about a minute the first time).
 if scripts/venv.sh >/dev/null; then
-    .venv/bin/python - "$out" <<'PY'
+    .venv/bin/python - "$out" "$day1" <<'PY'
 import sys, duckdb
-out = sys.argv[1]
+out, day = sys.argv[1], sys.argv[2]
 con = duckdb.connect()
-print("DuckDB: followers per account and day (read_parquet with hive_partitioning)")
+daily = f"read_parquet('{out}/tables/account_daily/*/*.parquet', hive_partitioning = true)"
+print("Followers per account and day (tables/account_daily):")
 print(con.sql(f"""
-    SELECT provider, account_id, snapshot_date, count(*) AS followers
-    FROM read_parquet('{out}/followers/**/*.parquet', hive_partitioning=true, union_by_name=true)
+    SELECT account_id, provider, snapshot_date, records AS followers, gained, lost
+    FROM {daily}
+    WHERE dataset = 'followers' AND status = 'ok'
+    ORDER BY account_id, snapshot_date"""))
+print("Gained and lost per day, both lists (tables/account_daily):")
+print(con.sql(f"""
+    SELECT snapshot_date, dataset, sum(gained) AS gained, sum(lost) AS lost
+    FROM {daily}
+    WHERE gained IS NOT NULL
     GROUP BY ALL ORDER BY ALL"""))
-print("New LinkedIn followers of acc_linkedin_0000 on 2024-05-02:")
+print(f"Who unfollowed a LinkedIn account this week, up to {day} (tables/follower_changes):")
 print(con.sql(f"""
-    WITH f AS (
-      SELECT * FROM read_parquet('{out}/followers/provider=linkedin/**/*.parquet', hive_partitioning=true)
-      WHERE account_id = 'acc_linkedin_0000')
-    SELECT id, name, headline FROM f WHERE snapshot_date = DATE '2024-05-02'
-    EXCEPT
-    SELECT id, name, headline FROM f WHERE snapshot_date = DATE '2024-05-01'
-    ORDER BY id LIMIT 5"""))
-print("A few LinkedIn followers:")
-print(con.sql(f"""
-    SELECT position, name, headline, profile_url
-    FROM read_parquet('{out}/followers/provider=linkedin/**/*.parquet', hive_partitioning=true)
-    WHERE snapshot_date = DATE '2024-05-02'
-    ORDER BY account_id, position LIMIT 5"""))
-print("A few followed accounts:")
-print(con.sql(f"""
-    SELECT account_id, first_name, last_name, created_at
-    FROM read_parquet('{out}/following/**/*.parquet', hive_partitioning=true)
-    WHERE snapshot_date = DATE '2024-05-02'
-    ORDER BY created_at DESC LIMIT 5"""))
+    SELECT snapshot_date, account_id, id, name, headline
+    FROM read_parquet('{out}/tables/follower_changes/provider=linkedin/*/*.parquet',
+                      hive_partitioning = true)
+    WHERE change = 'lost' AND snapshot_date > DATE '{day}' - INTERVAL 7 DAY
+    ORDER BY ALL LIMIT 10"""))
 PY
 else
-    echo "(DuckDB unavailable: the summary table above is the tool's own account of the rows)"
+    echo "(DuckDB unavailable: the summary tables above are the tool's own account of the rows)"
 fi
 exit "$code"

@@ -75,8 +75,17 @@ ids = q(f"""SELECT count(*), count(DISTINCT id) FROM read_parquet(
 check("linkedin follower ids are distinct within the export", ids[0] == ids[1], str(ids))
 runs = q(f"SELECT count(DISTINCT run_id) FROM read_parquet('{out}/followers/**/*.parquet', union_by_name=true)")[0][0]
 check("every published row comes from the latest run", runs == 1, f"{runs} run ids")
-manifests = q(f"SELECT status FROM read_json_auto('{out}/_runs/*/*.json')")
+# Run ids begin with a digit; finalize's manifests (finalize-*.json) are checked apart.
+manifests = q(f"SELECT status FROM read_json_auto('{out}/_runs/*/[0-9]*.json')")
 check("two manifests, both ok", sorted(manifests) == [("ok",), ("ok",)], str(manifests))
+per_unit = q(f"""SELECT account_id, count(*) FROM read_parquet('{out}/followers/**/*.parquet',
+    hive_partitioning=true, union_by_name=true) GROUP BY ALL ORDER BY ALL""")
+per_table = q(f"""SELECT account_id, count(*) FROM read_parquet('{out}/tables/followers/*/*/*.parquet',
+    hive_partitioning=true, union_by_name=true) GROUP BY ALL ORDER BY ALL""")
+check("the reader tables hold the units' rows", per_unit == per_table, f"{per_unit} vs {per_table}")
+daily = q(f"""SELECT status, count(*) FROM read_parquet('{out}/tables/account_daily/*/*.parquet')
+    GROUP BY ALL""")
+check("account_daily: every unit of the job ok", daily == [("ok", 11)], str(daily))
 check("no staging leftovers", q(f"SELECT count(*) FROM glob('{out}/_staging/**')")[0][0] == 0)
 
 print(f"{passed} passed, {failed} failed")

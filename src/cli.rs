@@ -27,8 +27,30 @@ pub enum Command {
         #[arg(long)]
         shard: Option<String>,
     },
-    /// Print every dataset/provider schema (the data dictionary).
+    /// Build the reader tables of a snapshot date (or of each date of a range, in order) from
+    /// its published units; reads and writes the output only, needs no API key.
+    Finalize(FinalizeArgs),
+    /// Print every dataset/provider schema (the data dictionary), reader tables included.
     Schema,
+}
+
+/// `finalize` flags.
+#[derive(Debug, clap::Args)]
+pub struct FinalizeArgs {
+    /// The job file (TOML): its accounts and output; its API key is not needed.
+    pub job: PathBuf,
+    /// The snapshot date YYYY-MM-DD whose tables to build (Airflow: {{ ds }}).
+    #[arg(long)]
+    pub snapshot_date: String,
+    /// Rebuild every date from --snapshot-date to this one (YYYY-MM-DD), in date order.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Destination, overriding output.url: a path, file:///abs/path or s3://bucket/prefix.
+    #[arg(long)]
+    pub output: Option<String>,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// `run` flags.

@@ -2,11 +2,13 @@
 //!
 //! Data flows one way: job file → validated [`job::Job`] → units → [`api`] pages →
 //! [`schema::decode`] record batches → [`sink`] Parquet, staged then published → [`report`].
-//! Only [`run`] knows every layer.
+//! Only [`run`] knows every layer. Readers' side: [`finalize`] turns the published units of a
+//! date into the reader tables, through the same sink.
 #![deny(clippy::unwrap_used)]
 
 pub mod api;
 pub mod cli;
+pub mod finalize;
 pub mod job;
 pub mod model;
 pub mod progress;

@@ -3,7 +3,8 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use postpress_etl::cli::{self, Cli, Command, LogFormat, RunArgs};
+use postpress_etl::cli::{self, Cli, Command, FinalizeArgs, LogFormat, RunArgs};
+use postpress_etl::finalize::{self, FinalizeOptions};
 use postpress_etl::job::{Job, LoadOptions};
 use postpress_etl::report::StopSignal;
 use postpress_etl::report::files::ReportFiles;
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         },
         Command::Validate { job, shard } => validate(&job, shard.as_deref()),
         Command::Run(args) => run_command(args),
+        Command::Finalize(args) => finalize_command(args),
     }
 }
 
@@ -132,6 +134,94 @@ fn validate(path: &std::path::Path, shard: Option<&str>) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+/// The longest range `finalize --to` rebuilds in one go.
+const MAX_FINALIZE_DAYS: i64 = 3660;
+
+/// `--snapshot-date` and `--to` of `finalize`, checked.
+fn finalize_dates(
+    args: &FinalizeArgs,
+) -> Result<(chrono::NaiveDate, chrono::NaiveDate), anyhow::Error> {
+    let date = |flag: &str, s: &str| {
+        run::parse_snapshot_date(s).ok_or_else(|| {
+            anyhow::anyhow!("{flag} {s:?} is not allowed; use a real date as YYYY-MM-DD")
+        })
+    };
+    let from = date("--snapshot-date", &args.snapshot_date)?;
+    let Some(to) = args.to.as_deref() else {
+        return Ok((from, from));
+    };
+    let to = date("--to", to)?;
+    let days = (to - from).num_days();
+    if days < 0 {
+        anyhow::bail!(
+            "--to {to} is not allowed: it is before --snapshot-date {from}; use a date on or after it"
+        );
+    }
+    if days >= MAX_FINALIZE_DAYS {
+        anyhow::bail!(
+            "--to {to} is not allowed: it is {days} days after --snapshot-date {from}; rebuild at most {MAX_FINALIZE_DAYS} dates at once"
+        );
+    }
+    Ok((from, to))
+}
+
+fn finalize_command(args: FinalizeArgs) -> ExitCode {
+    let (from, to) = match finalize_dates(&args) {
+        Ok(d) => d,
+        Err(e) => return fail(EXIT_USAGE, &e),
+    };
+    // No API key: finalize sends no request (its pods mount no Secret).
+    let job = match Job::load(
+        &args.job,
+        &LoadOptions::from_env(args.output.clone(), false),
+    ) {
+        Ok(j) => j,
+        Err(e) => return fail(EXIT_USAGE, &anyhow::Error::new(e)),
+    };
+    init_tracing(args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let e = anyhow::Error::new(e).context("cannot start the async runtime");
+            return fail(EXIT_FATAL, &e);
+        }
+    };
+    let run_id = run::new_run_id();
+    let opts = FinalizeOptions {
+        from,
+        to,
+        staging_area: run_id.clone(),
+        run_id,
+    };
+    let stop = Stop::new();
+    let outcome = runtime.block_on(async {
+        // finalize writes no summary or metrics file: nothing for the handler to write.
+        let no_files = ReportFiles::new(None, None);
+        spawn_signal_handler(stop.clone(), no_files, RunFacts::new(chrono::Utc::now()));
+        finalize::run_command(&job, &opts, stop.token()).await
+    });
+    match outcome {
+        Ok(report) => {
+            print!("{}", report.summary());
+            for n in &report.no_units {
+                eprintln!("postpress-etl: error: {}", n.message);
+            }
+            ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(EXIT_FATAL))
+        }
+        Err(e) if e.is_interrupted() => {
+            eprintln!("postpress-etl: {e}");
+            match stop.received() {
+                Some(StopSignal::Interrupt) => ExitCode::from(130),
+                _ => ExitCode::from(143),
+            }
+        }
+        Err(e) => fail(EXIT_FATAL, &anyhow::Error::new(e)),
+    }
 }
 
 fn init_tracing(format: LogFormat) {

@@ -11,3 +11,7 @@ mod resume;
 mod run;
 mod s3;
 mod sink;
+mod tables;
+mod tables_check;
+mod tables_input;
+mod tables_s3;

@@ -558,9 +558,23 @@ fn is_documented(field: &str) -> bool {
     DOC.contains(&field)
 }
 
-/// The manifests written under `out/_runs`, oldest first.
+/// The run manifests written under `out/_runs`, oldest first (finalize's are apart:
+/// [`finalize_manifests`]).
 pub fn manifests(out: &Path) -> Vec<Value> {
+    read_manifests(out, false)
+}
+
+/// The finalize manifests (`_runs/snapshot_date=D/finalize-*.json`), oldest first.
+pub fn finalize_manifests(out: &Path) -> Vec<Value> {
+    read_manifests(out, true)
+}
+
+fn read_manifests(out: &Path, finalize: bool) -> Vec<Value> {
     let mut files = files_below(&out.join("_runs"));
+    files.retain(|p| {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        name.starts_with("finalize-") == finalize
+    });
     files.sort();
     files
         .iter()

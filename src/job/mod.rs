@@ -132,6 +132,10 @@ pub struct OutputFile {
     /// later run can continue it after a crash (SPEC §10). Default 100000.
     #[serde(default = "default_checkpoint_rows")]
     pub checkpoint_rows: i64,
+    /// Whether a run without `--shard` builds its date's reader tables at its end (SPEC §9).
+    /// Default true; sharded runs leave it to `postpress-etl finalize`.
+    #[serde(default = "default_tables")]
+    pub tables: bool,
 }
 
 impl Default for OutputFile {
@@ -142,6 +146,7 @@ impl Default for OutputFile {
             max_rows_per_file: default_max_rows_per_file(),
             row_group_rows: default_row_group_rows(),
             checkpoint_rows: default_checkpoint_rows(),
+            tables: default_tables(),
         }
     }
 }
@@ -203,4 +208,7 @@ fn default_row_group_rows() -> i64 {
 }
 fn default_checkpoint_rows() -> i64 {
     100_000
+}
+fn default_tables() -> bool {
+    true
 }

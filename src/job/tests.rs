@@ -42,6 +42,7 @@ fn defaults() {
     assert_eq!(j.output.max_rows_per_file.get(), 1_000_000);
     assert_eq!(j.output.row_group_rows.get(), 131_072);
     assert_eq!(j.output.checkpoint_rows.get(), 100_000);
+    assert!(j.output.tables);
     let a = &j.accounts[0];
     assert_eq!(a.datasets, vec![Dataset::Followers, Dataset::Following]);
     assert_eq!(a.page_size(Dataset::Followers), 100);
@@ -298,6 +299,18 @@ fn messages_name_their_source() {
             "6 | concurency = 3",
             "  | ^^^^^^^^^^",
         ],
+        "{e}"
+    );
+}
+
+/// `output.tables` switches the automatic reader tables off; it must be a boolean.
+#[test]
+fn output_tables_is_a_boolean() {
+    let j = load(&format!("{MIN}[output]\ntables = false\n")).expect("valid");
+    assert!(!j.output.tables);
+    let e = err(&format!("{MIN}[output]\ntables = \"no\"\n"));
+    assert!(
+        e.starts_with("job file job.toml is not valid: ") && e.contains("tables"),
         "{e}"
     );
 }

@@ -140,6 +140,8 @@ pub struct Output {
     pub row_group_rows: NonZeroUsize,
     /// Rows between a paging unit's checkpoints.
     pub checkpoint_rows: NonZeroU64,
+    /// An unsharded run builds the reader tables of its date at its end.
+    pub tables: bool,
 }
 
 /// One validated account.
@@ -474,6 +476,7 @@ impl Validator<'_> {
             max_rows_per_file: nonzero_usize(max_rows_per_file),
             row_group_rows: nonzero_usize(row_group_rows),
             checkpoint_rows: NonZeroU64::new(checkpoint_rows).unwrap_or(NonZeroU64::MIN),
+            tables: o.tables,
         })
     }
 

@@ -8,6 +8,7 @@
 //! * `unit` — one unit's fetch, write and publish;
 //! * `stop` — signals and the grace period;
 //! * `breaker` — the run-level and destination breakers (SPEC §3): when to stop early;
+//! * `tables` — the reader tables of an unsharded run's date, built at its end;
 //! * here — the run: setup, concurrency, panics, run-fatal errors and the manifest. The run's
 //!   status is derived from what this gathers in one place, [`RunReport::seal`].
 
@@ -20,6 +21,7 @@ mod checkpointer;
 pub mod plan;
 mod resume;
 pub mod stop;
+mod tables;
 mod unit;
 
 pub use plan::{
@@ -264,7 +266,8 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
     };
     report.seal();
     write_manifest(&ctx, &mut report).await;
-    if let Some(why) = ctx.fatal() {
+    tables::build(job, &ctx, opts.snapshot_date, &mut report, &stop).await;
+    if let Some(why) = &report.error {
         // The run's last ERROR line: what went wrong for every unit, and what to check.
         error!(error = %why, "Run failed.");
     }

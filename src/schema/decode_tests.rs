@@ -31,7 +31,8 @@ fn invalid(d: &PageDecoder, body: &str) -> String {
 const LI: &str = r#"{"object":"UserFollower","id":"a","urn":"u","name":"N","headline":"","profile_url":"p","profile_picture_url":"q","profile_picture_url_large":"r"}"#;
 
 /// Every item the simulator generates from the docs decodes, and every documented field is a
-/// column with the served value: the schema files and the decoder stay in step with the API.
+/// column with the served value; the item key each schema file declares is the API's and is
+/// decoded: the schema files and the decoder stay in step with the API.
 #[test]
 fn schemas_and_decoder_match_the_documented_items() {
     let cases = [
@@ -99,6 +100,29 @@ fn schemas_and_decoder_match_the_documented_items() {
                 };
                 assert_eq!(&got, v, "{ds} {p} item {i} field {k}");
             }
+        }
+        // The item key declared in schemas/ is the one the API (the simulator's ground truth)
+        // identifies items by, and the decoder fills it with each item's key.
+        let key = Registry::load()
+            .expect("schemas")
+            .variant(ds, p)
+            .key
+            .clone();
+        assert_eq!(
+            key,
+            sds.key_field(),
+            "{ds} {p}: schemas/ declares key {key:?}"
+        );
+        let keys = batch
+            .column_by_name(&key)
+            .unwrap_or_else(|| panic!("{ds} {p}: key column {key:?}"))
+            .as_string::<i32>();
+        for (i, item) in items.iter().enumerate() {
+            assert_eq!(
+                Some(keys.value(i)),
+                sim::item_key(sds, item),
+                "{ds} {p} item {i} key"
+            );
         }
         let pos = batch
             .column_by_name("position")

@@ -1,18 +1,20 @@
 //! The schema registry: (dataset, provider) → the variant's columns and Arrow schema, loaded from
 //! the `schemas/` files embedded at build time (the single source of truth, SPEC §7), plus the
-//! page decoder (`decode.rs`).
+//! page decoder (`decode.rs`), the reader tables' columns (`tables.rs`) and the data dictionary
+//! (`dictionary.rs`).
 //!
 //! It must not know where bytes come from (HTTP) or where batches go (Parquet, storage).
 
 pub mod decode;
 #[cfg(test)]
 mod decode_tests;
+mod dictionary;
+pub mod tables;
 
 use crate::model::{Dataset, Provider};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 /// The embedded schema files, by name.
@@ -72,6 +74,16 @@ pub enum SchemaError {
         dataset: Dataset,
         /// Provider.
         provider: Provider,
+    },
+    /// The item key is missing or does not name a required utf8 column of the variant.
+    #[error(
+        "schema file {file}: key = {key:?} is not allowed; name a required utf8 column of the file, the one that identifies an item across days"
+    )]
+    Key {
+        /// File name.
+        file: String,
+        /// The key as written (empty when missing).
+        key: String,
     },
     /// A dataset or provider name not known to the code.
     #[error("schema file {file}: unknown {key} {value:?}")]
@@ -163,6 +175,9 @@ pub struct Variant {
     pub list_object: String,
     /// Expected `object` of an item.
     pub item_object: String,
+    /// The column that identifies an item across days (`id`, `member_id`): reader tables diff
+    /// an account's lists by it.
+    pub key: String,
     /// The API's columns, in order (`object` excluded).
     pub columns: Vec<Column>,
     /// API columns followed by the metadata columns.
@@ -185,6 +200,7 @@ struct VariantFile {
     provider: Option<String>,
     list_object: Option<String>,
     item_object: Option<String>,
+    key: Option<String>,
     columns: Vec<ColumnFile>,
 }
 
@@ -301,6 +317,13 @@ impl Registry {
                     ty: "date32 (only the metadata columns may use it)".to_owned(),
                 });
             }
+            let key = f.key.clone().unwrap_or_default();
+            if !columns
+                .iter()
+                .any(|c| c.name == key && c.required && c.ty == ColumnType::Utf8)
+            {
+                return Err(SchemaError::Key { file, key });
+            }
             if columns.len() > 64 {
                 return Err(SchemaError::Syntax {
                     file,
@@ -318,6 +341,7 @@ impl Registry {
                 provider,
                 list_object: f.list_object.unwrap_or_default(),
                 item_object: f.item_object.unwrap_or_default(),
+                key,
                 columns,
                 schema: Arc::new(Schema::new(fields)),
             };
@@ -356,42 +380,6 @@ impl Registry {
     pub fn variants(&self) -> &[Arc<Variant>] {
         &self.variants
     }
-
-    /// The data dictionary as a text table (`postpress-etl schema`).
-    pub fn dictionary(&self) -> String {
-        let mut out = String::new();
-        for v in &self.variants {
-            let providers = v
-                .provider
-                .map_or("linkedin, instagram".to_owned(), |p| p.to_string());
-            writeln!(
-                out,
-                "{} ({}) — schemas/{}, list object {}",
-                v.dataset, providers, v.file, v.list_object
-            )
-            .unwrap_or_default();
-            writeln!(
-                out,
-                "  {:<26} {:<13} {:<9} description",
-                "column", "type", "required"
-            )
-            .unwrap_or_default();
-            for c in v.columns.iter().chain(self.metadata.iter()) {
-                writeln!(
-                    out,
-                    "  {:<26} {:<13} {:<9} {}",
-                    c.name,
-                    c.ty.name(),
-                    if c.required { "yes" } else { "no" },
-                    c.description
-                )
-                .unwrap_or_default();
-            }
-            out.push('\n');
-        }
-        out.push_str("Partitions: {dataset}/provider={provider}/snapshot_date={YYYY-MM-DD}/account_id={account_id}/part-NNNNN.parquet\n");
-        out
-    }
 }
 
 #[cfg(test)]
@@ -427,6 +415,8 @@ mod tests {
             &DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
         );
         assert!(r.dictionary().contains("profile_picture_url_large"));
+        assert_eq!(li.key, "id");
+        assert_eq!(fo.key, "member_id");
     }
 
     fn with_replaced(file: &str, text: &str) -> Result<Registry, SchemaError> {
@@ -461,6 +451,25 @@ mod tests {
         )
         .expect_err("dup");
         assert!(matches!(e, SchemaError::DuplicateColumn { .. }), "{e}");
+        let following = FILES[2].1;
+        let e = with_replaced(
+            "following.toml",
+            &following.replace("key = \"member_id\"", ""),
+        )
+        .expect_err("no key");
+        assert_eq!(
+            e.to_string(),
+            "schema file following.toml: key = \"\" is not allowed; name a required utf8 column of the file, the one that identifies an item across days"
+        );
+        let e = with_replaced(
+            "following.toml",
+            &following.replace("key = \"member_id\"", "key = \"created_at\""),
+        )
+        .expect_err("not utf8");
+        assert!(
+            matches!(e, SchemaError::Key { ref key, .. } if key == "created_at"),
+            "{e}"
+        );
         let files: Vec<(&str, &str)> = FILES
             .iter()
             .filter(|(n, _)| *n != "following.toml")

@@ -1,5 +1,6 @@
-//! Destinations through `object_store`: path layout, the streaming Parquet part writer, the
-//! publish step, the run manifest's storage, staging areas and their leases, and the
+//! Destinations through `object_store`: path layout, the streaming Parquet part writer (and the
+//! reader tables' writer over it), the publish step, the run manifest's storage, staging areas
+//! and their leases, and the
 //! destination preflight.
 //!
 //! The sink knows nothing about HTTP or the API: it receives Arrow batches and a partition key.
@@ -10,6 +11,7 @@ pub mod parquet;
 pub mod publish;
 pub mod staging;
 pub mod store;
+pub mod table;
 
 use backon::{ExponentialBuilder, Retryable};
 use futures::TryStreamExt;

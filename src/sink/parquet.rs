@@ -217,15 +217,61 @@ impl std::io::Write for Chunks {
 }
 
 /// The file being written: its encoder, its upload, its path, rows so far and bytes uploaded.
-struct OpenPart {
+/// The reader tables' writer (`table.rs`) streams through it too.
+pub(super) struct OpenPart {
     encoder: ArrowWriter<Chunks>,
     upload: BufWriter,
     path: Path,
-    rows: u64,
+    pub(super) rows: u64,
     bytes: u64,
 }
 
 impl OpenPart {
+    /// Opens a file at `path`: its encoder, and its upload (one PUT, or a multipart upload).
+    pub(super) fn try_new(
+        store: Arc<dyn ObjectStore>,
+        path: Path,
+        schema: SchemaRef,
+        props: WriterProperties,
+    ) -> Result<OpenPart, SinkError> {
+        let upload = BufWriter::with_capacity(store, path.clone(), UPLOAD_BUFFER_BYTES)
+            .with_max_concurrency(UPLOAD_CONCURRENCY);
+        let encoder =
+            ArrowWriter::try_new(Chunks::default(), schema, Some(props)).map_err(|source| {
+                SinkError::Encode {
+                    path: path.to_string(),
+                    source: source.into(),
+                }
+            })?;
+        Ok(OpenPart {
+            encoder,
+            upload,
+            path,
+            rows: 0,
+            bytes: 0,
+        })
+    }
+
+    /// Closes the row group in progress, so the next rows start a new one.
+    pub(super) async fn end_row_group(&mut self) -> Result<(), SinkError> {
+        if let Err(e) = self.encoder.flush() {
+            return Err(self.encode_error(e));
+        }
+        self.encoder.inner_mut().seal();
+        self.drain().await
+    }
+
+    /// Aborts the upload: a multipart upload left behind would be billed until a lifecycle rule
+    /// removes it. A file still in the buffer was never put.
+    pub(super) async fn abort(self) {
+        let OpenPart {
+            mut upload, path, ..
+        } = self;
+        if let Err(e) = upload.abort().await {
+            tracing::debug!(path = %path, error = %e, "Could not abort a multipart upload.");
+        }
+    }
+
     fn encode_error(&self, source: ParquetError) -> SinkError {
         SinkError::Encode {
             path: self.path.to_string(),
@@ -248,7 +294,7 @@ impl OpenPart {
         Ok(())
     }
 
-    async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+    pub(super) async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
         if let Err(e) = self.encoder.write(batch) {
             return Err(self.encode_error(e));
         }
@@ -258,7 +304,8 @@ impl OpenPart {
         Ok(())
     }
 
-    async fn close(mut self) -> Result<(Path, u64, u64), SinkError> {
+    /// Finishes the file and completes its upload: (path, rows, bytes).
+    pub(super) async fn close(mut self) -> Result<(Path, u64, u64), SinkError> {
         if let Err(e) = self.encoder.finish() {
             return Err(self.encode_error(e));
         }
@@ -322,25 +369,12 @@ impl PartWriter {
         let path = self
             .layout
             .part(Area::Staging { run_id: &self.area }, &self.key(), n);
-        let upload =
-            BufWriter::with_capacity(self.store.clone(), path.clone(), UPLOAD_BUFFER_BYTES)
-                .with_max_concurrency(UPLOAD_CONCURRENCY);
-        let encoder = ArrowWriter::try_new(
-            Chunks::default(),
-            self.schema.clone(),
-            Some(self.props.clone()),
-        )
-        .map_err(|source| SinkError::Encode {
-            path: path.to_string(),
-            source: source.into(),
-        })?;
-        self.current = Some(OpenPart {
-            encoder,
-            upload,
+        self.current = Some(OpenPart::try_new(
+            self.store.clone(),
             path,
-            rows: 0,
-            bytes: 0,
-        });
+            self.schema.clone(),
+            self.props.clone(),
+        )?);
         Ok(())
     }
 
@@ -450,14 +484,7 @@ impl PartWriter {
     /// names, for a later run to continue): aborts the open upload, deletes the other parts.
     pub async fn abandon(mut self, keep: usize) {
         if let Some(part) = self.current.take() {
-            // Dropping a multipart upload would leave its parts on S3 (invisible, but billed until
-            // a lifecycle rule removes them): abort it. A file still in the buffer was never put.
-            let OpenPart {
-                mut upload, path, ..
-            } = part;
-            if let Err(e) = upload.abort().await {
-                tracing::debug!(path = %path, error = %e, "Could not abort a multipart upload.");
-            }
+            part.abort().await;
         }
         for part in self.staged.iter().skip(keep) {
             // Best effort: the run's staging directory is removed at the end anyway.

@@ -37,18 +37,27 @@ pub async fn publish(
     staged: &[StagedPart],
     cancel: &CancellationToken,
 ) -> Result<Published, SinkError> {
+    publish_into(store, &layout.partition(Area::Final, key), staged, cancel).await
+}
+
+/// Publishes staged parts into the final directory `dir` (a unit's partition, or a reader
+/// table's), then deletes the `part-*.parquet` files there that they did not replace. With no
+/// staged parts it empties the directory of parts.
+pub async fn publish_into(
+    store: &dyn ObjectStore,
+    dir: &Path,
+    staged: &[StagedPart],
+    cancel: &CancellationToken,
+) -> Result<Published, SinkError> {
     let mut files = Vec::with_capacity(staged.len());
     for part in staged {
-        let to = layout
-            .partition(Area::Final, key)
-            .join(part.file_name.as_str());
+        let to = dir.clone().join(part.file_name.as_str());
         move_part(store, part, &to, cancel).await?;
         files.push(part.file_name.clone());
     }
-    let dir = layout.partition(Area::Final, key);
     let keep: HashSet<&str> = files.iter().map(String::as_str).collect();
     let existing: Vec<_> = store
-        .list(Some(&dir))
+        .list(Some(dir))
         .try_collect()
         .await
         .map_err(|source| SinkError::Store {
@@ -62,7 +71,7 @@ pub async fn publish(
         // Only the direct children named part-*.parquet are ours to remove.
         let direct = meta
             .location
-            .prefix_match(&dir)
+            .prefix_match(dir)
             .is_some_and(|mut r| r.next().is_some() && r.next().is_none());
         if direct && is_part_file(name) && !keep.contains(name) {
             delete_if_exists(store, &meta.location).await?;

@@ -317,6 +317,15 @@ pub struct PreflightError {
 }
 
 impl Destination {
+    /// Where an object of this destination is, for messages: `s3://bucket/key`, or the file's
+    /// path on a local disk.
+    pub fn location(&self, object: &str) -> String {
+        match &self.target {
+            Target::Local { dir } => format!("{}/{object}", dir.trim_end_matches('/')),
+            Target::S3 { bucket, .. } => format!("s3://{bucket}/{object}"),
+        }
+    }
+
     /// Writes and deletes `marker` below the prefix. Proves, before any API request is sent,
     /// that the bucket exists, the credentials are accepted and writes and deletes are allowed.
     pub async fn preflight(&self, marker: &Path) -> Result<(), PreflightError> {

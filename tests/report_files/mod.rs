@@ -94,7 +94,14 @@ fn read_json(path: &Path) -> Value {
 
 /// The run's only manifest and its path.
 fn the_manifest(out: &Path) -> (Value, PathBuf) {
-    let files = files_below(&out.join("_runs"));
+    // The run's tables have a manifest of their own (finalize-*.json).
+    let files: Vec<PathBuf> = files_below(&out.join("_runs"))
+        .into_iter()
+        .filter(|f| {
+            f.file_name()
+                .is_some_and(|n| !n.to_string_lossy().starts_with("finalize-"))
+        })
+        .collect();
     assert_eq!(files.len(), 1, "one manifest:\n{}", tree(out));
     let path = std::fs::canonicalize(&files[0]).expect("manifest path");
     (read_json(&path), path)

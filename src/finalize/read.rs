@@ -1,0 +1,364 @@
+//! Reading a published unit back: its part files, each checked to be readable Parquet written
+//! for that very unit (footer identity and columns), then streamed batch by batch.
+//!
+//! Small files are fetched whole in one GET (one request per file on S3, and they can be
+//! fetched ahead while the previous account is written); larger ones are streamed from the
+//! store a row group at a time, so memory stays bounded by a row group whatever the account.
+
+use super::FinalizeError;
+use crate::error_chain as chain;
+use crate::model::Provider;
+use crate::schema::Variant;
+use arrow_array::RecordBatch;
+use arrow_schema::{Schema, SchemaRef};
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::{FutureExt, TryFutureExt};
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
+};
+use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStream};
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Files up to this size are fetched whole; larger ones are streamed.
+pub(super) const SMALL_FILE_BYTES: u64 = 2 << 20;
+
+/// Rows per batch read.
+const BATCH_ROWS: usize = 8192;
+
+/// A file in the store read by ranges, its size known from the listing (no HEAD request).
+struct ObjectReader {
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    size: u64,
+}
+
+fn external(e: object_store::Error) -> ParquetError {
+    ParquetError::External(Box::new(e))
+}
+
+impl AsyncFileReader for ObjectReader {
+    fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        self.store
+            .get_range(&self.path, range)
+            .map_err(external)
+            .boxed()
+    }
+
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<Range<u64>>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
+        async move {
+            self.store
+                .get_ranges(&self.path, &ranges)
+                .await
+                .map_err(external)
+        }
+        .boxed()
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        async move {
+            let size = self.size;
+            let metadata = ParquetMetaDataReader::new()
+                .with_arrow_reader_options(options)
+                .load_and_finish(self, size)
+                .await?;
+            Ok(Arc::new(metadata))
+        }
+        .boxed()
+    }
+}
+
+/// What a unit's files must say they are.
+#[derive(Debug, Clone)]
+pub(super) struct Expect<'a> {
+    /// The variant (its schema).
+    pub variant: &'a Variant,
+    /// The account.
+    pub account_id: &'a str,
+    /// The provider.
+    pub provider: Provider,
+    /// The unit's date, `YYYY-MM-DD`.
+    pub snapshot_date: &'a str,
+    /// The date being finalized, named by errors ("nothing was published for ...").
+    pub finalizing: &'a str,
+}
+
+/// One part file: fetched or to be streamed, with its checked footer.
+struct Part {
+    path: Path,
+    size: u64,
+    bytes: Option<Bytes>,
+    meta: ArrowReaderMetadata,
+}
+
+/// A published unit ready to be read: every file checked, rows counted.
+pub(super) struct UnitData {
+    store: Arc<dyn ObjectStore>,
+    parts: Vec<Part>,
+    schema: SchemaRef,
+    finalizing: String,
+    /// Rows in all its files (from their footers).
+    pub rows: u64,
+    /// The `run_id` of its first file's footer.
+    pub footer_run_id: Option<String>,
+}
+
+fn corrupt(path: &Path, date: &str, source: parquet::errors::ParquetError) -> FinalizeError {
+    FinalizeError::Corrupt {
+        path: path.to_string(),
+        date: date.to_owned(),
+        source: source.into(),
+    }
+}
+
+/// Checks a file's footer identity and columns against the unit; the problem, if any.
+fn check(meta: &ArrowReaderMetadata, e: &Expect<'_>) -> Result<Option<String>, String> {
+    let kv: Vec<(&str, &str)> = meta
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .into_iter()
+        .flatten()
+        .map(|kv| (kv.key.as_str(), kv.value.as_deref().unwrap_or("")))
+        .collect();
+    let get = |k: &str| kv.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
+    let want = [
+        ("dataset", e.variant.dataset.as_str()),
+        ("provider", e.provider.as_str()),
+        ("account_id", e.account_id),
+        ("snapshot_date", e.snapshot_date),
+    ];
+    for (k, v) in want {
+        match get(k) {
+            None => {
+                return Err(format!(
+                    "its footer has no {k:?} (every part postpress-etl writes names its dataset, provider, account_id and snapshot_date)"
+                ));
+            }
+            Some(got) if got != v => {
+                return Err(format!("its footer says {k} = {got:?}, not {v:?}"));
+            }
+            Some(_) => {}
+        }
+    }
+    let have = meta.schema();
+    let expected = &e.variant.schema;
+    let names = |s: &Schema| {
+        s.fields()
+            .iter()
+            .map(|f| format!("{} {}", f.name(), f.data_type()))
+            .collect::<Vec<_>>()
+    };
+    let (h, x) = (names(have), names(expected));
+    if h != x {
+        let at = h
+            .iter()
+            .zip(&x)
+            .position(|(a, b)| a != b)
+            .unwrap_or(h.len().min(x.len()));
+        return Err(format!(
+            "its columns differ from the {} {} schema at column {at}: {} instead of {}",
+            e.variant.dataset,
+            e.provider,
+            h.get(at).map_or("nothing", String::as_str),
+            x.get(at).map_or("nothing", String::as_str)
+        ));
+    }
+    Ok(get("run_id").map(str::to_owned))
+}
+
+impl UnitData {
+    /// Opens every file of a unit: small ones are fetched, each footer is read and checked.
+    pub(super) async fn load(
+        store: &Arc<dyn ObjectStore>,
+        files: &[ObjectMeta],
+        e: &Expect<'_>,
+    ) -> Result<UnitData, FinalizeError> {
+        let mut parts = Vec::with_capacity(files.len());
+        let mut rows = 0;
+        let mut footer_run_id = None;
+        for f in files {
+            let read_error = |source: object_store::Error| FinalizeError::Read {
+                path: f.location.to_string(),
+                source: source.into(),
+            };
+            let (bytes, meta) = if f.size <= SMALL_FILE_BYTES {
+                let bytes = async { store.get(&f.location).await?.bytes().await }
+                    .await
+                    .map_err(read_error)?;
+                let meta = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::new())
+                    .map_err(|s| corrupt(&f.location, e.finalizing, s))?;
+                (Some(bytes), meta)
+            } else {
+                let mut reader = ObjectReader {
+                    store: store.clone(),
+                    path: f.location.clone(),
+                    size: f.size,
+                };
+                let meta = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
+                    .await
+                    .map_err(|s| corrupt(&f.location, e.finalizing, s))?;
+                (None, meta)
+            };
+            let run_id = check(&meta, e).map_err(|problem| FinalizeError::Foreign {
+                path: f.location.to_string(),
+                date: e.finalizing.to_owned(),
+                problem,
+            })?;
+            if parts.is_empty() {
+                footer_run_id = run_id;
+            }
+            rows += meta.metadata().file_metadata().num_rows().max(0) as u64;
+            parts.push(Part {
+                path: f.location.clone(),
+                size: f.size,
+                bytes,
+                meta,
+            });
+        }
+        Ok(UnitData {
+            store: store.clone(),
+            parts,
+            schema: e.variant.schema.clone(),
+            finalizing: e.finalizing.to_owned(),
+            rows,
+            footer_run_id,
+        })
+    }
+
+    /// The uncompressed size of a column in all the unit's files, from their footers.
+    pub(super) fn column_bytes(&self, column: &str) -> u64 {
+        let Ok(i) = self.schema.index_of(column) else {
+            return 0;
+        };
+        self.parts
+            .iter()
+            .flat_map(|p| p.meta.metadata().row_groups())
+            .filter_map(|rg| rg.columns().get(i))
+            .map(|c| c.uncompressed_size().max(0) as u64)
+            .sum()
+    }
+
+    /// A reader of every row, or of the named columns only, file after file.
+    pub(super) fn reader(&self, columns: Option<&[&str]>) -> UnitReader<'_> {
+        let indices = columns.map(|cols| {
+            cols.iter()
+                .filter_map(|c| self.schema.index_of(c).ok())
+                .collect::<Vec<_>>()
+        });
+        let schema = match &indices {
+            Some(i) => Arc::new(self.schema.project(i).unwrap_or_else(|_| Schema::empty())),
+            None => self.schema.clone(),
+        };
+        UnitReader {
+            data: self,
+            indices,
+            schema,
+            next: 0,
+            current: None,
+        }
+    }
+}
+
+/// The file being read.
+enum Open {
+    Fetched(ParquetRecordBatchReader, Path),
+    Streamed(ParquetRecordBatchStream<ObjectReader>, Path),
+}
+
+/// Reads a unit's batches in file order, each with the variant's schema (or its projection).
+pub(super) struct UnitReader<'a> {
+    data: &'a UnitData,
+    indices: Option<Vec<usize>>,
+    schema: SchemaRef,
+    next: usize,
+    current: Option<Open>,
+}
+
+impl UnitReader<'_> {
+    fn open(&self, part: &Part) -> Result<Open, FinalizeError> {
+        let mask = self
+            .indices
+            .as_ref()
+            .map(|i| ProjectionMask::roots(part.meta.parquet_schema(), i.iter().copied()));
+        let date = &self.data.finalizing;
+        match &part.bytes {
+            Some(bytes) => {
+                let mut b = ParquetRecordBatchReaderBuilder::new_with_metadata(
+                    bytes.clone(),
+                    part.meta.clone(),
+                )
+                .with_batch_size(BATCH_ROWS);
+                if let Some(m) = mask {
+                    b = b.with_projection(m);
+                }
+                let r = b.build().map_err(|s| corrupt(&part.path, date, s))?;
+                Ok(Open::Fetched(r, part.path.clone()))
+            }
+            None => {
+                let reader = ObjectReader {
+                    store: self.data.store.clone(),
+                    path: part.path.clone(),
+                    size: part.size,
+                };
+                let mut b =
+                    ParquetRecordBatchStreamBuilder::new_with_metadata(reader, part.meta.clone())
+                        .with_batch_size(BATCH_ROWS);
+                if let Some(m) = mask {
+                    b = b.with_projection(m);
+                }
+                let s = b.build().map_err(|s| corrupt(&part.path, date, s))?;
+                Ok(Open::Streamed(s, part.path.clone()))
+            }
+        }
+    }
+
+    /// The next batch, or `None` after the last file.
+    pub(super) async fn next_batch(&mut self) -> Result<Option<RecordBatch>, FinalizeError> {
+        loop {
+            let Some(open) = self.current.as_mut() else {
+                let Some(part) = self.data.parts.get(self.next) else {
+                    return Ok(None);
+                };
+                self.current = Some(self.open(part)?);
+                self.next += 1;
+                continue;
+            };
+            let (got, path) = match open {
+                Open::Fetched(r, path) => (r.next().map(|b| b.map_err(Into::into)), path),
+                Open::Streamed(s, path) => (s.next().await, path),
+            };
+            let date = &self.data.finalizing;
+            match got {
+                None => self.current = None,
+                Some(Err(source)) => return Err(corrupt(path, date, source)),
+                Some(Ok(batch)) => {
+                    // The file's schema matched by names and types; a null in a required
+                    // column is what is left to refuse.
+                    return RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec())
+                        .map(Some)
+                        .map_err(|err| FinalizeError::Foreign {
+                            path: path.to_string(),
+                            date: date.clone(),
+                            problem: chain(&err),
+                        });
+                }
+            }
+        }
+    }
+}

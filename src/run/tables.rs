@@ -1,0 +1,58 @@
+//! A run's own reader tables: a run without `--shard` builds its date's tables at its end
+//! (SPEC §9, `output.tables`, default true), once its manifest is written, since finalize reads
+//! it. Sharded runs leave it to a `finalize` step after every shard.
+//!
+//! A failure here does not unpublish anything: the units stay published, and the run exits 1
+//! with its manifest rewritten to say the tables were not built.
+
+use super::{RunCtx, Stop, write_manifest};
+use crate::error_chain as chain;
+use crate::finalize::{self, FinalizeOptions};
+use crate::job::Job;
+use crate::report::{RunReport, RunStatus};
+use chrono::NaiveDate;
+use tracing::{error, info, warn};
+
+/// Builds the reader tables of the run's date when the run should.
+pub(super) async fn build(
+    job: &Job,
+    ctx: &RunCtx,
+    date: NaiveDate,
+    report: &mut RunReport,
+    stop: &Stop,
+) {
+    let published = matches!(report.status, RunStatus::Ok | RunStatus::Partial);
+    if !job.output.tables || report.shard.is_some() || !published {
+        return;
+    }
+    let opts = FinalizeOptions {
+        from: date,
+        to: date,
+        run_id: ctx.run_id.clone(),
+        staging_area: format!("{}-tables", ctx.run_id),
+    };
+    info!(snapshot_date = %ctx.snapshot_date, "Building the reader tables.");
+    match finalize::finalize(job, &ctx.dest, &opts, stop.token()).await {
+        Ok(r) => match r.dates.first() {
+            Some(d) => {
+                info!(manifest = %d.manifest, gained = d.totals.gained, lost = d.totals.lost, "Reader tables published.")
+            }
+            // Every unit failed: the run already exits 3 and says why.
+            None => warn!("No reader tables: no unit of this date is published."),
+        },
+        Err(e) => {
+            if e.is_interrupted() {
+                report.signal = stop.received();
+            } else {
+                error!(error = %chain(&e), "The reader tables were not built; the units are published.");
+                report.error = Some(format!(
+                    "the units are published, but the reader tables of {} were not built: {}",
+                    ctx.snapshot_date,
+                    chain(&e)
+                ));
+            }
+            report.seal();
+            write_manifest(ctx, report).await;
+        }
+    }
+}
