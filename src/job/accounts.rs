@@ -3,7 +3,7 @@
 //! account named twice.
 
 use super::origin::Origin;
-use super::validate::{Account, JobError, Result, Validator, valid_account_id};
+use super::validate::{Account, JobError, Result, Validator};
 use super::{AccountFile, JobFile, accounts_csv};
 use crate::model::{Dataset, Provider};
 use std::collections::HashMap;
@@ -155,4 +155,15 @@ fn page_size(v: &Origin<'_>, provider: Provider, datasets: &[Dataset], p: i64) -
         ));
     }
     u32::try_from(p).map_err(|_| v.invalid("page_size", p, &format!("use 1 to {max}")))
+}
+
+/// Accepts `[A-Za-z0-9][A-Za-z0-9_.-]*`, at most 256 bytes, without `..`.
+pub(crate) fn valid_account_id(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric());
+    first_ok
+        && s.len() <= 256
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+        && !s.contains("..")
 }

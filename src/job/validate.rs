@@ -176,17 +176,6 @@ pub fn api_key_source(opts: &LoadOptions, key_file: Option<&Path>) -> String {
     }
 }
 
-/// Accepts `[A-Za-z0-9][A-Za-z0-9_.-]*`, at most 256 bytes, without `..`.
-pub(crate) fn valid_account_id(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric());
-    first_ok
-        && s.len() <= 256
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
-        && !s.contains("..")
-}
-
 impl Job {
     /// Reads and validates a job file.
     pub fn load(path: &Path, opts: &LoadOptions) -> Result<Job> {

@@ -87,49 +87,64 @@ fn schemas_and_decoder_match_the_documented_items() {
                     assert!(page.unknown_fields > 0, "{ds} {p}: field {k} has no column");
                     continue;
                 };
-                let got = if col.is_null(i) {
-                    serde_json::Value::Null
-                } else if let Some(s) = col.as_string_opt::<i32>() {
-                    s.value(i).into()
-                } else if let Some(b) = col.as_boolean_opt() {
-                    b.value(i).into()
-                } else if let Some(t) = col.as_primitive_opt::<TimestampMillisecondType>() {
-                    t.value(i).into()
-                } else {
-                    panic!("unexpected column type for {k}")
-                };
+                let got = cell(col.as_ref(), i, k);
                 assert_eq!(&got, v, "{ds} {p} item {i} field {k}");
             }
         }
-        // The item key declared in schemas/ is the one the API (the simulator's ground truth)
-        // identifies items by, and the decoder fills it with each item's key.
-        let key = Registry::load()
-            .expect("schemas")
-            .variant(ds, p)
-            .key
-            .clone();
-        assert_eq!(
-            key,
-            sds.key_field(),
-            "{ds} {p}: schemas/ declares key {key:?}"
-        );
-        let keys = batch
-            .column_by_name(&key)
-            .unwrap_or_else(|| panic!("{ds} {p}: key column {key:?}"))
-            .as_string::<i32>();
-        for (i, item) in items.iter().enumerate() {
-            assert_eq!(
-                Some(keys.value(i)),
-                sim::item_key(sds, item),
-                "{ds} {p} item {i} key"
-            );
-        }
+        assert_key_declared_and_decoded(ds, p, sds, &items, batch);
         let pos = batch
             .column_by_name("position")
             .expect("position")
             .as_primitive::<Int64Type>();
         assert_eq!(pos.value(0), 1000);
         assert_eq!(pos.value(299), 1299);
+    }
+}
+
+/// One decoded cell as JSON, for comparison with the served item.
+fn cell(col: &dyn arrow_array::Array, i: usize, k: &str) -> serde_json::Value {
+    if col.is_null(i) {
+        serde_json::Value::Null
+    } else if let Some(s) = col.as_string_opt::<i32>() {
+        s.value(i).into()
+    } else if let Some(b) = col.as_boolean_opt() {
+        b.value(i).into()
+    } else if let Some(t) = col.as_primitive_opt::<TimestampMillisecondType>() {
+        t.value(i).into()
+    } else {
+        panic!("unexpected column type for {k}")
+    }
+}
+
+/// The item key declared in schemas/ is the one the API (the simulator's ground truth)
+/// identifies items by, and the decoder fills it with each item's key.
+fn assert_key_declared_and_decoded(
+    ds: Dataset,
+    p: Provider,
+    sds: sim::Dataset,
+    items: &[serde_json::Value],
+    batch: &arrow_array::RecordBatch,
+) {
+    let key = Registry::load()
+        .expect("schemas")
+        .variant(ds, p)
+        .key
+        .clone();
+    assert_eq!(
+        key,
+        sds.key_field(),
+        "{ds} {p}: schemas/ declares key {key:?}"
+    );
+    let keys = batch
+        .column_by_name(&key)
+        .unwrap_or_else(|| panic!("{ds} {p}: key column {key:?}"))
+        .as_string::<i32>();
+    for (i, item) in items.iter().enumerate() {
+        assert_eq!(
+            Some(keys.value(i)),
+            sim::item_key(sds, item),
+            "{ds} {p} item {i} key"
+        );
     }
 }
 

@@ -6,6 +6,90 @@
 //! It must not know where bytes come from (HTTP) or where batches go (Parquet, storage).
 
 pub mod decode;
+/// A file's columns, each type known.
+fn parse_columns(name: &str, f: &VariantFile) -> Result<Vec<Column>, SchemaError> {
+    f.columns
+        .iter()
+        .map(|c| {
+            Ok(Column {
+                name: c.name.clone(),
+                ty: ColumnType::parse(&c.ty).ok_or_else(|| SchemaError::UnsupportedType {
+                    file: name.to_owned(),
+                    column: c.name.clone(),
+                    ty: c.ty.clone(),
+                })?,
+                required: c.required,
+                description: c.description.clone(),
+            })
+        })
+        .collect()
+}
+
+/// One variant file checked: its dataset and provider, unique columns, no date32, its key a
+/// required utf8 column, at most 64 API columns.
+fn variant(
+    file: String,
+    f: VariantFile,
+    columns: Vec<Column>,
+    metadata: &[Column],
+) -> Result<Variant, SchemaError> {
+    let unknown = |key, value: &str| SchemaError::UnknownName {
+        file: file.clone(),
+        key,
+        value: value.to_owned(),
+    };
+    let ds_name = f.dataset.unwrap_or_default();
+    let dataset: Dataset = ds_name.parse().map_err(|()| unknown("dataset", &ds_name))?;
+    let provider = match &f.provider {
+        None => None,
+        Some(p) => Some(p.parse::<Provider>().map_err(|()| unknown("provider", p))?),
+    };
+    let mut seen = std::collections::HashSet::new();
+    for c in columns.iter().chain(metadata.iter()) {
+        if !seen.insert(c.name.as_str()) || c.name == "object" {
+            return Err(SchemaError::DuplicateColumn {
+                file: file.clone(),
+                column: c.name.clone(),
+            });
+        }
+    }
+    if let Some(c) = columns.iter().find(|c| c.ty == ColumnType::Date32) {
+        return Err(SchemaError::UnsupportedType {
+            file,
+            column: c.name.clone(),
+            ty: "date32 (only the metadata columns may use it)".to_owned(),
+        });
+    }
+    let key = f.key.clone().unwrap_or_default();
+    if !columns
+        .iter()
+        .any(|c| c.name == key && c.required && c.ty == ColumnType::Utf8)
+    {
+        return Err(SchemaError::Key { file, key });
+    }
+    if columns.len() > 64 {
+        return Err(SchemaError::Syntax {
+            file,
+            message: "at most 64 API columns per variant".to_owned(),
+        });
+    }
+    let fields: Vec<Field> = columns
+        .iter()
+        .chain(metadata.iter())
+        .map(|c| Field::new(&c.name, c.ty.arrow(), !c.required))
+        .collect();
+    Ok(Variant {
+        file,
+        dataset,
+        provider,
+        list_object: f.list_object.unwrap_or_default(),
+        item_object: f.item_object.unwrap_or_default(),
+        key,
+        columns,
+        schema: Arc::new(Schema::new(fields)),
+    })
+}
+
 #[cfg(test)]
 mod decode_tests;
 mod dictionary;
@@ -252,24 +336,7 @@ impl Registry {
                 file: (*name).to_owned(),
                 message: e.to_string().trim_end().replace('\n', " "),
             })?;
-            let columns = f
-                .columns
-                .iter()
-                .map(|c| {
-                    Ok(Column {
-                        name: c.name.clone(),
-                        ty: ColumnType::parse(&c.ty).ok_or_else(|| {
-                            SchemaError::UnsupportedType {
-                                file: (*name).to_owned(),
-                                column: c.name.clone(),
-                                ty: c.ty.clone(),
-                            }
-                        })?,
-                        required: c.required,
-                        description: c.description.clone(),
-                    })
-                })
-                .collect::<Result<Vec<_>, SchemaError>>()?;
+            let columns = parse_columns(name, &f)?;
             if f.dataset.is_none() {
                 metadata = Some(columns);
             } else {
@@ -290,65 +357,11 @@ impl Registry {
         let mut variants = Vec::new();
         let mut by_key = HashMap::new();
         for (file, f, columns) in parsed {
-            let unknown = |key, value: &str| SchemaError::UnknownName {
-                file: file.clone(),
-                key,
-                value: value.to_owned(),
-            };
-            let ds_name = f.dataset.unwrap_or_default();
-            let dataset: Dataset = ds_name.parse().map_err(|()| unknown("dataset", &ds_name))?;
-            let provider = match &f.provider {
-                None => None,
-                Some(p) => Some(p.parse::<Provider>().map_err(|()| unknown("provider", p))?),
-            };
-            let mut seen = std::collections::HashSet::new();
-            for c in columns.iter().chain(metadata.iter()) {
-                if !seen.insert(c.name.as_str()) || c.name == "object" {
-                    return Err(SchemaError::DuplicateColumn {
-                        file: file.clone(),
-                        column: c.name.clone(),
-                    });
-                }
-            }
-            if let Some(c) = columns.iter().find(|c| c.ty == ColumnType::Date32) {
-                return Err(SchemaError::UnsupportedType {
-                    file,
-                    column: c.name.clone(),
-                    ty: "date32 (only the metadata columns may use it)".to_owned(),
-                });
-            }
-            let key = f.key.clone().unwrap_or_default();
-            if !columns
-                .iter()
-                .any(|c| c.name == key && c.required && c.ty == ColumnType::Utf8)
-            {
-                return Err(SchemaError::Key { file, key });
-            }
-            if columns.len() > 64 {
-                return Err(SchemaError::Syntax {
-                    file,
-                    message: "at most 64 API columns per variant".to_owned(),
-                });
-            }
-            let fields: Vec<Field> = columns
-                .iter()
-                .chain(metadata.iter())
-                .map(|c| Field::new(&c.name, c.ty.arrow(), !c.required))
-                .collect();
-            let v = Variant {
-                file: file.clone(),
-                dataset,
-                provider,
-                list_object: f.list_object.unwrap_or_default(),
-                item_object: f.item_object.unwrap_or_default(),
-                key,
-                columns,
-                schema: Arc::new(Schema::new(fields)),
-            };
+            let v = variant(file, f, columns, &metadata)?;
             let idx = variants.len();
             for p in Provider::ALL {
-                if provider.is_none_or(|vp| vp == p) {
-                    by_key.insert((dataset, p), idx);
+                if v.provider.is_none_or(|vp| vp == p) {
+                    by_key.insert((v.dataset, p), idx);
                 }
             }
             variants.push(Arc::new(v));
