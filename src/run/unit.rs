@@ -15,6 +15,7 @@ use crate::sink::{SinkError, publish};
 use chrono::Utc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
+use tokio::sync::SemaphorePermit;
 use tracing::{Instrument, error, info, info_span};
 
 /// Why a unit did not publish.
@@ -106,6 +107,7 @@ pub(super) async fn run_unit(ctx: &RunCtx, unit: &Unit) -> UnitReport {
     let a = &unit.account;
     let span = info_span!("unit", account_id = %a.account_id, dataset = %unit.dataset, provider = %a.provider);
     async {
+        let slot = ctx.fetch_slot().await;
         let started = Instant::now();
         let mut report = UnitReport::new(&a.account_id, unit.dataset, a.provider);
         if ctx.halt.is_cancelled() {
@@ -113,7 +115,7 @@ pub(super) async fn run_unit(ctx: &RunCtx, unit: &Unit) -> UnitReport {
             return finish(ctx, report, started);
         }
         let mut stats = FetchStats::default();
-        let outcome = fetch_and_publish(ctx, unit, &mut stats, &mut report).await;
+        let outcome = fetch_and_publish(ctx, unit, slot, &mut stats, &mut report).await;
         report.attempts = stats.attempts;
         report.retries = stats.retries;
         report.throttles = stats.throttles;
@@ -173,9 +175,12 @@ fn identity(ctx: &RunCtx, unit: &Unit) -> FileIdentity {
     }
 }
 
+/// Fetches the unit holding `slot`, one of the run's fetch slots, and gives it up before the unit
+/// is published (a small one before it is even encoded): the next unit fetches meanwhile.
 async fn fetch_and_publish(
     ctx: &RunCtx,
     unit: &Unit,
+    slot: SemaphorePermit<'_>,
     stats: &mut FetchStats,
     report: &mut UnitReport,
 ) -> Result<(), UnitError> {
@@ -202,11 +207,18 @@ async fn fetch_and_publish(
         ctx.writer_opts,
         &identity(ctx, unit),
     )?;
-    if let Err(e) = fetch_pages(ctx, unit, &decoder, &mut writer, stats, report).await {
+    let fetched = fetch_pages(ctx, unit, &decoder, &mut writer, stats, report).await;
+    // A small unit, its rows all in memory, is encoded without its slot; a larger one after.
+    let small = writer
+        .unencoded_bytes()
+        .is_some_and(|b| b <= super::EARLY_RELEASE_BYTES);
+    let slot = (!small).then_some(slot);
+    if let Err(e) = fetched {
         writer.abort().await;
         return Err(e);
     }
     let staged = writer.finish().await?;
+    drop(slot);
     // A stop that arrived while the last page was written: abandon, do not publish.
     if ctx.halt.is_cancelled() {
         return Err(UnitError::Page {
