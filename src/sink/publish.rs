@@ -26,6 +26,11 @@ pub struct Published {
 
 /// Publishes a completed unit.
 /// `cancel` only shortens the waits between a failed call's attempts.
+///
+/// The partition is listed before the parts are moved in, not after: the parts of earlier runs
+/// are the same either way (this run's unit is the only writer of its partition), and the
+/// listing of a partition that does not exist yet, a daily run's usual case, costs one failed
+/// lookup on a local disk instead of reading back the directory just created.
 pub async fn publish(
     store: &dyn ObjectStore,
     layout: &Layout,
@@ -33,18 +38,35 @@ pub async fn publish(
     staged: &[StagedPart],
     cancel: &CancellationToken,
 ) -> Result<Published, SinkError> {
+    let dir = layout.partition(Area::Final, key);
+    let earlier = earlier_parts(store, &dir).await?;
     let mut files = Vec::with_capacity(staged.len());
     for part in staged {
-        let to = layout
-            .partition(Area::Final, key)
-            .join(part.file_name.as_str());
-        move_part(store, part, &to, cancel).await?;
+        move_part(
+            store,
+            part,
+            &dir.clone().join(part.file_name.as_str()),
+            cancel,
+        )
+        .await?;
         files.push(part.file_name.clone());
     }
-    let dir = layout.partition(Area::Final, key);
     let keep: HashSet<&str> = files.iter().map(String::as_str).collect();
+    let mut removed = 0;
+    for location in earlier {
+        if !keep.contains(location.filename().unwrap_or_default()) {
+            delete_if_exists(store, &location).await?;
+            removed += 1;
+        }
+    }
+    Ok(Published { files, removed })
+}
+
+/// The parts a partition holds: its direct children named `part-*.parquet`, the only objects
+/// there that are ours to remove.
+async fn earlier_parts(store: &dyn ObjectStore, dir: &Path) -> Result<Vec<Path>, SinkError> {
     let existing: Vec<_> = store
-        .list(Some(&dir))
+        .list(Some(dir))
         .try_collect()
         .await
         .map_err(|source| SinkError::Store {
@@ -52,21 +74,17 @@ pub async fn publish(
             path: dir.to_string(),
             source: source.into(),
         })?;
-    let mut removed = 0;
-    for meta in existing {
-        let name = meta.location.filename().unwrap_or_default();
-        // Only the direct children named part-*.parquet are ours to remove.
-        let direct = meta
-            .location
-            .prefix_match(&dir)
-            .is_some_and(|mut r| r.next().is_some() && r.next().is_none());
-        if direct && name.starts_with("part-") && name.ends_with(".parquet") && !keep.contains(name)
-        {
-            delete_if_exists(store, &meta.location).await?;
-            removed += 1;
-        }
-    }
-    Ok(Published { files, removed })
+    Ok(existing
+        .into_iter()
+        .map(|meta| meta.location)
+        .filter(|location| {
+            let name = location.filename().unwrap_or_default();
+            let direct = location
+                .prefix_match(dir)
+                .is_some_and(|mut r| r.next().is_some() && r.next().is_none());
+            direct && name.starts_with("part-") && name.ends_with(".parquet")
+        })
+        .collect())
 }
 
 /// Moves one staged part into place: a copy, then the staged copy's deletion. The part is
