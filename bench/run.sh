@@ -14,11 +14,13 @@
 #                               followers with 1% churn
 #   7. checkpoint overhead      case 1's workload with checkpoint_rows = 2,000 (4 checkpoints per
 #                               unit) against the default 100,000 (none), runs alternated
+#   8. many small accounts      2,000 accounts x (50 followers + 20 following): 4,000 one-page
+#                               units, output on this machine's disk and on a tmpfs
 #
 # Peak RSS and CPU time come from GNU time (`/usr/bin/time -v`); the simulator's CPU time from
 # /proc/PID/stat. The Parquet output goes to a tmpfs (/dev/shm) when there is one, so the
 # machine's disk is not part of the figures; case 3 also runs once with the output on disk.
-# Environment knobs: BENCH_CASES="1 2 3 4 5 6 7" (a subset), BENCH_RUNS=3 (measured runs of cases 1 and 7,
+# Environment knobs: BENCH_CASES="1 2 3 4 5 6 7 8" (a subset), BENCH_RUNS=3 (measured runs of cases 1, 7 and 8,
 # the median is reported), BENCH_OUT=bench/results.md, BENCH_TMP (scratch dir), BENCH_OUTPUT
 # (where the job writes its Parquet), BENCH_PROFILE=release (debug: the debug binaries, to try the
 # script quickly). Case 6's sizes: BENCH_TABLES_ACCOUNTS=2000, BENCH_TABLES_DAYS=30,
@@ -29,7 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-CASES=${BENCH_CASES:-1 2 3 4 5 6 7}
+CASES=${BENCH_CASES:-1 2 3 4 5 6 7 8}
 PROFILE=${BENCH_PROFILE:-release}
 RUNS=${BENCH_RUNS:-3}
 OUT=${BENCH_OUT:-bench/results.md}
@@ -42,6 +44,7 @@ fi
 OUTPUT=${BENCH_OUTPUT:-$SCRATCH/out}
 mkdir -p "$OUTPUT"
 DISK_OUTPUT=$SCRATCH/disk-out
+mkdir -p "$DISK_OUTPUT"
 
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 export SIM_BIN=$TARGET_DIR/$PROFILE/postpress-sim
@@ -225,6 +228,34 @@ if [[ " $CASES " == *" 4 "* ]]; then
     accounts_csv "$SCRATCH/c4b.csv" linkedin 4 "followers;following"
     write_job "$SCRATCH/c4b.toml" bench-ratelimit 8 20.0 120.0 "$SCRATCH/c4b.csv"
     META='{"rps": 20, "rpm": 120, "accounts": 4}' measure 4 "account-bound: 4 accounts x 20 pages (both lists), 8 units in flight" "$SCRATCH/c4b.toml"
+    stop_sim
+fi
+
+if [[ " $CASES " == *" 8 "* ]]; then
+    say "8. many small accounts: 2,000 accounts x (50 followers + 20 following), disk and tmpfs"
+    # The long tail of a real job: one page per unit, so what a unit costs beyond its page
+    # (its writer, encoding, putting and publishing its file) is most of the run.
+    start_sim --accounts 2000 --followers 50 --following 20 --provider mixed
+    accounts_csv "$SCRATCH/c8.csv" mixed 2000 "followers;following"
+    write_job "$SCRATCH/c8.toml" bench-small 32 "${NOLIMIT[@]}" "$SCRATCH/c8.csv"
+    disk_fs=$(stat -f -c %T "$DISK_OUTPUT" 2>/dev/null || echo "?")
+    out_fs=$(stat -f -c %T "$OUTPUT" 2>/dev/null || echo "?")
+    META="{\"units\": 4000, \"output\": \"tmpfs\", \"fs\": \"$out_fs\"}" measure 8 warmup "$SCRATCH/c8.toml"
+    # Disk and tmpfs runs alternate, so a change in the machine's load touches both alike. Each
+    # disk run writes into a directory of its own, as a daily run writes new partitions: deleting
+    # the previous run's 12,000 files and directories just before would be measured too (ext4
+    # then skips the recently freed inodes one by one at every file it creates). `sync` first, so
+    # no run pays for the writeback of the one before.
+    for ((r = 1; r <= RUNS; r++)); do
+        OUT_ROOT=$DISK_OUTPUT/run-$r write_job "$SCRATCH/c8-disk.toml" bench-small 32 "${NOLIMIT[@]}" "$SCRATCH/c8.csv"
+        sync
+        META="{\"units\": 4000, \"output\": \"disk\", \"fs\": \"$disk_fs\"}" OUT_ROOT=$DISK_OUTPUT/run-$r \
+            measure 8 "disk, run $r" "$SCRATCH/c8-disk.toml"
+        sync
+        META="{\"units\": 4000, \"output\": \"tmpfs\", \"fs\": \"$out_fs\"}" \
+            measure 8 "tmpfs, run $r" "$SCRATCH/c8.toml"
+    done
+    rm -rf "$DISK_OUTPUT"/run-*
     stop_sim
 fi
 

@@ -22,6 +22,8 @@ pub mod plan;
 mod resume;
 pub mod stop;
 mod tables;
+#[cfg(test)]
+mod tests;
 mod unit;
 
 pub use plan::{
@@ -45,6 +47,7 @@ use chrono::{NaiveDate, Utc};
 use futures::StreamExt;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
@@ -89,6 +92,22 @@ pub enum RunError {
     NoKey,
 }
 
+/// Units beyond `concurrency` that may exist at once: fetched, and encoding or publishing without
+/// a fetch slot (as many as `concurrency` up to this bound, so a run of one unit at a time has
+/// two). Without a bound a slow destination would let every unit of the run fetch ahead.
+pub const PUBLISH_BACKLOG: usize = 64;
+
+/// A fetched unit whose rows take at most this much memory, not yet encoded, gives its fetch
+/// slot up before it is encoded; a larger one is encoded and its last file put first. So units
+/// past the fetch slots hold at most this much each (then a few compressed bytes, then their list
+/// of parts), and the backlog adds at most `PUBLISH_BACKLOG` MiB to the run's memory.
+pub(crate) const EARLY_RELEASE_BYTES: usize = 1 << 20;
+
+/// How many units exist at once: `concurrency` fetching, and the publish backlog.
+fn units_at_once(concurrency: usize) -> usize {
+    concurrency + concurrency.min(PUBLISH_BACKLOG)
+}
+
 /// What every unit of a run shares.
 pub(crate) struct RunCtx {
     client: Arc<Client>,
@@ -108,6 +127,10 @@ pub(crate) struct RunCtx {
     writer_opts: WriterOptions,
     max_pages: u64,
     counters: Arc<Counters>,
+    /// `concurrency` slots: a unit holds one while it fetches (a large unit also while its last
+    /// rows are encoded and its last file put), never while it is published, so the next unit
+    /// fetches meanwhile.
+    fetch_slots: Semaphore,
     /// Cancelled on a signal or a run-fatal error: stop sending, abandon units.
     halt: CancellationToken,
     fatal: Mutex<Option<String>>,
@@ -123,6 +146,14 @@ impl RunCtx {
             .unwrap_or_else(|p| p.into_inner())
             .get_or_insert(message);
         self.halt.cancel();
+    }
+
+    /// Waits for a fetch slot (first come, first served).
+    async fn fetch_slot(&self) -> SemaphorePermit<'_> {
+        self.fetch_slots
+            .acquire()
+            .await
+            .expect("the fetch semaphore is never closed")
     }
 
     fn fatal(&self) -> Option<String> {
@@ -207,6 +238,7 @@ async fn setup(
         },
         max_pages: job.fetch.max_pages.get(),
         counters: Arc::new(Counters::default()),
+        fetch_slots: Semaphore::new(concurrency),
         halt,
         fatal: Mutex::new(None),
         breakers: breaker::Breakers::new(units, breaker::host_port(&job.api.base_url)),
@@ -274,20 +306,22 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
     Ok(report)
 }
 
-/// Runs every unit in the order given, at most `concurrency` at once, and returns their
-/// reports in plan order (each unit comes with its index in the plan).
+/// Runs every unit in the order given, at most `concurrency` fetching at once (the run's fetch
+/// slots) and a publish backlog beside them, and returns their reports in plan order (each unit
+/// comes with its index in the plan).
 async fn run_units(
     ctx: &Arc<RunCtx>,
     units: Vec<(usize, Unit, resume::Start)>,
     concurrency: usize,
 ) -> Vec<UnitReport> {
     // Unordered, so one slow unit never holds a slot; the reports are put back in plan order.
+    // Units start in plan order and take fetch slots in the order they asked for them.
     let mut indexed: Vec<(usize, UnitReport)> =
         futures::stream::iter(units.into_iter().map(|(i, u, start)| {
             let ctx = ctx.clone();
             async move { (i, spawn_unit(ctx, u, start).await) }
         }))
-        .buffer_unordered(concurrency)
+        .buffer_unordered(units_at_once(concurrency))
         .collect()
         .await;
     indexed.sort_by_key(|(i, _)| *i);

@@ -19,6 +19,7 @@ use crate::sink::{self, SinkError, publish};
 use chrono::Utc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
+use tokio::sync::SemaphorePermit;
 use tracing::{Instrument, error, info, info_span, warn};
 
 /// Why a unit did not publish.
@@ -137,7 +138,9 @@ pub(super) async fn run_unit(ctx: &RunCtx, unit: &Unit, start: Start) -> UnitRep
             return finish(ctx, report, started);
         };
         let mut stats = FetchStats::default();
-        let outcome = fetch_and_publish(ctx, unit, start, &mut stats, &mut report).await;
+        // A fetch slot for the fetch, given up before the publish (see `publish_unit`).
+        let slot = ctx.fetch_slot().await;
+        let outcome = fetch_and_publish(ctx, unit, start, slot, &mut stats, &mut report).await;
         report.attempts = stats.attempts;
         report.retries = stats.retries;
         report.throttles = stats.throttles;
@@ -255,10 +258,13 @@ struct UnitSink {
     position: i64,
 }
 
+/// Fetches the unit holding `slot`, one of the run's fetch slots, which `publish_unit` gives up
+/// before the unit is published: the next unit fetches meanwhile.
 async fn fetch_and_publish(
     ctx: &RunCtx,
     unit: &Unit,
     start: Start,
+    slot: SemaphorePermit<'_>,
     stats: &mut FetchStats,
     report: &mut UnitReport,
 ) -> Result<(), UnitError> {
@@ -292,7 +298,7 @@ async fn fetch_and_publish(
         };
         let fetched = fetch_pages(ctx, unit, &decoder, &mut sink, &mut pager, stats, report).await;
         match fetched {
-            Ok(()) => return publish_unit(ctx, &key, sink, pager.pages(), report).await,
+            Ok(()) => return publish_unit(ctx, &key, sink, pager.pages(), slot, report).await,
             Err(e) if resume.is_some() && report.pages == 0 && e.is_refused_cursor() => {
                 warn!(error = %chain(&e), discarded_rows = report.records,
                     "The API refused the checkpoint's cursor: restarting the unit from page 1 and discarding its staged parts.");
@@ -367,11 +373,14 @@ async fn open_sink(
 
 /// Closes the last part and publishes the unit; a unit that checkpointed is marked complete
 /// first, and its checkpoint goes once it is published.
+/// The fetch slot goes before the last part is encoded for a small unit (its rows all in
+/// memory), after it for a larger one: then the next unit fetches while this one publishes.
 async fn publish_unit(
     ctx: &RunCtx,
     key: &PartitionKey<'_>,
     sink: UnitSink,
     pages: u64,
+    slot: SemaphorePermit<'_>,
     report: &mut UnitReport,
 ) -> Result<(), UnitError> {
     let UnitSink {
@@ -379,7 +388,12 @@ async fn publish_unit(
         mut checkpoints,
         ..
     } = sink;
+    let small = writer
+        .unencoded_bytes()
+        .is_some_and(|b| b <= super::EARLY_RELEASE_BYTES);
+    let slot = (!small).then_some(slot);
     let staged = writer.finish().await?;
+    drop(slot);
     // A stop that arrived while the last page was written: abandon, do not publish.
     if ctx.halt.is_cancelled() {
         return Err(UnitError::Page {

@@ -466,6 +466,12 @@ impl PartWriter {
         Ok(&self.staged)
     }
 
+    /// The size of the rows kept in memory while no file has been opened yet (every row of a
+    /// small unit until [`PartWriter::finish`]); `None` once rows are encoded as they come.
+    pub fn unencoded_bytes(&self) -> Option<usize> {
+        (self.current.is_none() && self.staged.is_empty()).then_some(self.pending_bytes)
+    }
+
     /// Closes the last file; returns every staged part.
     pub async fn finish(mut self) -> Result<Vec<StagedPart>, SinkError> {
         if self.current.is_none() && self.staged.is_empty() {
