@@ -305,7 +305,9 @@ impl OpenPart {
     }
 
     /// Finishes the file and completes its upload: (path, rows, bytes).
-    pub(super) async fn close(mut self) -> Result<(Path, u64, u64), SinkError> {
+    /// Finishes the file and its upload; the part's size is what was uploaded, so no HEAD
+    /// request (a round trip on S3) is needed to learn it.
+    pub(super) async fn close(mut self) -> Result<StagedPart, SinkError> {
         if let Err(e) = self.encoder.finish() {
             return Err(self.encode_error(e));
         }
@@ -315,7 +317,13 @@ impl OpenPart {
         if let Err(e) = tokio::io::AsyncWriteExt::shutdown(&mut self.upload).await {
             return Err(self.encode_error(ParquetError::External(Box::new(e))));
         }
-        Ok((self.path, self.rows, self.bytes))
+        let file_name = self.path.filename().unwrap_or_default().to_owned();
+        Ok(StagedPart {
+            path: self.path,
+            file_name,
+            rows: self.rows,
+            bytes: self.bytes,
+        })
     }
 }
 
@@ -430,15 +438,7 @@ impl PartWriter {
 
     async fn close_current(&mut self) -> Result<(), SinkError> {
         if let Some(part) = self.current.take() {
-            // The size is what was uploaded: no HEAD request (a round trip on S3) to learn it.
-            let (path, rows, bytes) = part.close().await?;
-            let file_name = path.filename().unwrap_or_default().to_owned();
-            self.staged.push(StagedPart {
-                path,
-                file_name,
-                rows,
-                bytes,
-            });
+            self.staged.push(part.close().await?);
         }
         Ok(())
     }

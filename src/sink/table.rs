@@ -66,14 +66,7 @@ impl TableWriter {
 
     async fn close_current(&mut self) -> Result<(), SinkError> {
         if let Some(part) = self.current.take() {
-            let (path, rows, bytes) = part.close().await?;
-            let file_name = path.filename().unwrap_or_default().to_owned();
-            self.staged.push(StagedPart {
-                path,
-                file_name,
-                rows,
-                bytes,
-            });
+            self.staged.push(part.close().await?);
         }
         Ok(())
     }
