@@ -3,6 +3,7 @@
 use super::*;
 use crate::api::error::AttemptError;
 use crate::model::Dataset;
+use crate::schema::decode::DecodeError;
 
 fn api(status: u16) -> UnitError {
     UnitError::Page {

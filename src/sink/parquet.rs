@@ -44,8 +44,7 @@ pub enum Codec {
     None,
 }
 
-/// How to encode columns whose values the sink cannot guess from their type; the schema layer
-/// names them.
+/// How to encode columns whose values the sink cannot guess from their type (named by schema/).
 #[derive(Debug, Clone, Copy)]
 pub struct ColumnHints {
     /// Columns with one value per file (or per page): dictionary-encoded to almost nothing.
@@ -90,9 +89,8 @@ pub struct FileIdentity {
 /// zstd level 1: on these pages it compresses within 1% of level 3 at about 1.6 times the speed.
 const ZSTD_LEVEL: i32 = 1;
 
-/// The Parquet writer settings of every part of `schema`: codec, row group size, chunk
-/// statistics, encodings and the footer's identity. Public so the micro benchmarks encode exactly
-/// as the job does.
+/// The Parquet writer settings of every part of `schema` (codec, row groups, statistics,
+/// encodings, footer identity); public so the micro benchmarks encode exactly as the job does.
 pub fn writer_properties(
     schema: &arrow_schema::Schema,
     opts: &WriterOptions,
@@ -305,8 +303,7 @@ impl OpenPart {
     }
 
     /// Finishes the file and completes its upload: (path, rows, bytes).
-    /// Finishes the file and its upload; the part's size is what was uploaded, so no HEAD
-    /// request (a round trip on S3) is needed to learn it.
+    /// Finishes the file and its upload; its size is what was uploaded (no HEAD round trip).
     pub(super) async fn close(mut self) -> Result<StagedPart, SinkError> {
         if let Err(e) = self.encoder.finish() {
             return Err(self.encode_error(e));
@@ -318,11 +315,12 @@ impl OpenPart {
             return Err(self.encode_error(ParquetError::External(Box::new(e))));
         }
         let file_name = self.path.filename().unwrap_or_default().to_owned();
+        let (path, rows, bytes) = (self.path, self.rows, self.bytes);
         Ok(StagedPart {
-            path: self.path,
+            path,
             file_name,
-            rows: self.rows,
-            bytes: self.bytes,
+            rows,
+            bytes,
         })
     }
 }
