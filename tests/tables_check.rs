@@ -54,23 +54,6 @@ fn epoch_days(date: &str) -> i64 {
     (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days()
 }
 
-/// A blocking `POST` to the simulator's control routes.
-pub fn http_post(base: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let hostport = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(hostport).expect("connect to the simulator");
-    write!(
-        s,
-        "POST {path} HTTP/1.0\r\nHost: {hostport}\r\nContent-Length: 0\r\n\r\n"
-    )
-    .expect("send");
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).expect("read");
-    resp.split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default()
-}
-
 /// Moves the simulator to `day`.
 pub fn set_day(s: &Sim, day: u32) {
     let body = http_post(&s.url, &format!("/_sim/day/{day}"));

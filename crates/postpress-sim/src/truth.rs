@@ -64,8 +64,8 @@ pub fn expected_keys(
     day: u32,
 ) -> Vec<String> {
     let list = ListKey::new(seed, provider, dataset, account_id);
-    churn::members(list.churn_seed(), size, churn, day)
-        .indices()
+    expected_indices(seed, provider, dataset, account_id, size, churn, day)
+        .into_iter()
         .map(|i| list.key(i))
         .collect()
 }
