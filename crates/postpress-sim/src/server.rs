@@ -8,6 +8,7 @@
 //! is drawn beyond calling `data`, `cursor` and `churn`.
 
 mod admit;
+mod clock;
 mod control;
 mod respond;
 
@@ -219,24 +220,7 @@ async fn data(state: &State, req: &Request<Incoming>, dataset: Dataset, request_
         Err(refusal) => return Ok(refusal),
     };
     if !ask.account.latency.is_zero() {
-        sleep_precisely(ask.arrived + ask.account.latency).await;
+        clock::sleep_until(ask.arrived + ask.account.latency).await;
     }
     respond::respond(state, ask).await
-}
-
-/// Sleeps until `deadline`, to within a few tens of microseconds. tokio's timer rounds a
-/// deadline up to the next millisecond and may wake a millisecond later still: a 50 ms latency
-/// lasted about 51.7 ms. The last few milliseconds are slept on a blocking thread instead, where
-/// a sleep is precise.
-async fn sleep_precisely(deadline: Instant) {
-    const COARSE_MARGIN: Duration = Duration::from_millis(3);
-    if let Some(early) = deadline.checked_sub(COARSE_MARGIN) {
-        tokio::time::sleep_until(early.into()).await;
-    }
-    let rest = deadline.saturating_duration_since(Instant::now());
-    if !rest.is_zero()
-        && let Err(error) = tokio::task::spawn_blocking(move || std::thread::sleep(rest)).await
-    {
-        tracing::debug!(error = %error, "The end of a latency sleep was cut short.");
-    }
 }
