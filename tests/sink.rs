@@ -338,6 +338,82 @@ mod stores {
     }
 }
 
+/// The encode pool's finish: a unit whose rows were all kept (no file opened yet) is encoded
+/// off the runtime into the same file, byte for byte, as the inline finish makes, and publishes
+/// every row; kept rows of more than one file's worth take the inline path, three parts.
+async fn encode_pool_finish_matches_inline(store: Arc<dyn ObjectStore>) {
+    let fill = |mut w: PartWriter, run_id: &'static str, rows: i64| async move {
+        let mut from = 0;
+        while from < rows {
+            let to = (from + 100).min(rows);
+            w.write(&batch(run_id, from, to)).await.expect("write");
+            from = to;
+        }
+        w
+    };
+    let staged = fill(writer(&store, "run1", 1000), "run1", 250)
+        .await
+        .finish_on_encode_pool()
+        .await
+        .expect("finish on the encode pool");
+    assert_eq!(staged.len(), 1);
+    let pooled: Bytes = store
+        .get(&staged[0].path)
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(staged[0].bytes, pooled.len() as u64);
+    assert_eq!(staged[0].rows, 250);
+    let reference: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let inline = fill(writer(&reference, "run1", 1000), "run1", 250)
+        .await
+        .finish()
+        .await
+        .expect("inline finish");
+    let inline: Bytes = reference
+        .get(&inline[0].path)
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(pooled, inline, "the two finishes wrote different files");
+    publish::publish(
+        store.as_ref(),
+        &layout(),
+        &key(),
+        &staged,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("publish");
+    assert_eq!(published_rows(&store).await, want_rows("run1", 250));
+
+    let staged = fill(writer(&store, "run2", 100), "run2", 250)
+        .await
+        .finish_on_encode_pool()
+        .await
+        .expect("finish of three files' worth");
+    assert_eq!(
+        staged.iter().map(|p| p.rows).collect::<Vec<_>>(),
+        [100, 100, 50]
+    );
+    publish::publish(
+        store.as_ref(),
+        &layout(),
+        &key(),
+        &staged,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("publish");
+    assert_eq!(published_files(&store).await, names(3));
+    assert_eq!(published_rows(&store).await, want_rows("run2", 250));
+    assert_no_staging(&store).await;
+}
+
 /// One module per case, one test per store: `sink::rerun_replaces::s3` and so on.
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {$(
@@ -371,4 +447,5 @@ conformance!(
     failed_unit_leaves_earlier_data,
     no_staging_leftovers,
     checkpointed_parts_survive_and_publish_repeats,
+    encode_pool_finish_matches_inline,
 );

@@ -276,7 +276,9 @@ async fn open_sink(
 /// Closes the last part and publishes the unit; a unit that checkpointed is marked complete
 /// first, and its checkpoint goes once it is published.
 /// The fetch slot goes before the last part is encoded for a small unit (its rows all in
-/// memory), after it for a larger one: then the next unit fetches while this one publishes.
+/// memory), which is then encoded on the encode pool; a larger one is encoded on its worker,
+/// holding its slot, so encoding that falls behind slows the fetching down instead of piling up
+/// rows. Either way the next unit fetches while this one publishes.
 async fn publish_unit(
     ctx: &RunCtx,
     key: &PartitionKey<'_>,
@@ -293,9 +295,14 @@ async fn publish_unit(
     let small = writer
         .unencoded_bytes()
         .is_some_and(|b| b <= super::EARLY_RELEASE_BYTES);
-    let slot = (!small).then_some(slot);
-    let staged = writer.finish().await?;
-    drop(slot);
+    let staged = if small {
+        drop(slot);
+        writer.finish_on_encode_pool().await?
+    } else {
+        let staged = writer.finish().await?;
+        drop(slot);
+        staged
+    };
     // A stop that arrived while the last page was written: abandon, do not publish.
     if ctx.halt.is_cancelled() {
         return Err(UnitError::Page {

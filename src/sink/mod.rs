@@ -5,9 +5,11 @@
 //!
 //! The sink knows nothing about HTTP or the API: it receives Arrow batches and a partition key.
 
+pub(crate) mod encode;
 pub mod layout;
 pub mod lease;
 pub mod parquet;
+mod part;
 pub mod publish;
 pub mod staging;
 pub mod store;

@@ -1,20 +1,15 @@
 //! The streaming part writer of one unit: record batches in, Parquet files out, rolling over at
 //! `max_rows_per_file`, row groups at `row_group_rows`, streamed through `object_store` (a
 //! multipart upload once a file outgrows the upload buffer). Memory is bounded by one row group.
-//!
-//! The encoder writes into `Chunks`, a list of page-sized buffers handed to the upload as they
-//! are, rather than into one buffer that grows by doubling to the size of a row group and is then
-//! copied into the upload's own: that buffer and its copy were most of a large unit's memory.
+//! Each file is an `OpenPart` (`part.rs`).
 
 use super::SinkError;
 use super::layout::{Area, Layout, PartitionKey};
+use super::part::OpenPart;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use bytes::Bytes;
 use object_store::ObjectStore;
-use object_store::buffered::BufWriter;
 use object_store::path::Path;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as PqCodec, Encoding, GzipLevel, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
@@ -169,162 +164,6 @@ pub struct PartWriter {
 /// flight, that was about a sixth of the job's memory.
 const DEFER_BYTES: usize = 4 << 20;
 
-/// The encoder's output: small writes gathered into chunks of `CHUNK_BYTES`, large ones (page
-/// data) copied once into a chunk of their own. Drained into the upload after every batch.
-#[derive(Default)]
-struct Chunks {
-    done: Vec<Bytes>,
-    current: Vec<u8>,
-}
-
-/// Size of the chunks small writes are gathered into.
-const CHUNK_BYTES: usize = 64 * 1024;
-
-impl Chunks {
-    fn seal(&mut self) {
-        if !self.current.is_empty() {
-            self.done
-                .push(Bytes::from(std::mem::take(&mut self.current)));
-        }
-    }
-
-    fn take(&mut self) -> Vec<Bytes> {
-        std::mem::take(&mut self.done)
-    }
-}
-
-impl std::io::Write for Chunks {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if buf.len() >= CHUNK_BYTES / 4 {
-            self.seal();
-            self.done.push(Bytes::copy_from_slice(buf));
-        } else {
-            if self.current.capacity() - self.current.len() < buf.len() {
-                self.seal();
-                self.current = Vec::with_capacity(CHUNK_BYTES);
-            }
-            self.current.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.seal();
-        Ok(())
-    }
-}
-
-/// The file being written: its encoder, its upload, its path, rows so far and bytes uploaded.
-/// The reader tables' writer (`table.rs`) streams through it too.
-pub(super) struct OpenPart {
-    encoder: ArrowWriter<Chunks>,
-    upload: BufWriter,
-    path: Path,
-    pub(super) rows: u64,
-    bytes: u64,
-}
-
-impl OpenPart {
-    /// Opens a file at `path`: its encoder, and its upload (one PUT, or a multipart upload).
-    pub(super) fn try_new(
-        store: Arc<dyn ObjectStore>,
-        path: Path,
-        schema: SchemaRef,
-        props: WriterProperties,
-    ) -> Result<OpenPart, SinkError> {
-        let upload = BufWriter::with_capacity(store, path.clone(), UPLOAD_BUFFER_BYTES)
-            .with_max_concurrency(UPLOAD_CONCURRENCY);
-        let encoder =
-            ArrowWriter::try_new(Chunks::default(), schema, Some(props)).map_err(|source| {
-                SinkError::Encode {
-                    path: path.to_string(),
-                    source: source.into(),
-                }
-            })?;
-        Ok(OpenPart {
-            encoder,
-            upload,
-            path,
-            rows: 0,
-            bytes: 0,
-        })
-    }
-
-    /// Closes the row group in progress, so the next rows start a new one.
-    pub(super) async fn end_row_group(&mut self) -> Result<(), SinkError> {
-        if let Err(e) = self.encoder.flush() {
-            return Err(self.encode_error(e));
-        }
-        self.encoder.inner_mut().seal();
-        self.drain().await
-    }
-
-    /// Aborts the upload: a multipart upload left behind would be billed until a lifecycle rule
-    /// removes it. A file still in the buffer was never put.
-    pub(super) async fn abort(self) {
-        let OpenPart {
-            mut upload, path, ..
-        } = self;
-        if let Err(e) = upload.abort().await {
-            tracing::debug!(path = %path, error = %e, "Could not abort a multipart upload.");
-        }
-    }
-
-    fn encode_error(&self, source: ParquetError) -> SinkError {
-        SinkError::Encode {
-            path: self.path.to_string(),
-            source: source.into(),
-        }
-    }
-
-    fn upload_error(&self, source: object_store::Error) -> SinkError {
-        self.encode_error(ParquetError::External(Box::new(source)))
-    }
-
-    /// Hands what the encoder has written so far to the upload, without copying it.
-    async fn drain(&mut self) -> Result<(), SinkError> {
-        for chunk in self.encoder.inner_mut().take() {
-            self.bytes += chunk.len() as u64;
-            if let Err(e) = self.upload.put(chunk).await {
-                return Err(self.upload_error(e));
-            }
-        }
-        Ok(())
-    }
-
-    pub(super) async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
-        if let Err(e) = self.encoder.write(batch) {
-            return Err(self.encode_error(e));
-        }
-        if !self.encoder.inner().done.is_empty() {
-            self.drain().await?;
-        }
-        Ok(())
-    }
-
-    /// Finishes the file and completes its upload: (path, rows, bytes).
-    /// Finishes the file and its upload; its size is what was uploaded (no HEAD round trip).
-    pub(super) async fn close(mut self) -> Result<StagedPart, SinkError> {
-        if let Err(e) = self.encoder.finish() {
-            return Err(self.encode_error(e));
-        }
-        self.encoder.inner_mut().seal();
-        self.drain().await?;
-        // Completes the upload: one PUT, or the multipart upload's last part and its completion.
-        if let Err(e) = tokio::io::AsyncWriteExt::shutdown(&mut self.upload).await {
-            return Err(self.encode_error(ParquetError::External(Box::new(e))));
-        }
-        let file_name = self.path.filename().unwrap_or_default().to_owned();
-        let (path, rows, bytes) = (self.path, self.rows, self.bytes);
-        Ok(StagedPart {
-            path,
-            file_name,
-            rows,
-            bytes,
-        })
-    }
-}
-
 impl PartWriter {
     /// A writer for one unit, staging into `area` (the run's id, or the area of the earlier
     /// run whose checkpoint the unit continues). Its first file is opened once the unit has
@@ -470,13 +309,51 @@ impl PartWriter {
         (self.current.is_none() && self.staged.is_empty()).then_some(self.pending_bytes)
     }
 
-    /// Closes the last file; returns every staged part.
+    /// Closes the last file; returns every staged part. Rows still kept are encoded here, on
+    /// the caller's worker.
     pub async fn finish(mut self) -> Result<Vec<StagedPart>, SinkError> {
         if self.current.is_none() && self.staged.is_empty() {
             self.write_pending().await?;
         }
         self.close_current().await?;
         Ok(self.staged)
+    }
+
+    /// As [`PartWriter::finish`], but rows still kept (a unit that never opened a file) are
+    /// encoded on the encode pool, below the runtime's priority: for a unit that no longer holds
+    /// a fetch slot, whose encoding nothing waits for but its own publish.
+    pub async fn finish_on_encode_pool(mut self) -> Result<Vec<StagedPart>, SinkError> {
+        let kept_rows: usize = self.pending.iter().map(RecordBatch::num_rows).sum();
+        if self.current.is_none() && self.staged.is_empty() && kept_rows <= self.max_rows_per_file {
+            self.current = Some(self.encode_kept().await?);
+        }
+        self.finish().await
+    }
+
+    /// Encodes the rows kept (a unit that never opened a file: all its rows, one file's worth)
+    /// as its first file, on the encode pool; only the upload is left to do.
+    async fn encode_kept(&mut self) -> Result<OpenPart, SinkError> {
+        let path = self
+            .layout
+            .part(Area::Staging { run_id: &self.area }, &self.key(), 0);
+        let shown = path.to_string();
+        let (store, schema, props) = (self.store.clone(), self.schema.clone(), self.props.clone());
+        let batches = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        let encoded = super::encode::run(move || {
+            let mut part = OpenPart::try_new(store, path, schema, props)?;
+            for batch in &batches {
+                part.encode(batch)?;
+                part.rows += batch.num_rows() as u64;
+            }
+            part.end_encoding()?;
+            Ok(part)
+        })
+        .await;
+        encoded.map_err(|e| SinkError::Encode {
+            path: shown,
+            source: ParquetError::External(Box::new(e)).into(),
+        })?
     }
 
     /// Abandons the unit: aborts the open upload and deletes what was staged.

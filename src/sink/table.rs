@@ -7,7 +7,8 @@
 
 use super::SinkError;
 use super::layout::part_file_name;
-use super::parquet::{FileIdentity, OpenPart, StagedPart, WriterOptions, writer_properties};
+use super::parquet::{FileIdentity, StagedPart, WriterOptions, writer_properties};
+use super::part::OpenPart;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use object_store::ObjectStore;
