@@ -39,6 +39,9 @@ pub(super) struct Checkpointer {
     since: u64,
     /// Parts named by the last checkpoint written: a later run continues after them.
     kept: usize,
+    /// A checkpoint may exist at `path`: one was resumed, or a save was tried (a failed put
+    /// may still have landed).
+    may_exist: bool,
 }
 
 impl Checkpointer {
@@ -71,6 +74,7 @@ impl Checkpointer {
             every: ctx.checkpoint_rows,
             since: 0,
             kept: 0,
+            may_exist: false,
         }
     }
 
@@ -88,6 +92,7 @@ impl Checkpointer {
             cp,
             every: ctx.checkpoint_rows,
             since: 0,
+            may_exist: true,
         }
     }
 
@@ -167,6 +172,7 @@ impl Checkpointer {
         parts: &[StagedPart],
         pages: u64,
     ) -> Result<(), SinkError> {
+        self.may_exist = true;
         let known = self.cp.parts.len().min(parts.len());
         self.cp.parts.truncate(known);
         for p in &parts[known..] {
@@ -188,7 +194,11 @@ impl Checkpointer {
     }
 
     /// After the unit is published: its checkpoint goes.
+    /// A unit that never checkpointed has nothing to remove: no store call then.
     pub(super) async fn remove(&self, ctx: &RunCtx) {
+        if !self.may_exist {
+            return;
+        }
         if let Err(e) = sink::delete_if_exists(ctx.dest.store.as_ref(), &self.path).await {
             warn!(error = %crate::error_chain(&e), "A published unit's checkpoint could not be deleted.");
         }
