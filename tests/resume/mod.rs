@@ -79,7 +79,16 @@ pub(crate) fn pages_served(sim: &Sim, account: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Zeroes the simulator's counters once no request is being answered: a request of a run just
+/// killed is still answered after its latency (the simulator only sees the connection gone when
+/// it writes), and would otherwise be counted after the reset as the next run's.
 pub(crate) fn reset_stats(sim: &Sim) {
+    let idle = wait_until(WAIT, || sim.stats()["in_flight"].as_u64() == Some(0));
+    assert!(
+        idle,
+        "the simulator still answers requests: {}",
+        sim.stats()
+    );
     http_post(&sim.url, "/_sim/stats/reset");
 }
 

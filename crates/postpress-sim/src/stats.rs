@@ -312,6 +312,7 @@ impl Stats {
                 "expired": get(&self.cursors[CursorRefusal::Expired as usize]),
             },
             "peak_requests": {"1s": second, "10s": ten},
+            "in_flight": get(&self.in_flight),
             "peak_in_flight": get(&self.in_flight_peak),
             "accounts": per_account,
         })

@@ -24,6 +24,7 @@ async fn stats_counters() {
         "violations": {"account_rate": 0, "key_rate": 0, "limit": 0},
         "cursors": {"invalid": 0, "expired": 0},
         "peak_requests": {"1s": 4, "10s": 4},
+        "in_flight": 0,
         "peak_in_flight": 1,
         "day": 0,
         "cursor_generation": 0,
