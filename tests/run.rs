@@ -461,32 +461,3 @@ fn sigkill_leaves_no_partial_unit() {
         assert_unit_exact(&t.out(), "followers", "linkedin", id, 300 + i as u64 * 200);
     }
 }
-
-/// The API key appears in no log line at trace level, no summary, no manifest, no output file.
-#[test]
-fn api_key_never_leaks() {
-    let t = TestDir::new();
-    let sim = Sim::with_scenario(
-        &t,
-        "[[accounts]]\nid = \"acc_k\"\nprovider = \"instagram\"\nfollowers = 300\nfollowing = 10\n[[accounts.faults]]\ndataset = \"following\"\nfault = \"errors/account_restricted\"\n[[accounts.faults]]\ndataset = \"followers\"\npage = 0\nfault = \"429\"\ntimes = 1\n",
-        &[],
-    );
-    let job = t.job(&sim, "", &accounts_toml(&[("acc_k", "instagram")]));
-    let o = run_job_env(&job, &[], &[("RUST_LOG", "trace")]);
-    o.expect_code(3, &t.out());
-    assert!(o.stderr.len() > 1000, "trace logging was on");
-    assert!(
-        !o.stderr.contains(KEY) && !o.stdout.contains(KEY),
-        "key in logs"
-    );
-    let o = run_job_env(&job, &["--log-format", "json"], &[("RUST_LOG", "trace")]);
-    assert!(!o.stderr.contains(KEY), "key in JSON logs");
-    for f in files_below(&t.out()) {
-        let bytes = std::fs::read(&f).expect("read");
-        assert!(
-            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
-            "key found in {}",
-            f.display()
-        );
-    }
-}

@@ -10,6 +10,7 @@ mod report_files;
 mod resume;
 mod run;
 mod s3;
+mod secrets;
 mod sink;
 mod tables;
 mod tables_check;

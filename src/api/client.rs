@@ -120,14 +120,22 @@ impl Client {
         key.set_sensitive(true);
         headers.insert("x-api-key", key);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .default_headers(headers)
             .user_agent(concat!("postpress-etl/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(cfg.timeout)
             .pool_max_idle_per_host(cfg.pool_size.max(1))
             .tcp_nodelay(true)
-            .build()
-            .map_err(ClientBuildError::Build)?;
+            // A redirect would carry the key to wherever it points (reqwest only strips the
+            // standard credential headers); the API answers where it is asked, so a 3xx fails
+            // the unit with its status instead.
+            .redirect(reqwest::redirect::Policy::none());
+        if cfg.base_url.starts_with("http://") {
+            // No TLS connection can follow from a plain-HTTP base URL (no redirects): the
+            // platform's trust store, hundreds of files read at start, is not loaded.
+            builder = builder.tls_certs_only([]);
+        }
+        let http = builder.build().map_err(ClientBuildError::Build)?;
         let join = |ep: &str| {
             reqwest::Url::parse(&format!("{}/{}", cfg.base_url, ep))
                 .map_err(|_| ClientBuildError::BaseUrl(cfg.base_url.clone()))
