@@ -12,6 +12,7 @@
 import argparse
 import datetime
 import glob
+import heapq
 import json
 import os
 import platform
@@ -256,6 +257,24 @@ def machine():
     }
 
 
+# SPEC §3: until the run's first page is received, at most this many units are started.
+PROBE_UNITS = 10
+
+
+def gated_makespan(units, conc, unit_s, latency_s):
+    """The shortest wall time of `units` equal units of `unit_s` on `conc` slots when only
+    PROBE_UNITS slots may start at once and the rest wait for the first page (one latency):
+    each unit goes to the slot free first, as the job hands them out."""
+    free = [0.0] * min(conc, PROBE_UNITS) + [latency_s] * max(conc - PROBE_UNITS, 0)
+    heapq.heapify(free)
+    end = 0.0
+    for _ in range(units):
+        t = heapq.heappop(free) + unit_s
+        end = max(end, t)
+        heapq.heappush(free, t)
+    return end
+
+
 def md_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -473,37 +492,54 @@ def table(a):
             "page: 400 units of 5 pages), 50 ms simulated latency per response. Ideal = pages × "
             "latency / concurrency; efficiency = ideal / wall. Pages of a unit are sequential and "
             "units are whole, so even a job with no overhead needs ⌈units / concurrency⌉ × 5 × "
-            "50 ms: that bound is shown as the best efficiency possible."
+            "50 ms: that bound is shown as the best efficiency possible. Until the first page "
+            f"arrives at most {PROBE_UNITS} units start (SPEC §3, the run-level breaker), so the "
+            "other slots start one latency later: \"best with the first-page gate\" is the best a "
+            "job that obeys it can do. Rows run more than once show the median run."
         )
         out.append("")
         trs = []
+        groups = {}
         for r in by_case[3]:
+            groups.setdefault(r["label"], []).append(r)
+        for label, runs in groups.items():
+            r = sorted(runs, key=lambda x: x["wall_s"])[(len(runs) - 1) // 2]
             meta = r["meta"]
             conc = meta["concurrency"]
+            unit_s = meta["pages_per_unit"] * meta["latency_s"]
             ideal = r["pages"] * meta["latency_s"] / conc
-            bound = -(-meta["units"] // conc) * meta["pages_per_unit"] * meta["latency_s"]
+            bound = -(-meta["units"] // conc) * unit_s
+            gated = gated_makespan(meta["units"], conc, unit_s, meta["latency_s"])
             eff = ideal / r["wall_s"] * 100
+            effs = sorted(ideal / x["wall_s"] * 100 for x in runs)
+            shown = f"**{eff:.1f}%**" + (f" ({effs[0]:.1f}–{effs[-1]:.1f}%, {len(runs)} runs)" if len(runs) > 1 else "")
             trs.append(
                 [
-                    r["label"],
+                    label,
                     r["pages"],
                     f"{ideal:.2f}",
                     f"{ideal / bound * 100:.0f}%",
+                    f"{ideal / gated * 100:.1f}%",
                     f"{r['wall_s']:.2f}",
-                    f"**{eff:.1f}%**",
+                    shown,
                     f"{r['totals']['records'] / r['wall_s']:,.0f}",
                     f"{cpu(r):.2f}",
                     f"{r['sim']['cpu_s']:.2f}",
                 ]
             )
-            goal = {"32": 94, "64": 85}.get(r["label"])
+            goal = {"32": 94, "64": 85}.get(label)
             if goal:
                 targets.append(
-                    [f"3: efficiency at concurrency {r['label']}", f"≥ {goal}%", f"{eff:.1f}%", "met" if eff >= goal else "missed"]
+                    [
+                        f"3: efficiency at concurrency {label}",
+                        f"≥ {goal}% (at best {ideal / gated * 100:.1f}% with the first-page gate)",
+                        f"{eff:.1f}%",
+                        "met" if eff >= goal else "missed",
+                    ]
                 )
         out.append(
             md_table(
-                ["concurrency", "pages", "ideal s", "best possible", "wall s", "efficiency", "records/s", "job CPU s", "simulator CPU s"],
+                ["concurrency", "pages", "ideal s", "best possible", "best with the first-page gate", "wall s", "efficiency", "records/s", "job CPU s", "simulator CPU s"],
                 trs,
             )
         )
