@@ -1,8 +1,9 @@
 //! The sink conformance suite (STYLE rule 29): each case is written once as an
-//! `async fn(store: Arc<dyn ObjectStore>)` over the real part writer and publish step, and run
-//! against `InMemory`, `LocalFileSystem` and the S3-compatible test server (a bucket of its own
-//! per test; skipped with the reason printed unless `POSTPRESS_S3_TESTS` is set, as `make test`
-//! does). Every case reads the published Parquet back and compares rows.
+//! `async fn(store: Arc<dyn ObjectStore>, how: Move)` over the real part writer and publish step,
+//! and run against `InMemory` (parts copied then deleted), `LocalFileSystem` (renamed, as the job
+//! does on a local disk) and the S3-compatible test server (copied then deleted; a bucket of its
+//! own per test; skipped with the reason printed unless `POSTPRESS_S3_TESTS` is set, as `make
+//! test` does). Every case reads the published Parquet back and compares rows.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
@@ -19,6 +20,7 @@ use postpress_etl::sink::layout::{Area, Layout, PartitionKey};
 use postpress_etl::sink::parquet::{
     Codec, ColumnHints, FileIdentity, PartWriter, StagedPart, WriterOptions,
 };
+use postpress_etl::sink::publish::Move;
 use postpress_etl::sink::{self, publish};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -107,6 +109,7 @@ async fn export(
     run_id: &str,
     rows: i64,
     max_rows_per_file: usize,
+    how: Move,
 ) -> publish::Published {
     let staged = stage(store, run_id, rows, max_rows_per_file).await;
     publish::publish(
@@ -114,6 +117,7 @@ async fn export(
         &layout(),
         &key(),
         &staged,
+        how,
         &CancellationToken::new(),
     )
     .await
@@ -186,8 +190,8 @@ async fn assert_no_staging(store: &Arc<dyn ObjectStore>) {
 
 /// Publish: a unit of 250 rows in files of 100 lands as exactly three parts in its partition,
 /// every row read back in order, nothing left in staging.
-async fn publish_lands_every_row(store: Arc<dyn ObjectStore>) {
-    let p = export(&store, "run1", 250, 100).await;
+async fn publish_lands_every_row(store: Arc<dyn ObjectStore>, how: Move) {
+    let p = export(&store, "run1", 250, 100, how).await;
     assert_eq!(p.files, names(3));
     assert_eq!(p.removed, 0);
     assert_eq!(published_files(&store).await, names(3));
@@ -205,10 +209,10 @@ async fn publish_lands_every_row(store: Arc<dyn ObjectStore>) {
 
 /// Rerun replaces: four parts of a first run are replaced by the one part of a rerun; the three
 /// stale parts are removed and only the rerun's rows remain.
-async fn rerun_replaces(store: Arc<dyn ObjectStore>) {
-    export(&store, "run1", 350, 100).await;
+async fn rerun_replaces(store: Arc<dyn ObjectStore>, how: Move) {
+    export(&store, "run1", 350, 100, how).await;
     assert_eq!(published_files(&store).await, names(4));
-    let p = export(&store, "run2", 120, 1000).await;
+    let p = export(&store, "run2", 120, 1000, how).await;
     assert_eq!(p.files, names(1));
     assert_eq!(p.removed, 3);
     assert_eq!(published_files(&store).await, names(1));
@@ -219,8 +223,8 @@ async fn rerun_replaces(store: Arc<dyn ObjectStore>) {
 /// A failed unit leaves earlier data: a rerun that staged two closed files and had a third
 /// open when it failed is aborted; the partition still holds the first run's rows, and the
 /// aborted unit left nothing in staging.
-async fn failed_unit_leaves_earlier_data(store: Arc<dyn ObjectStore>) {
-    export(&store, "run1", 150, 1000).await;
+async fn failed_unit_leaves_earlier_data(store: Arc<dyn ObjectStore>, how: Move) {
+    export(&store, "run1", 150, 1000, how).await;
     let mut w = writer(&store, "run2", 50);
     w.write(&batch("run2", 0, 120)).await.expect("write");
     w.abort().await;
@@ -232,7 +236,7 @@ async fn failed_unit_leaves_earlier_data(store: Arc<dyn ObjectStore>) {
 /// No staging leftovers: after the preflight marker, a published unit, an empty unit (one
 /// zero-row file) and an aborted unit, then the run's cleanup, nothing is left below
 /// `_staging`, and the empty unit is a readable zero-row file.
-async fn no_staging_leftovers(store: Arc<dyn ObjectStore>) {
+async fn no_staging_leftovers(store: Arc<dyn ObjectStore>, how: Move) {
     let l = layout();
     sink::preflight(store.as_ref(), &l.preflight_marker("run1"))
         .await
@@ -246,6 +250,7 @@ async fn no_staging_leftovers(store: Arc<dyn ObjectStore>) {
         &l,
         &key(),
         &empty,
+        how,
         &CancellationToken::new(),
     )
     .await
@@ -266,7 +271,7 @@ async fn no_staging_leftovers(store: Arc<dyn ObjectStore>) {
 /// same staging area (the next part numbered on); the published unit holds the first run's
 /// rows then the second's, positions 0..n; publishing the same parts again (a publish cut short
 /// and finished by the next run) changes nothing; no staging is left.
-async fn checkpointed_parts_survive_and_publish_repeats(store: Arc<dyn ObjectStore>) {
+async fn checkpointed_parts_survive_and_publish_repeats(store: Arc<dyn ObjectStore>, how: Move) {
     let mut w = writer(&store, "run1", 1000);
     w.write(&batch("run1", 0, 250)).await.expect("write");
     let kept = w.checkpoint().await.expect("checkpoint").to_vec();
@@ -289,6 +294,7 @@ async fn checkpointed_parts_survive_and_publish_repeats(store: Arc<dyn ObjectSto
         &layout(),
         &key(),
         &staged,
+        how,
         &CancellationToken::new(),
     )
     .await
@@ -302,6 +308,7 @@ async fn checkpointed_parts_survive_and_publish_repeats(store: Arc<dyn ObjectSto
         &layout(),
         &key(),
         &staged,
+        how,
         &CancellationToken::new(),
     )
     .await
@@ -341,7 +348,7 @@ mod stores {
 /// The encode pool's finish: a unit whose rows were all kept (no file opened yet) is encoded
 /// off the runtime into the same file, byte for byte, as the inline finish makes, and publishes
 /// every row; kept rows of more than one file's worth take the inline path, three parts.
-async fn encode_pool_finish_matches_inline(store: Arc<dyn ObjectStore>) {
+async fn encode_pool_finish_matches_inline(store: Arc<dyn ObjectStore>, how: Move) {
     let fill = |mut w: PartWriter, run_id: &'static str, rows: i64| async move {
         let mut from = 0;
         while from < rows {
@@ -385,6 +392,7 @@ async fn encode_pool_finish_matches_inline(store: Arc<dyn ObjectStore>) {
         &layout(),
         &key(),
         &staged,
+        how,
         &CancellationToken::new(),
     )
     .await
@@ -405,6 +413,7 @@ async fn encode_pool_finish_matches_inline(store: Arc<dyn ObjectStore>) {
         &layout(),
         &key(),
         &staged,
+        how,
         &CancellationToken::new(),
     )
     .await
@@ -420,21 +429,22 @@ macro_rules! conformance {
         mod $case {
             #[tokio::test]
             async fn in_memory() {
+                // No S3 at hand: the copy-then-delete publish is still covered in memory.
                 let (store, _dir) = super::stores::in_memory();
-                super::$case(store).await;
+                super::$case(store, super::Move::CopyThenDelete).await;
             }
 
             #[tokio::test]
             async fn local_filesystem() {
                 let (store, _dir) = super::stores::local();
-                super::$case(store).await;
+                super::$case(store, super::Move::Rename).await;
             }
 
             #[tokio::test]
             async fn s3() {
                 let test = concat!("sink::", stringify!($case), "::s3");
                 if let Some(store) = super::stores::s3(test) {
-                    super::$case(store).await;
+                    super::$case(store, super::Move::CopyThenDelete).await;
                 }
             }
         }

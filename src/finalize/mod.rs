@@ -336,7 +336,8 @@ async fn finalize_date(
     if env.cancel.is_cancelled() {
         return Err(FinalizeError::Interrupted { date: day });
     }
-    let tables = output::publish_tables(store, &env.layout, &day, &staged).await?;
+    let tables =
+        output::publish_tables(store, env.dest.part_move(), &env.layout, &day, &staged).await?;
     for (u, on) in &listing.units {
         if on.status == Status::Ok {
             let files = on.files.clone();

@@ -29,6 +29,7 @@ fn every_partition() -> Vec<(&'static str, Option<Provider>)> {
 /// Publishes the staged tables of `day` and empties the date's other table partitions.
 pub(super) async fn publish_tables(
     store: &dyn ObjectStore,
+    how: publish::Move,
     layout: &Layout,
     day: &str,
     staged: &[StagedTable],
@@ -47,7 +48,7 @@ pub(super) async fn publish_tables(
             .iter()
             .find(|s| s.table == table && s.provider == provider);
         let parts = mine.map_or(&[][..], |s| &s.parts[..]);
-        let published = publish::publish_into(store, &dir, parts, &cancel)
+        let published = publish::publish_into(store, &dir, parts, how, &cancel)
             .await
             .map_err(|source| FinalizeError::Write {
                 date: day.to_owned(),

@@ -312,7 +312,15 @@ async fn publish_unit(
     }
     checkpoints.complete(ctx, &staged, pages).await;
     let store = ctx.dest.store.as_ref();
-    let published = publish::publish(store, &ctx.layout, key, &staged, &ctx.halt).await?;
+    let published = publish::publish(
+        store,
+        &ctx.layout,
+        key,
+        &staged,
+        ctx.dest.part_move(),
+        &ctx.halt,
+    )
+    .await?;
     checkpoints.remove(ctx).await;
     report.output_bytes = staged.iter().map(|p| p.bytes).sum();
     report.files = published.files;
@@ -334,7 +342,15 @@ async fn finish_publish(
     report.records = cp.rows;
     let staged = cp.staged(ctx, key);
     let store = ctx.dest.store.as_ref();
-    let published = publish::publish(store, &ctx.layout, key, &staged, &ctx.halt).await?;
+    let published = publish::publish(
+        store,
+        &ctx.layout,
+        key,
+        &staged,
+        ctx.dest.part_move(),
+        &ctx.halt,
+    )
+    .await?;
     let path = ctx
         .layout
         .checkpoint(Area::Staging { run_id: &cp.area }, key);

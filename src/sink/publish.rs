@@ -6,9 +6,9 @@
 //! the same size in place) counts as published, so a run that resumes a unit whose publish was
 //! cut short finishes it (SPEC §10).
 //!
-//! Each part appears atomically (a hard link renamed into place on a local disk, a server-side
-//! copy on S3), but a unit of several parts does not: while a unit publishes, a reader listing its
-//! partition may briefly see new parts beside stale ones of an earlier run.
+//! Each part appears atomically (renamed into place on a local disk, a server-side copy on S3),
+//! but a unit of several parts does not: while a unit publishes, a reader listing its partition
+//! may briefly see new parts beside stale ones of an earlier run.
 
 use super::layout::{Area, Layout, PartitionKey, is_part_file};
 use super::parquet::StagedPart;
@@ -18,6 +18,18 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::collections::HashSet;
 use tokio_util::sync::CancellationToken;
+
+/// How a staged part is moved into its partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    /// One atomic rename (a local file system): one call, where a copy there is a hard link, a
+    /// rename and then the staged file's deletion.
+    Rename,
+    /// A server-side copy, then the staged copy's deletion (S3). S3 has no rename: object_store's
+    /// is the same two calls, and could fail after its copy, reporting a visible part as not
+    /// published.
+    CopyThenDelete,
+}
 
 /// What publishing did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -35,9 +47,17 @@ pub async fn publish(
     layout: &Layout,
     key: &PartitionKey<'_>,
     staged: &[StagedPart],
+    how: Move,
     cancel: &CancellationToken,
 ) -> Result<Published, SinkError> {
-    publish_into(store, &layout.partition(Area::Final, key), staged, cancel).await
+    publish_into(
+        store,
+        &layout.partition(Area::Final, key),
+        staged,
+        how,
+        cancel,
+    )
+    .await
 }
 
 /// Publishes staged parts into the final directory `dir` (a unit's partition, or a reader
@@ -52,13 +72,14 @@ pub async fn publish_into(
     store: &dyn ObjectStore,
     dir: &Path,
     staged: &[StagedPart],
+    how: Move,
     cancel: &CancellationToken,
 ) -> Result<Published, SinkError> {
     let earlier = earlier_parts(store, dir).await?;
     let mut files = Vec::with_capacity(staged.len());
     for part in staged {
         let to = dir.clone().join(part.file_name.as_str());
-        move_part(store, part, &to, cancel).await?;
+        move_part(store, part, &to, how, cancel).await?;
         files.push(part.file_name.clone());
     }
     let keep: HashSet<&str> = files.iter().map(String::as_str).collect();
@@ -96,31 +117,43 @@ async fn earlier_parts(store: &dyn ObjectStore, dir: &Path) -> Result<Vec<Path>,
         .collect())
 }
 
-/// Moves one staged part into place: a copy, then the staged copy's deletion. The part is
-/// published once the copy succeeded (on S3 a copy is atomic per object, on a local disk it is a
-/// hard link renamed into place), so a failed deletion is only litter in staging: it is logged,
-/// and the run's staging cleanup removes it. A plain `rename` would be the same two calls on S3
-/// but could fail after its copy, reporting a visible part as not published.
+/// Moves one staged part into place, `how` the store allows. The part is published once the
+/// rename or the copy succeeded; after a copy, a failed deletion of the staged copy is only
+/// litter in staging: it is logged, and the run's staging cleanup removes it.
 async fn move_part(
     store: &dyn ObjectStore,
     part: &StagedPart,
     to: &Path,
+    how: Move,
     cancel: &CancellationToken,
 ) -> Result<(), SinkError> {
-    if let Err(source) = retry_io(cancel, || store.copy(&part.path, to)).await {
-        // Moved by an earlier publish of the same parts that was cut short.
+    let (op, moved) = match how {
+        Move::Rename => (
+            "rename",
+            retry_io(cancel, || store.rename(&part.path, to)).await,
+        ),
+        Move::CopyThenDelete => (
+            "copy",
+            retry_io(cancel, || store.copy(&part.path, to)).await,
+        ),
+    };
+    if let Err(source) = moved {
+        // Moved by an earlier publish of the same parts that was cut short (or by this one's
+        // first attempt, whose answer was lost).
         let moved = matches!(source, object_store::Error::NotFound { .. })
             && already_moved(store, part, to).await;
         if moved {
             return Ok(());
         }
         return Err(SinkError::Store {
-            op: "copy",
+            op,
             path: to.to_string(),
             source: source.into(),
         });
     }
-    if let Err(e) = delete_if_exists(store, &part.path).await {
+    if how == Move::CopyThenDelete
+        && let Err(e) = delete_if_exists(store, &part.path).await
+    {
         tracing::warn!(path = %part.path, error = %e, "A published part's staged copy could not be deleted.");
     }
     Ok(())

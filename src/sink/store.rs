@@ -105,6 +105,15 @@ impl fmt::Debug for Destination {
 }
 
 impl Destination {
+    /// How parts are moved into place here: renamed on a local disk, copied then deleted on S3.
+    pub fn part_move(&self) -> super::publish::Move {
+        if self.is_s3 {
+            super::publish::Move::CopyThenDelete
+        } else {
+            super::publish::Move::Rename
+        }
+    }
+
     /// Where an object of this destination is, for people and schedulers: `s3://bucket/key`, or
     /// the absolute local path.
     pub fn url_of(&self, path: &Path) -> String {
