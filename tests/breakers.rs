@@ -176,11 +176,13 @@ fn issue_12_unreachable_api_stops_the_run() {
         .map(|a| a.port())
         .expect("a free port");
     let ids = linkedin_ids(30);
-    let job = t.job(&sim, "", &accounts_toml(&pairs(&ids)));
-    let text = std::fs::read_to_string(&job)
-        .expect("job")
-        .replace(&sim.base_url(), &format!("http://127.0.0.1:{port}/api/v1"));
-    let job = t.write("job-closed.toml", &text);
+    let base_url = format!("http://127.0.0.1:{port}/api/v1");
+    let job = t.job_at(
+        &sim,
+        &base_url,
+        "job-closed.toml",
+        &accounts_toml(&pairs(&ids)),
+    );
     let (code, stderr) = finish(spawn_run(&job, &[]), Duration::from_secs(30));
     assert_eq!(code, Some(1), "{stderr}");
 

@@ -71,16 +71,9 @@ fn redirects_are_not_followed() {
             stream.write_all(reply.as_bytes()).ok();
         }
     });
-    let job = t.job(
-        &sim,
-        "",
-        &accounts_toml(&[("acc_linkedin_0000", "linkedin")]),
-    );
-    let text = std::fs::read_to_string(&job).expect("job").replace(
-        &sim.base_url(),
-        &format!("http://127.0.0.1:{redirector_port}/api/v1"),
-    );
-    let job = t.write("job-redirect.toml", &text);
+    let base_url = format!("http://127.0.0.1:{redirector_port}/api/v1");
+    let accounts = accounts_toml(&[("acc_linkedin_0000", "linkedin")]);
+    let job = t.job_at(&sim, &base_url, "job-redirect.toml", &accounts);
     let o = run_job(&job, &[]);
     assert_ne!(o.code, Some(0), "{}", o.stderr);
     let m = &manifests(&t.out())[0];

@@ -112,16 +112,36 @@ async fn export(
     how: Move,
 ) -> publish::Published {
     let staged = stage(store, run_id, rows, max_rows_per_file).await;
+    publish_parts(store, &staged, how).await
+}
+
+/// Publishes staged parts into the unit's partition.
+async fn publish_parts(
+    store: &Arc<dyn ObjectStore>,
+    staged: &[StagedPart],
+    how: Move,
+) -> publish::Published {
     publish::publish(
         store.as_ref(),
         &layout(),
         &key(),
-        &staged,
+        staged,
         how,
         &CancellationToken::new(),
     )
     .await
     .expect("publish")
+}
+
+/// An object's bytes.
+async fn object(store: &Arc<dyn ObjectStore>, path: &Path) -> Bytes {
+    store
+        .get(path)
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("bytes")
 }
 
 /// Every key below `prefix`, sorted.
@@ -151,13 +171,7 @@ async fn published_rows(store: &Arc<dyn ObjectStore>) -> Vec<(String, i64)> {
     let dir = layout().partition(Area::Final, &key());
     let mut rows = Vec::new();
     for k in keys(store, &dir).await {
-        let bytes: Bytes = store
-            .get(&Path::from(k.as_str()))
-            .await
-            .expect("get")
-            .bytes()
-            .await
-            .expect("bytes");
+        let bytes = object(store, &Path::from(k.as_str())).await;
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
             .unwrap_or_else(|e| panic!("{k} is not Parquet: {e}"))
             .build()
@@ -245,16 +259,7 @@ async fn no_staging_leftovers(store: Arc<dyn ObjectStore>, how: Move) {
     let empty = stage(&store, "run1", 0, 100).await;
     assert_eq!(empty.len(), 1);
     assert_eq!(empty[0].rows, 0);
-    publish::publish(
-        store.as_ref(),
-        &l,
-        &key(),
-        &empty,
-        how,
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("publish");
+    publish_parts(&store, &empty, how).await;
     assert_eq!(published_rows(&store).await, Vec::new());
     assert_eq!(published_files(&store).await, names(1));
     let mut w = writer(&store, "run1", 10);
@@ -289,30 +294,13 @@ async fn checkpointed_parts_survive_and_publish_repeats(store: Arc<dyn ObjectSto
     w.write(&batch("run2", 250, 400)).await.expect("write");
     let staged = w.finish().await.expect("finish");
     assert_eq!(staged.len(), 2);
-    let p = publish::publish(
-        store.as_ref(),
-        &layout(),
-        &key(),
-        &staged,
-        how,
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("publish");
+    let p = publish_parts(&store, &staged, how).await;
     assert_eq!(p.files, names(2));
     let mut want = want_rows("run1", 250);
     want.extend((250..400).map(|i| (format!("run2-{i}"), i)));
     assert_eq!(published_rows(&store).await, want);
-    let again = publish::publish(
-        store.as_ref(),
-        &layout(),
-        &key(),
-        &staged,
-        how,
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("publishing again finds the parts in place");
+    // Publishing again finds the parts in place.
+    let again = publish_parts(&store, &staged, how).await;
     assert_eq!((again.files, again.removed), (names(2), 0));
     assert_eq!(published_rows(&store).await, want);
     assert_no_staging(&store).await;
@@ -364,13 +352,7 @@ async fn encode_pool_finish_matches_inline(store: Arc<dyn ObjectStore>, how: Mov
         .await
         .expect("finish on the encode pool");
     assert_eq!(staged.len(), 1);
-    let pooled: Bytes = store
-        .get(&staged[0].path)
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("bytes");
+    let pooled = object(&store, &staged[0].path).await;
     assert_eq!(staged[0].bytes, pooled.len() as u64);
     assert_eq!(staged[0].rows, 250);
     let reference: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
@@ -379,24 +361,9 @@ async fn encode_pool_finish_matches_inline(store: Arc<dyn ObjectStore>, how: Mov
         .finish()
         .await
         .expect("inline finish");
-    let inline: Bytes = reference
-        .get(&inline[0].path)
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("bytes");
+    let inline = object(&reference, &inline[0].path).await;
     assert_eq!(pooled, inline, "the two finishes wrote different files");
-    publish::publish(
-        store.as_ref(),
-        &layout(),
-        &key(),
-        &staged,
-        how,
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("publish");
+    publish_parts(&store, &staged, how).await;
     assert_eq!(published_rows(&store).await, want_rows("run1", 250));
 
     let staged = fill(writer(&store, "run2", 100), "run2", 250)
@@ -408,16 +375,7 @@ async fn encode_pool_finish_matches_inline(store: Arc<dyn ObjectStore>, how: Mov
         staged.iter().map(|p| p.rows).collect::<Vec<_>>(),
         [100, 100, 50]
     );
-    publish::publish(
-        store.as_ref(),
-        &layout(),
-        &key(),
-        &staged,
-        how,
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("publish");
+    publish_parts(&store, &staged, how).await;
     assert_eq!(published_files(&store).await, names(3));
     assert_eq!(published_rows(&store).await, want_rows("run2", 250));
     assert_no_staging(&store).await;

@@ -187,6 +187,16 @@ impl TestDir {
         self.job_with(sim, fetch_extra, "", accounts)
     }
 
+    /// As [`TestDir::job`], but the API is asked at `base_url` instead of the simulator's (a
+    /// closed port, a misbehaving server), written as `name`.
+    pub fn job_at(&self, sim: &Sim, base_url: &str, name: &str, accounts: &str) -> PathBuf {
+        let job = self.job(sim, "", accounts);
+        let text = std::fs::read_to_string(&job)
+            .expect("job")
+            .replace(&sim.base_url(), base_url);
+        self.write(name, &text)
+    }
+
     /// As [`TestDir::job`], with `[output]` lines too.
     pub fn job_with(
         &self,

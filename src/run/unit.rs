@@ -14,7 +14,7 @@ use crate::error_chain as chain;
 use crate::report::{FailureKind, SkipReason, UnitFailure, UnitReport, UnitStatus};
 use crate::schema::decode::{DecodeFailure, DecodedPage, PageDecoder, merge_unknown};
 use crate::sink::layout::{Area, PartitionKey};
-use crate::sink::parquet::{FileIdentity, PartWriter};
+use crate::sink::parquet::{FileIdentity, PartWriter, StagedPart};
 use crate::sink::{self, publish};
 use chrono::Utc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -311,17 +311,21 @@ async fn publish_unit(
         });
     }
     checkpoints.complete(ctx, &staged, pages).await;
-    let store = ctx.dest.store.as_ref();
-    let published = publish::publish(
-        store,
-        &ctx.layout,
-        key,
-        &staged,
-        ctx.dest.part_move(),
-        &ctx.halt,
-    )
-    .await?;
+    publish_staged(ctx, key, &staged, report).await?;
     checkpoints.remove(ctx).await;
+    Ok(())
+}
+
+/// Moves a unit's staged parts into its partition and records what was published.
+async fn publish_staged(
+    ctx: &RunCtx,
+    key: &PartitionKey<'_>,
+    staged: &[StagedPart],
+    report: &mut UnitReport,
+) -> Result<(), UnitError> {
+    let store = ctx.dest.store.as_ref();
+    let how = ctx.dest.part_move();
+    let published = publish::publish(store, &ctx.layout, key, staged, how, &ctx.halt).await?;
     report.output_bytes = staged.iter().map(|p| p.bytes).sum();
     report.files = published.files;
     report.stale_files_removed = published.removed;
@@ -341,23 +345,11 @@ async fn finish_publish(
     report.pages_skipped = Some(cp.pages);
     report.records = cp.rows;
     let staged = cp.staged(ctx, key);
-    let store = ctx.dest.store.as_ref();
-    let published = publish::publish(
-        store,
-        &ctx.layout,
-        key,
-        &staged,
-        ctx.dest.part_move(),
-        &ctx.halt,
-    )
-    .await?;
+    publish_staged(ctx, key, &staged, report).await?;
     let path = ctx
         .layout
         .checkpoint(Area::Staging { run_id: &cp.area }, key);
-    sink::delete_if_exists(store, &path).await?;
-    report.output_bytes = staged.iter().map(|p| p.bytes).sum();
-    report.files = published.files;
-    report.stale_files_removed = published.removed;
+    sink::delete_if_exists(ctx.dest.store.as_ref(), &path).await?;
     Ok(())
 }
 
