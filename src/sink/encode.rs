@@ -14,11 +14,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
-/// The encode job ended without an answer: it panicked (a bug).
-#[derive(Debug, thiserror::Error)]
-#[error("the encoder thread panicked")]
-pub struct EncodePanicked;
-
 struct Pool {
     jobs: Mutex<Sender<Job>>,
 }
@@ -59,8 +54,10 @@ fn worker(rx: &Mutex<Receiver<Job>>) {
     }
 }
 
-/// Runs `f` on an encode thread and waits for it without blocking the runtime.
-pub(super) async fn run<R, F>(f: F) -> Result<R, EncodePanicked>
+/// Runs `f` on an encode thread and waits for it without blocking the runtime. A panic in `f`
+/// (a bug) is raised again here, in the caller's task, as if `f` had run there: the run then
+/// reports the unit as crashed (an internal error), not as a storage failure.
+pub(super) async fn run<R, F>(f: F) -> R
 where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
@@ -82,8 +79,10 @@ where
         job();
     }
     match rx.await {
-        Ok(Ok(out)) => Ok(out),
-        Ok(Err(_)) | Err(_) => Err(EncodePanicked),
+        Ok(Ok(out)) => out,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        // The job always sends, even after a panic: only a thread killed mid-job gets here.
+        Err(_) => panic!("an encode thread ended without finishing its job"),
     }
 }
 
@@ -98,13 +97,11 @@ mod tests {
             let t = std::thread::current();
             (t.id(), t.name().map(str::to_owned))
         })
-        .await
-        .unwrap();
+        .await;
         assert_ne!(id, here);
         assert!(name.unwrap().starts_with("postpress-encode-"));
         let sums =
             futures::future::join_all((0..16u64).map(|n| run(move || (0..=n).sum::<u64>()))).await;
-        let sums: Vec<u64> = sums.into_iter().map(Result::unwrap).collect();
         assert_eq!(
             sums,
             (0..16u64).map(|n| n * (n + 1) / 2).collect::<Vec<_>>()
@@ -112,9 +109,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_panicking_job_is_an_error_and_the_pool_goes_on() {
-        let out = run(|| -> u32 { panic!("encoder bug") }).await;
-        assert!(matches!(out, Err(EncodePanicked)));
-        assert_eq!(run(|| 7).await.unwrap(), 7);
+    async fn a_panic_is_raised_in_the_caller_and_the_pool_goes_on() {
+        use futures::FutureExt;
+        let out = std::panic::AssertUnwindSafe(run(|| -> u32 { panic!("encoder bug") }))
+            .catch_unwind()
+            .await;
+        let message = out.expect_err("the caller panics");
+        assert_eq!(message.downcast_ref::<&str>(), Some(&"encoder bug"));
+        assert_eq!(run(|| 7).await, 7);
     }
 }

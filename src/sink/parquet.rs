@@ -11,7 +11,6 @@ use arrow_schema::SchemaRef;
 use object_store::ObjectStore;
 use object_store::path::Path;
 use parquet::basic::{Compression as PqCodec, Encoding, GzipLevel, ZstdLevel};
-use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -336,11 +335,10 @@ impl PartWriter {
         let path = self
             .layout
             .part(Area::Staging { run_id: &self.area }, &self.key(), 0);
-        let shown = path.to_string();
         let (store, schema, props) = (self.store.clone(), self.schema.clone(), self.props.clone());
         let batches = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
-        let encoded = super::encode::run(move || {
+        super::encode::run(move || {
             let mut part = OpenPart::try_new(store, path, schema, props)?;
             for batch in &batches {
                 part.encode(batch)?;
@@ -349,11 +347,7 @@ impl PartWriter {
             part.end_encoding()?;
             Ok(part)
         })
-        .await;
-        encoded.map_err(|e| SinkError::Encode {
-            path: shown,
-            source: ParquetError::External(Box::new(e)).into(),
-        })?
+        .await
     }
 
     /// Abandons the unit: aborts the open upload and deletes what was staged.
