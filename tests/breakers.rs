@@ -163,26 +163,13 @@ fn issue_12_wrong_base_url_names_it() {
 #[test]
 fn issue_12_unreachable_api_stops_the_run() {
     let t = TestDir::new();
-    let sim = Sim::start(&[
-        "--accounts",
-        "1",
-        "--followers",
-        "1",
-        "--provider",
-        "linkedin",
-    ]);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port");
     let ids = linkedin_ids(30);
     let base_url = format!("http://127.0.0.1:{port}/api/v1");
-    let job = t.job_at(
-        &sim,
-        &base_url,
-        "job-closed.toml",
-        &accounts_toml(&pairs(&ids)),
-    );
+    let job = t.job_at(&base_url, "job-closed.toml", &accounts_toml(&pairs(&ids)));
     let (code, stderr) = finish(spawn_run(&job, &[]), Duration::from_secs(30));
     assert_eq!(code, Some(1), "{stderr}");
 

@@ -41,14 +41,6 @@ fn api_key_never_leaks() {
 #[test]
 fn redirects_are_not_followed() {
     let t = TestDir::new();
-    let sim = Sim::start(&[
-        "--accounts",
-        "1",
-        "--followers",
-        "1",
-        "--provider",
-        "linkedin",
-    ]);
     let target = TcpListener::bind("127.0.0.1:0").expect("bind the target");
     target.set_nonblocking(true).expect("non-blocking");
     let target_port = target.local_addr().expect("addr").port();
@@ -73,7 +65,7 @@ fn redirects_are_not_followed() {
     });
     let base_url = format!("http://127.0.0.1:{redirector_port}/api/v1");
     let accounts = accounts_toml(&[("acc_linkedin_0000", "linkedin")]);
-    let job = t.job_at(&sim, &base_url, "job-redirect.toml", &accounts);
+    let job = t.job_at(&base_url, "job-redirect.toml", &accounts);
     let o = run_job(&job, &[]);
     assert_ne!(o.code, Some(0), "{}", o.stderr);
     let m = &manifests(&t.out())[0];

@@ -187,14 +187,10 @@ impl TestDir {
         self.job_with(sim, fetch_extra, "", accounts)
     }
 
-    /// As [`TestDir::job`], but the API is asked at `base_url` instead of the simulator's (a
-    /// closed port, a misbehaving server), written as `name`.
-    pub fn job_at(&self, sim: &Sim, base_url: &str, name: &str, accounts: &str) -> PathBuf {
-        let job = self.job(sim, "", accounts);
-        let text = std::fs::read_to_string(&job)
-            .expect("job")
-            .replace(&sim.base_url(), base_url);
-        self.write(name, &text)
+    /// A job as [`TestDir::job`] writes, but asking the API at `base_url` (a closed port, a
+    /// misbehaving server) instead of a simulator, written as `name`.
+    pub fn job_at(&self, base_url: &str, name: &str, accounts: &str) -> PathBuf {
+        self.write(name, &self.job_text(base_url, "", "", accounts))
     }
 
     /// As [`TestDir::job`], with `[output]` lines too.
@@ -205,9 +201,20 @@ impl TestDir {
         output_extra: &str,
         accounts: &str,
     ) -> PathBuf {
-        let text = format!(
-            "name = \"test-job\"\n\n[api]\nbase_url = \"{}\"\ntimeout = \"5s\"\n\n[fetch]\n{}\n[output]\n{}\n{accounts}\n",
-            sim.base_url(),
+        let text = self.job_text(&sim.base_url(), fetch_extra, output_extra, accounts);
+        self.write("job.toml", &text)
+    }
+
+    /// The text of a fast job asking the API at `base_url`.
+    fn job_text(
+        &self,
+        base_url: &str,
+        fetch_extra: &str,
+        output_extra: &str,
+        accounts: &str,
+    ) -> String {
+        format!(
+            "name = \"test-job\"\n\n[api]\nbase_url = \"{base_url}\"\ntimeout = \"5s\"\n\n[fetch]\n{}\n[output]\n{}\n{accounts}\n",
             merge(
                 "concurrency = 4\nrequests_per_second = 5000.0\naccount_requests_per_minute = 600000.0\nbackoff_initial = \"1ms\"\nbackoff_max = \"20ms\"\n",
                 fetch_extra
@@ -216,8 +223,7 @@ impl TestDir {
                 &format!("url = \"{}\"\n", self.out().display()),
                 output_extra
             ),
-        );
-        self.write("job.toml", &text)
+        )
     }
 }
 
