@@ -30,8 +30,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 const SEED: u64 = 42;
-/// 2026-11-26 in days since the epoch.
-const SNAPSHOT_DAYS: i32 = 20_783;
 /// Rows per encode iteration: one row group below the default `row_group_rows` (131072).
 const ENCODE_ROWS: u64 = 100_000;
 
@@ -96,8 +94,6 @@ fn decoder(registry: &Registry, c: &Case) -> PageDecoder {
     PageDecoder::new(
         registry.variant(c.dataset, c.provider),
         &account(c),
-        c.provider,
-        SNAPSHOT_DAYS,
         "20261126T000000Z-000000",
     )
 }

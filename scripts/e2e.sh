@@ -21,3 +21,12 @@ target/debug/postpress-etl run "$work/job.toml" --output "$work/out" --snapshot-
     --progress off >/dev/null 2>>"$work/log.txt" || { cat "$work/log.txt"; exit 1; }
 stop_sim
 .venv/bin/python scripts/e2e_check.py "$work/out" scenarios/demo.toml jobs/demo.toml
+
+# Every common reader, with its default call, on two dates (so the change tables have rows):
+# pandas, pyarrow, polars and DuckDB must read each dataset and table as it is and agree.
+start_sim --scenario scenarios/demo.toml --api-key "$POSTPRESS_API_KEY" --churn 0.05 --day 1
+export POSTPRESS_BASE_URL="$SIM_URL/api/v1"
+target/debug/postpress-etl run "$work/job.toml" --output "$work/out" --snapshot-date 2026-11-27 \
+    --progress off >/dev/null 2>>"$work/log.txt" || { cat "$work/log.txt"; exit 1; }
+stop_sim
+.venv/bin/python scripts/readers_check.py "$work/out"

@@ -119,11 +119,7 @@ pub fn read_table(
         "no files in tables/{table} {provider:?} {date}\n{}",
         tree(out)
     );
-    files
-        .iter()
-        .flat_map(|f| read_file(f).1)
-        .flat_map(|b| rows(&b))
-        .collect()
+    files.iter().flat_map(|f| read_hive_rows(f)).collect()
 }
 
 fn sim_ids(p: &str, d: &str) -> (sim::Provider, sim::Dataset) {

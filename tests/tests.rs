@@ -15,4 +15,5 @@ mod sink;
 mod tables;
 mod tables_check;
 mod tables_input;
+mod tables_layout;
 mod tables_s3;

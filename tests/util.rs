@@ -447,7 +447,44 @@ pub fn rows(batch: &RecordBatch) -> Vec<Map<String, Value>> {
     out
 }
 
-/// All rows of a unit's partition, part files in name order.
+/// The rows of one file as a hive-partitioned reader sees them: the file's columns plus the
+/// `key=value` directories of its path (`snapshot_date` as days, like a date column). Asserts
+/// that no partition column is repeated inside the file (SPEC §4: in the path only).
+pub fn read_hive_rows(path: &Path) -> Vec<Map<String, Value>> {
+    let (schema, batches) = read_file(path);
+    let partitions: Vec<(String, Value)> = path
+        .components()
+        .filter_map(|c| c.as_os_str().to_str())
+        .filter_map(|c| c.split_once('='))
+        .map(|(k, v)| {
+            let value = if k.ends_with("snapshot_date") {
+                Value::from(days(v))
+            } else {
+                Value::from(v)
+            };
+            (k.to_owned(), value)
+        })
+        .collect();
+    for (k, _) in &partitions {
+        assert!(
+            schema.field_with_name(k).is_err(),
+            "{}: partition column {k:?} is repeated inside the file",
+            path.display()
+        );
+    }
+    let mut out = Vec::new();
+    for b in batches {
+        for mut row in rows(&b) {
+            for (k, v) in &partitions {
+                row.insert(k.clone(), v.clone());
+            }
+            out.push(row);
+        }
+    }
+    out
+}
+
+/// All rows of a unit's partition, part files in name order, with the path's partition columns.
 pub fn read_unit(
     out: &Path,
     dataset: &str,
@@ -474,9 +511,7 @@ pub fn read_unit(
             "stray file {}",
             p.display()
         );
-        for b in read_file(&p).1 {
-            all.extend(rows(&b));
-        }
+        all.extend(read_hive_rows(&p));
     }
     all
 }

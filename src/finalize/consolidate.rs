@@ -13,7 +13,7 @@ use super::read::{Expect, UnitData};
 use super::{DateCtx, FinalizeError, StagedTable};
 use crate::model::{Dataset, Provider};
 use crate::schema::Variant;
-use crate::schema::tables::changes_schema;
+use crate::schema::tables::{changes_schema, snapshot_schema};
 use crate::sink::layout::{Area, TableKey};
 use crate::sink::parquet::FileIdentity;
 use crate::sink::table::TableWriter;
@@ -62,6 +62,7 @@ pub(super) fn changes_table(dataset: Dataset) -> &'static str {
 
 struct Writers {
     table: TableWriter,
+    table_schema: SchemaRef,
     changes: TableWriter,
     changes_schema: SchemaRef,
 }
@@ -150,8 +151,10 @@ pub(super) async fn dataset_tables(
     accounts: Vec<AccountPlan>,
 ) -> Result<(Vec<StagedTable>, Vec<AccountResult>), FinalizeError> {
     let changes_schema = changes_schema(&variant);
+    let table_schema = snapshot_schema(&variant);
     let mut w = Writers {
-        table: writer(ctx, dataset.as_str(), provider, variant.schema.clone()),
+        table: writer(ctx, dataset.as_str(), provider, table_schema.clone()),
+        table_schema,
         changes: writer(
             ctx,
             changes_table(dataset),
@@ -233,8 +236,9 @@ async fn account(
         Some(p) => Some(key_index(ctx, p, key).await?),
         None => None,
     };
+    let account_id = l.plan.key.account_id.as_str();
     let kind = |gained: bool| ChangeKind {
-        snapshot_date: ctx.days,
+        account_id,
         previous_snapshot_date: l
             .plan
             .previous
@@ -250,7 +254,8 @@ async fn account(
     while let Some(batch) = rows.next_batch().await? {
         check_cancel(ctx)?;
         records += batch.num_rows() as u64;
-        w.table.write(&batch).await.map_err(write_error)?;
+        let rows = with_account_id(&batch, &w.table_schema, variant.columns.len(), account_id)?;
+        w.table.write(&rows).await.map_err(write_error)?;
         if let Some(ix) = index.as_mut() {
             let mask = ix.gained(key_column(&batch, key)?);
             if let Some(c) = change_rows(&batch, &mask, &w.changes_schema, kind(true))? {
@@ -282,6 +287,23 @@ async fn account(
         lost: with_previous.then_some(lost),
         footer_run_id: l.today.footer_run_id,
     })
+}
+
+/// A unit batch as rows of its snapshot table: `account_id` (a partition column of the units)
+/// inserted at `at`, after the API columns.
+fn with_account_id(
+    batch: &arrow_array::RecordBatch,
+    schema: &SchemaRef,
+    at: usize,
+    account_id: &str,
+) -> Result<arrow_array::RecordBatch, FinalizeError> {
+    let mut columns = batch.columns().to_vec();
+    let ids = arrow_array::StringArray::from_iter_values(std::iter::repeat_n(
+        account_id,
+        batch.num_rows(),
+    ));
+    columns.insert(at.min(columns.len()), Arc::new(ids));
+    arrow_array::RecordBatch::try_new(schema.clone(), columns).map_err(FinalizeError::internal)
 }
 
 fn check_cancel(ctx: &DateCtx<'_>) -> Result<(), FinalizeError> {

@@ -44,8 +44,8 @@ fn int(v: Option<u64>) -> Option<i64> {
     v.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
 }
 
-/// The rows as one batch of the `account_daily` schema, for the date `days` (since the epoch).
-pub(super) fn batch(rows: &[DailyRow], days: i32) -> Result<RecordBatch, FinalizeError> {
+/// The rows as one batch of the `account_daily` schema (the date is the path's).
+pub(super) fn batch(rows: &[DailyRow]) -> Result<RecordBatch, FinalizeError> {
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(
             rows.iter().map(|r| r.account_id.as_str()),
@@ -56,7 +56,6 @@ pub(super) fn batch(rows: &[DailyRow], days: i32) -> Result<RecordBatch, Finaliz
         Arc::new(StringArray::from_iter_values(
             rows.iter().map(|r| r.dataset.as_str()),
         )),
-        Arc::new(Date32Array::from(vec![days; rows.len()])),
         Arc::new(StringArray::from_iter_values(
             rows.iter().map(|r| r.status.as_str()),
         )),
@@ -154,7 +153,7 @@ pub(super) async fn stage_daily(
             ),
         ],
     };
-    let batch = batch(rows, ctx.days)?;
+    let batch = batch(rows)?;
     let schema = batch.schema();
     let mut w = TableWriter::new(ctx.store.clone(), dir, schema, &ctx.writer, &identity);
     let write_error = |source| FinalizeError::Write {
@@ -194,18 +193,15 @@ mod tests {
             lost: gained,
             run_id: run.map(str::to_owned),
         };
-        let b = batch(
-            &[
-                row(Status::Ok, Some(5), Some(9), Some(1), Some("r1")),
-                row(Status::Ok, Some(5), None, None, Some("r1")),
-                row(Status::Failed, None, Some(9), None, Some("r2")),
-                row(Status::Missing, None, None, None, None),
-            ],
-            10,
-        )
+        let b = batch(&[
+            row(Status::Ok, Some(5), Some(9), Some(1), Some("r1")),
+            row(Status::Ok, Some(5), None, None, Some("r1")),
+            row(Status::Failed, None, Some(9), None, Some("r2")),
+            row(Status::Missing, None, None, None, None),
+        ])
         .expect("batch");
         assert_eq!(b.num_rows(), 4);
         let nulls: Vec<usize> = b.columns().iter().map(|c| c.null_count()).collect();
-        assert_eq!(nulls, vec![0, 0, 0, 0, 0, 2, 2, 3, 3, 1]);
+        assert_eq!(nulls, vec![0, 0, 0, 0, 2, 2, 3, 3, 1]);
     }
 }

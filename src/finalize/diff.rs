@@ -111,11 +111,12 @@ fn slot<'a>(arena: &'a [u8], ends: &[usize], i: u32) -> &'a [u8] {
     &arena[start..ends[i]]
 }
 
-/// What a change row says besides the item: dates, and gained or lost.
+/// What a change row says besides the item: its account, P, and gained or lost (D is the
+/// path's).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct ChangeKind {
-    /// D, days since the epoch.
-    pub snapshot_date: i32,
+pub(super) struct ChangeKind<'a> {
+    /// The account whose list changed.
+    pub account_id: &'a str,
     /// P, days since the epoch.
     pub previous_snapshot_date: i32,
     /// Gained (rows of D) or lost (rows of P).
@@ -128,7 +129,7 @@ pub(super) fn change_rows(
     batch: &RecordBatch,
     mask: &BooleanArray,
     schema: &SchemaRef,
-    kind: ChangeKind,
+    kind: ChangeKind<'_>,
 ) -> Result<Option<RecordBatch>, FinalizeError> {
     if mask.true_count() == 0 {
         return Ok(None);
@@ -140,7 +141,10 @@ pub(super) fn change_rows(
         .iter()
         .map(|f| -> Result<ArrayRef, FinalizeError> {
             Ok(match f.name().as_str() {
-                "snapshot_date" => Arc::new(Date32Array::from(vec![kind.snapshot_date; n])),
+                "account_id" => Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                    kind.account_id,
+                    n,
+                ))),
                 "previous_snapshot_date" => {
                     Arc::new(Date32Array::from(vec![kind.previous_snapshot_date; n]))
                 }

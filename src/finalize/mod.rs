@@ -100,7 +100,6 @@ pub(crate) struct DateCtx<'a> {
     run_id: &'a str,
     staging_area: &'a str,
     day: String,
-    days: i32,
     writer: WriterOptions,
     cancel: &'a CancellationToken,
 }
@@ -325,7 +324,6 @@ async fn finalize_date(
         layout: &env.layout,
         run_id: &env.opts.run_id,
         staging_area: &env.opts.staging_area,
-        days: crate::run::plan::days_since_epoch(date),
         day: day.clone(),
         writer: env.writer,
         cancel: env.cancel,

@@ -8,7 +8,7 @@
 use super::FinalizeError;
 use crate::error_chain as chain;
 use crate::model::Provider;
-use crate::schema::Variant;
+use crate::schema::{PATH_COLUMNS, Variant};
 use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
 use bytes::Bytes;
@@ -158,13 +158,15 @@ fn check(meta: &ArrowReaderMetadata, e: &Expect<'_>) -> Result<Option<String>, S
     }
     let have = meta.schema();
     let expected = &e.variant.schema;
-    let names = |s: &Schema| {
+    let names = |s: &Schema, skip: &[&str]| {
         s.fields()
             .iter()
+            .filter(|f| !skip.contains(&f.name().as_str()))
             .map(|f| format!("{} {}", f.name(), f.data_type()))
             .collect::<Vec<_>>()
     };
-    let (h, x) = (names(have), names(expected));
+    // Files of earlier versions repeat the partition columns inside: read past them.
+    let (h, x) = (names(have, &PATH_COLUMNS), names(expected, &[]));
     if h != x {
         let at = h
             .iter()
@@ -243,31 +245,33 @@ impl UnitData {
 
     /// The uncompressed size of a column in all the unit's files, from their footers.
     pub(super) fn column_bytes(&self, column: &str) -> u64 {
-        let Ok(i) = self.schema.index_of(column) else {
-            return 0;
-        };
         self.parts
             .iter()
-            .flat_map(|p| p.meta.metadata().row_groups())
-            .filter_map(|rg| rg.columns().get(i))
+            .filter_map(|p| Some((p, p.meta.schema().index_of(column).ok()?)))
+            .flat_map(|(p, i)| p.meta.metadata().row_groups().iter().map(move |rg| (rg, i)))
+            .filter_map(|(rg, i)| rg.columns().get(i))
             .map(|c| c.uncompressed_size().max(0) as u64)
             .sum()
     }
 
     /// A reader of every row, or of the named columns only, file after file.
     pub(super) fn reader(&self, columns: Option<&[&str]>) -> UnitReader<'_> {
-        let indices = columns.map(|cols| {
-            cols.iter()
-                .filter_map(|c| self.schema.index_of(c).ok())
-                .collect::<Vec<_>>()
-        });
-        let schema = match &indices {
-            Some(i) => Arc::new(self.schema.project(i).unwrap_or_else(|_| Schema::empty())),
+        let schema = match columns {
+            Some(cols) => {
+                let indices: Vec<usize> = cols
+                    .iter()
+                    .filter_map(|c| self.schema.index_of(c).ok())
+                    .collect();
+                Arc::new(
+                    self.schema
+                        .project(&indices)
+                        .unwrap_or_else(|_| Schema::empty()),
+                )
+            }
             None => self.schema.clone(),
         };
         UnitReader {
             data: self,
-            indices,
             schema,
             next: 0,
             current: None,
@@ -284,7 +288,8 @@ enum Open {
 /// Reads a unit's batches in file order, each with the variant's schema (or its projection).
 pub(super) struct UnitReader<'a> {
     data: &'a UnitData,
-    indices: Option<Vec<usize>>,
+    /// The columns read, in the file's order (the variant's); found in each file by name, so
+    /// a file of an earlier version, with the partition columns inside, reads the same.
     schema: SchemaRef,
     next: usize,
     current: Option<Open>,
@@ -292,10 +297,15 @@ pub(super) struct UnitReader<'a> {
 
 impl UnitReader<'_> {
     fn open(&self, part: &Part) -> Result<Open, FinalizeError> {
-        let mask = self
-            .indices
-            .as_ref()
-            .map(|i| ProjectionMask::roots(part.meta.parquet_schema(), i.iter().copied()));
+        let file = part.meta.schema();
+        let roots: Vec<usize> = self
+            .schema
+            .fields()
+            .iter()
+            .filter_map(|f| file.index_of(f.name()).ok())
+            .collect();
+        let mask = (roots.len() != file.fields().len())
+            .then(|| ProjectionMask::roots(part.meta.parquet_schema(), roots));
         let date = &self.data.finalizing;
         match &part.bytes {
             Some(bytes) => {

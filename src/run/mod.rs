@@ -118,7 +118,6 @@ pub(crate) struct RunCtx {
     job: String,
     shard: Option<String>,
     snapshot_date: String,
-    snapshot_days: i32,
     checkpoint_rows: u64,
     /// `--skip-published`.
     skip_published: bool,
@@ -219,7 +218,6 @@ async fn setup(
         client,
         layout,
         registry,
-        snapshot_days: plan::days_since_epoch(opts.snapshot_date),
         snapshot_date: opts.snapshot_date.format("%Y-%m-%d").to_string(),
         run_id,
         job: job.name.to_string(),

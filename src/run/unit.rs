@@ -187,8 +187,6 @@ async fn fetch_and_publish(
     let decoder = PageDecoder::new(
         ctx.registry.variant(unit.dataset, a.provider),
         &a.account_id,
-        a.provider,
-        ctx.snapshot_days,
         &ctx.run_id,
     );
     loop {

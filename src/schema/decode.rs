@@ -8,10 +8,8 @@
 mod visit;
 
 use super::Variant;
-use crate::model::{Dataset, Provider};
-use arrow_array::{
-    ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
-};
+use crate::model::Dataset;
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
 use serde::de::DeserializeSeed;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -67,9 +65,7 @@ pub struct DecodedPage {
 pub struct PageDecoder {
     variant: Arc<Variant>,
     account_id: String,
-    provider: Provider,
     dataset: Dataset,
-    snapshot_date: i32,
     run_id: String,
     /// The previous page's rows and, per column, string bytes: the next page's builders start
     /// that large, so they are not regrown (and copied) item by item.
@@ -78,14 +74,9 @@ pub struct PageDecoder {
 }
 
 impl PageDecoder {
-    /// A decoder for one unit's pages. `snapshot_date` is days since the epoch.
-    pub fn new(
-        variant: Arc<Variant>,
-        account_id: &str,
-        provider: Provider,
-        snapshot_date: i32,
-        run_id: &str,
-    ) -> PageDecoder {
+    /// A decoder for one unit's pages. The account names its errors; the partition columns
+    /// (account, provider, date) are the path's, not the rows'.
+    pub fn new(variant: Arc<Variant>, account_id: &str, run_id: &str) -> PageDecoder {
         PageDecoder {
             dataset: variant.dataset,
             rows_hint: AtomicUsize::new(0),
@@ -96,13 +87,11 @@ impl PageDecoder {
                 .collect(),
             variant,
             account_id: account_id.to_owned(),
-            provider,
-            snapshot_date,
             run_id: run_id.to_owned(),
         }
     }
 
-    /// The variant's Arrow schema (API columns then metadata columns).
+    /// The variant's unit file schema (API columns then the file's metadata columns).
     pub fn schema(&self) -> arrow_schema::SchemaRef {
         self.variant.schema.clone()
     }
@@ -231,7 +220,7 @@ impl PageDecoder {
         }
     }
 
-    /// The API columns plus the metadata columns, as one batch of `n` rows.
+    /// The API columns plus the file's metadata columns, as one batch of `n` rows.
     fn assemble(
         &self,
         columns: Vec<ColumnBuilder>,
@@ -240,13 +229,6 @@ impl PageDecoder {
         fetched_at_ms: i64,
     ) -> Result<RecordBatch, arrow_schema::ArrowError> {
         let mut arrays: Vec<ArrayRef> = columns.into_iter().map(ColumnBuilder::finish).collect();
-        arrays.push(Arc::new(StringArray::from_iter_values(
-            std::iter::repeat_n(&self.account_id, n),
-        )));
-        arrays.push(Arc::new(StringArray::from_iter_values(
-            std::iter::repeat_n(self.provider.as_str(), n),
-        )));
-        arrays.push(Arc::new(Date32Array::from(vec![self.snapshot_date; n])));
         arrays.push(Arc::new(
             TimestampMillisecondArray::from(vec![fetched_at_ms; n]).with_timezone("UTC"),
         ));

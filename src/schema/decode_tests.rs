@@ -11,13 +11,7 @@ use postpress_sim as sim;
 
 fn decoder(dataset: Dataset, provider: Provider) -> PageDecoder {
     let r = Registry::load().expect("schemas");
-    PageDecoder::new(
-        r.variant(dataset, provider),
-        "acc_1",
-        provider,
-        20_000,
-        "run_1",
-    )
+    PageDecoder::new(r.variant(dataset, provider), "acc_1", "run_1")
 }
 
 fn invalid(d: &PageDecoder, body: &str) -> String {

@@ -19,6 +19,7 @@ fn parse_columns(name: &str, f: &VariantFile) -> Result<Vec<Column>, SchemaError
                     ty: c.ty.clone(),
                 })?,
                 required: c.required,
+                in_path: c.in_path,
                 description: c.description.clone(),
             })
         })
@@ -67,6 +68,15 @@ fn variant(
     {
         return Err(SchemaError::Key { file, key });
     }
+    if let Some(c) = columns.iter().find(|c| c.in_path) {
+        return Err(SchemaError::Syntax {
+            file,
+            message: format!(
+                "column {:?}: only the metadata columns may be in_path (hive partition columns)",
+                c.name
+            ),
+        });
+    }
     if columns.len() > 64 {
         return Err(SchemaError::Syntax {
             file,
@@ -75,8 +85,8 @@ fn variant(
     }
     let fields: Vec<Field> = columns
         .iter()
-        .chain(metadata.iter())
-        .map(|c| Field::new(&c.name, c.ty.arrow(), !c.required))
+        .chain(metadata.iter().filter(|c| !c.in_path))
+        .map(Column::field)
         .collect();
     Ok(Variant {
         file,
@@ -242,8 +252,17 @@ pub struct Column {
     pub ty: ColumnType,
     /// The API marks it required (non-nullable).
     pub required: bool,
+    /// A hive partition column: carried by the path, never written inside the file (SPEC §4).
+    pub in_path: bool,
     /// One line for the data dictionary.
     pub description: String,
+}
+
+impl Column {
+    /// The Arrow field of a column written inside the file.
+    pub fn field(&self) -> Field {
+        Field::new(&self.name, self.ty.arrow(), !self.required)
+    }
 }
 
 /// One dataset/provider variant.
@@ -264,7 +283,8 @@ pub struct Variant {
     pub key: String,
     /// The API's columns, in order (`object` excluded).
     pub columns: Vec<Column>,
-    /// API columns followed by the metadata columns.
+    /// A unit file's columns: the API columns, then the metadata columns that are not
+    /// partition columns ([`FILE_METADATA_COLUMNS`]).
     pub schema: SchemaRef,
 }
 
@@ -295,10 +315,12 @@ struct ColumnFile {
     #[serde(rename = "type")]
     ty: String,
     required: bool,
+    #[serde(default)]
+    in_path: bool,
     description: String,
 }
 
-/// Names of the metadata columns, in order; the decoder fills them.
+/// Names of the metadata columns, in order.
 pub const METADATA_COLUMNS: [&str; 6] = [
     "account_id",
     "provider",
@@ -308,15 +330,15 @@ pub const METADATA_COLUMNS: [&str; 6] = [
     "position",
 ];
 
+/// The metadata columns that are hive partition columns of the unit layout: in the path only.
+pub const PATH_COLUMNS: [&str; 3] = ["account_id", "provider", "snapshot_date"];
+
+/// The metadata columns written inside a unit file, in order; the decoder fills them.
+pub const FILE_METADATA_COLUMNS: [&str; 3] = ["fetched_at", "run_id", "position"];
+
 /// Metadata columns with one value per file (or per page), which a writer can encode as a
 /// dictionary of almost nothing.
-pub const CONSTANT_COLUMNS: [&str; 5] = [
-    "account_id",
-    "provider",
-    "snapshot_date",
-    "fetched_at",
-    "run_id",
-];
+pub const CONSTANT_COLUMNS: [&str; 2] = ["fetched_at", "run_id"];
 
 /// The metadata column that counts the list's items up by one.
 pub const POSITION_COLUMN: &str = "position";
@@ -348,10 +370,17 @@ impl Registry {
             message: "missing: a file without `dataset` must list the metadata columns".to_owned(),
         })?;
         let meta_names: Vec<&str> = metadata.iter().map(|c| c.name.as_str()).collect();
-        if meta_names != METADATA_COLUMNS {
+        let in_path: Vec<&str> = metadata
+            .iter()
+            .filter(|c| c.in_path)
+            .map(|c| c.name.as_str())
+            .collect();
+        if meta_names != METADATA_COLUMNS || in_path != PATH_COLUMNS {
             return Err(SchemaError::Syntax {
                 file: "metadata.toml".to_owned(),
-                message: format!("columns must be exactly {METADATA_COLUMNS:?} in that order"),
+                message: format!(
+                    "columns must be exactly {METADATA_COLUMNS:?} in that order, and {PATH_COLUMNS:?} in_path"
+                ),
             });
         }
         let mut variants = Vec::new();
@@ -405,7 +434,20 @@ mod tests {
         let r = Registry::load().expect("embedded schemas are valid");
         let li = r.variant(Dataset::Followers, Provider::Linkedin);
         assert_eq!(li.list_object, "UserFollowersList");
-        assert_eq!(li.schema.fields().len(), 7 + 6);
+        assert_eq!(li.schema.fields().len(), 7 + 3);
+        for c in PATH_COLUMNS {
+            assert!(
+                li.schema.field_with_name(c).is_err(),
+                "{c} is in the path only"
+            );
+        }
+        let names: Vec<&str> = li
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        assert_eq!(names[7..], FILE_METADATA_COLUMNS);
         let ig = r.variant(Dataset::Followers, Provider::Instagram);
         assert!(
             ig.schema

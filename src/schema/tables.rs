@@ -1,7 +1,9 @@
 //! The reader tables' columns (SPEC §9), derived from the variants of `schemas/` so that the
 //! schema files stay the single source of truth: `tables/followers` and `tables/following` have
-//! exactly the units' columns; `*_changes` the change columns, the variant's key, then its other
-//! API columns; `account_daily` its own fixed columns.
+//! the units' file columns plus `account_id`; `*_changes` the change columns, the variant's key,
+//! then its other API columns; `account_daily` its own fixed columns. As in the unit layout, the
+//! partition columns (`provider`, `snapshot_date`) are in the path only: [`path_columns`] names
+//! them for the data dictionary, and no table's Arrow schema holds them.
 //!
 //! Like the rest of `schema`, it must not know where tables are stored or how they are built.
 
@@ -19,6 +21,7 @@ fn column(name: &str, ty: ColumnType, required: bool, description: &str) -> Colu
         name: name.to_owned(),
         ty,
         required,
+        in_path: false,
         description: description.to_owned(),
     }
 }
@@ -27,29 +30,78 @@ fn arrow(columns: &[Column]) -> SchemaRef {
     Arc::new(Schema::new(
         columns
             .iter()
-            .map(|c| Field::new(&c.name, c.ty.arrow(), !c.required))
+            .filter(|c| !c.in_path)
+            .map(Column::field)
             .collect::<Vec<_>>(),
     ))
 }
 
-/// The columns of a `*_changes` table of a variant: account_id, provider, snapshot_date,
-/// previous_snapshot_date, change, the key, then the variant's other API columns in order.
+/// The hive partition columns of a reader table's path (`provider` unless the table is
+/// `account_daily`, then `snapshot_date`): in the path only, listed for the data dictionary.
+pub fn path_columns(with_provider: bool) -> Vec<Column> {
+    let mut cols = Vec::new();
+    if with_provider {
+        cols.push(column(
+            "provider",
+            ColumnType::Utf8,
+            true,
+            "linkedin or instagram (a hive partition key: in the path only).",
+        ));
+    }
+    cols.push(column(
+        "snapshot_date",
+        ColumnType::Date32,
+        true,
+        "The date D (a hive partition key: in the path only).",
+    ));
+    for c in &mut cols {
+        c.in_path = true;
+    }
+    cols
+}
+
+/// The name of the column a snapshot table adds to the units' file columns.
+pub const ACCOUNT_ID: &str = "account_id";
+
+/// The columns of `tables/followers` or `tables/following` of a variant: the units' file
+/// columns with `account_id` (a partition column of the units, a plain column here) before the
+/// metadata columns. `file_metadata` are the registry's metadata columns not in the path.
+pub fn snapshot_columns(v: &Variant, file_metadata: &[Column]) -> Vec<Column> {
+    let mut cols = v.columns.clone();
+    cols.push(column(
+        ACCOUNT_ID,
+        ColumnType::Utf8,
+        true,
+        "The linked postpress account (a column here: the table holds every account).",
+    ));
+    cols.extend(file_metadata.iter().filter(|c| !c.in_path).cloned());
+    cols
+}
+
+/// The Arrow schema of `tables/followers` or `tables/following` of a variant: its unit file
+/// schema with `account_id` inserted after the API columns.
+pub fn snapshot_schema(v: &Variant) -> SchemaRef {
+    let mut fields: Vec<Field> = v
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let at = v.columns.len().min(fields.len());
+    fields.insert(
+        at,
+        Field::new(ACCOUNT_ID, arrow_schema::DataType::Utf8, false),
+    );
+    Arc::new(Schema::new(fields))
+}
+
+/// The columns of a `*_changes` table of a variant: account_id, previous_snapshot_date, change,
+/// the key, then the variant's other API columns in order (`provider` and `snapshot_date` are
+/// in the path).
 pub fn changes_columns(v: &Variant) -> Vec<Column> {
     use ColumnType::{Date32, Utf8};
     let mut cols = vec![
-        column("account_id", Utf8, true, "The linked postpress account."),
-        column(
-            "provider",
-            Utf8,
-            true,
-            "linkedin or instagram (also a hive partition key).",
-        ),
-        column(
-            "snapshot_date",
-            Date32,
-            true,
-            "The date D of the change (also a hive partition key).",
-        ),
+        column(ACCOUNT_ID, Utf8, true, "The linked postpress account."),
         column(
             "previous_snapshot_date",
             Date32,
@@ -79,15 +131,9 @@ pub fn changes_schema(v: &Variant) -> SchemaRef {
 pub fn account_daily_columns() -> Vec<Column> {
     use ColumnType::{Date32, Int64, Utf8};
     vec![
-        column("account_id", Utf8, true, "The linked postpress account."),
+        column(ACCOUNT_ID, Utf8, true, "The linked postpress account."),
         column("provider", Utf8, true, "linkedin or instagram."),
         column("dataset", Utf8, true, "followers or following."),
-        column(
-            "snapshot_date",
-            Date32,
-            true,
-            "The date D (also a hive partition key).",
-        ),
         column(
             "status",
             Utf8,
@@ -145,21 +191,47 @@ mod tests {
         let fo = r.variant(Dataset::Following, Provider::Linkedin);
         let names: Vec<String> = changes_columns(&fo).into_iter().map(|c| c.name).collect();
         assert_eq!(
-            names[..7],
+            names[..5],
             [
                 "account_id",
-                "provider",
-                "snapshot_date",
                 "previous_snapshot_date",
                 "change",
                 "member_id",
                 "first_name"
             ]
         );
-        assert_eq!(names.len(), 5 + fo.columns.len());
+        assert_eq!(names.len(), 3 + fo.columns.len());
         let li = changes_schema(&r.variant(Dataset::Followers, Provider::Linkedin));
-        assert_eq!(li.field(5).name(), "id");
-        assert!(!li.field(5).is_nullable());
-        assert_eq!(account_daily_schema().fields().len(), 10);
+        assert_eq!(li.field(3).name(), "id");
+        assert!(!li.field(3).is_nullable());
+        let daily = account_daily_schema();
+        assert_eq!(daily.fields().len(), 9);
+        assert!(daily.field_with_name("snapshot_date").is_err());
+        assert!(
+            daily.field_with_name("provider").is_ok(),
+            "not a partition of account_daily"
+        );
+    }
+
+    /// A snapshot table is the units' file columns with account_id before the metadata; no
+    /// table schema holds a partition column of its path.
+    #[test]
+    fn snapshot_tables_add_account_id_and_no_partition_column() {
+        let r = Registry::load().expect("schemas");
+        for v in r.variants() {
+            let s = snapshot_schema(v);
+            let names: Vec<&str> = s.fields().iter().map(|f| f.name().as_str()).collect();
+            assert_eq!(names[v.columns.len()], "account_id");
+            assert_eq!(names.len(), v.schema.fields().len() + 1);
+            let cols: Vec<String> = snapshot_columns(v, &r.metadata)
+                .into_iter()
+                .map(|c| c.name)
+                .collect();
+            assert_eq!(cols, names, "the dictionary's columns are the file's");
+            for p in ["provider", "snapshot_date"] {
+                assert!(s.field_with_name(p).is_err());
+                assert!(changes_schema(v).field_with_name(p).is_err());
+            }
+        }
     }
 }
