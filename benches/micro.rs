@@ -19,9 +19,7 @@ use postpress_etl::model::{Dataset, Provider};
 use postpress_etl::schema::Registry;
 use postpress_etl::schema::decode::PageDecoder;
 use postpress_etl::schema::{CONSTANT_COLUMNS, POSITION_COLUMN};
-use postpress_etl::sink::parquet::{
-    Codec, ColumnHints, FileIdentity, WriterOptions, writer_properties,
-};
+use postpress_etl::sink::parquet::{ColumnHints, FileIdentity, WriterOptions, writer_properties};
 use postpress_sim as sim;
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -184,7 +182,7 @@ fn bench_decode(cr: &mut Criterion, registry: &Registry, sizes: &mut Sizes) {
 
 fn bench_encode(cr: &mut Criterion, registry: &Registry, sizes: &mut Sizes) {
     let opts = WriterOptions {
-        codec: Codec::Zstd,
+        codec: postpress_etl::model::Compression::Zstd,
         max_rows_per_file: NonZeroUsize::new(1_000_000).expect("nonzero"),
         row_group_rows: NonZeroUsize::new(131_072).expect("nonzero"),
         hints: ColumnHints {

@@ -6,6 +6,7 @@ use clap::Parser;
 use postpress_etl::cli::{self, Cli, Command, FinalizeArgs, LogFormat, RunArgs};
 use postpress_etl::finalize::{self, FinalizeOptions};
 use postpress_etl::job::{Job, LoadOptions};
+use postpress_etl::model::SnapshotDate;
 use postpress_etl::report::StopSignal;
 use postpress_etl::report::files::ReportFiles;
 use postpress_etl::report::outcome::{Outcome, RunFacts};
@@ -144,9 +145,11 @@ fn finalize_dates(
     args: &FinalizeArgs,
 ) -> Result<(chrono::NaiveDate, chrono::NaiveDate), anyhow::Error> {
     let date = |flag: &str, s: &str| {
-        run::parse_snapshot_date(s).ok_or_else(|| {
-            anyhow::anyhow!("{flag} {s:?} is not allowed; use a real date as YYYY-MM-DD")
-        })
+        s.parse::<SnapshotDate>()
+            .map(SnapshotDate::date)
+            .map_err(|()| {
+                anyhow::anyhow!("{flag} {s:?} is not allowed; use a real date as YYYY-MM-DD")
+            })
     };
     let from = date("--snapshot-date", &args.snapshot_date)?;
     let Some(to) = args.to.as_deref() else {
@@ -292,9 +295,14 @@ fn run_command(args: RunArgs) -> ExitCode {
 fn prepare(args: &RunArgs, facts: &mut RunFacts) -> Result<(Job, RunOptions), anyhow::Error> {
     let snapshot_date = match args.snapshot_date.as_deref() {
         None => run::today_utc(),
-        Some(s) => run::parse_snapshot_date(s).ok_or_else(|| {
-            anyhow::anyhow!("--snapshot-date {s:?} is not allowed; use a real date as YYYY-MM-DD")
-        })?,
+        Some(s) => s
+            .parse::<SnapshotDate>()
+            .map(SnapshotDate::date)
+            .map_err(|()| {
+                anyhow::anyhow!(
+                    "--snapshot-date {s:?} is not allowed; use a real date as YYYY-MM-DD"
+                )
+            })?,
     };
     facts.snapshot_date = Some(snapshot_date.format("%Y-%m-%d").to_string());
     let shard = parse_shard(args.shard.as_deref())?;

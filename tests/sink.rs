@@ -18,7 +18,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use postpress_etl::model::{Dataset, Provider};
 use postpress_etl::sink::layout::{Area, Layout, PartitionKey};
 use postpress_etl::sink::parquet::{
-    Codec, ColumnHints, FileIdentity, PartWriter, StagedPart, WriterOptions,
+    ColumnHints, FileIdentity, PartWriter, StagedPart, WriterOptions,
 };
 use postpress_etl::sink::publish::Move;
 use postpress_etl::sink::{self, publish};
@@ -59,7 +59,7 @@ fn batch(run_id: &str, from: i64, to: i64) -> RecordBatch {
 
 fn opts(max_rows_per_file: usize) -> WriterOptions {
     WriterOptions {
-        codec: Codec::Zstd,
+        codec: postpress_etl::model::Compression::Zstd,
         max_rows_per_file: NonZeroUsize::new(max_rows_per_file).expect("non-zero"),
         row_group_rows: NonZeroUsize::new(40).expect("non-zero"),
         hints: ColumnHints {

@@ -11,7 +11,7 @@ use super::diff::{ChangeKind, KeyIndex, change_rows, key_column};
 use super::discover::{Previous, UnitKey};
 use super::read::{Expect, UnitData};
 use super::{DateCtx, FinalizeError, StagedTable};
-use crate::model::{Dataset, Provider};
+use crate::model::{Dataset, Provider, SnapshotDate};
 use crate::schema::Variant;
 use crate::schema::tables::{changes_schema, snapshot_schema};
 use crate::sink::layout::{Area, TableKey};
@@ -128,7 +128,7 @@ async fn load(
     let today = UnitData::load(&store, &plan.files, &today_expect).await?;
     let previous = match &plan.previous {
         Some(p) => {
-            let before = p.date.format("%Y-%m-%d").to_string();
+            let before = SnapshotDate::from(p.date).to_string();
             let e = expect(&variant, &plan, provider, &before, &day);
             Some(UnitData::load(&store, &p.files, &e).await?)
         }
@@ -243,7 +243,7 @@ async fn account(
             .plan
             .previous
             .as_ref()
-            .map_or(0, |p| crate::run::plan::days_since_epoch(p.date)),
+            .map_or(0, |p| SnapshotDate::from(p.date).days_since_epoch()),
         gained,
     };
     if big {

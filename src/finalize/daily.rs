@@ -5,9 +5,8 @@
 use super::consolidate::AccountResult;
 use super::discover::{DateListing, Previous, Status, UnitKey};
 use super::report::UnitRead;
-use super::{ACCOUNT_DAILY, DateCtx, FinalizeError, StagedTable, ymd};
-use crate::model::{Dataset, Provider};
-use crate::run::plan::days_since_epoch;
+use super::{ACCOUNT_DAILY, DateCtx, FinalizeError, StagedTable};
+use crate::model::{Dataset, Provider, SnapshotDate};
 use crate::schema::tables::account_daily_schema;
 use crate::sink::layout::{Area, TableKey};
 use crate::sink::parquet::FileIdentity;
@@ -100,7 +99,7 @@ pub(super) fn account_rows(
             dataset: u.dataset,
             status: on.status,
             records,
-            previous: prev.map(|p| days_since_epoch(p.date)),
+            previous: prev.map(|p| SnapshotDate::from(p.date).days_since_epoch()),
             gained: res.and_then(|r| r.gained),
             lost: res.and_then(|r| r.lost),
             run_id: run_id.clone(),
@@ -108,13 +107,13 @@ pub(super) fn account_rows(
         let with_changes = res.is_some_and(|r| r.gained.is_some());
         reads.push(UnitRead {
             account_id: u.account_id.clone(),
-            dataset: u.dataset.to_string(),
-            provider: provider.to_string(),
+            dataset: u.dataset,
+            provider: *provider,
             status: on.status.as_str().to_owned(),
             run_id,
             records,
             files: on.files.iter().map(|f| f.location.to_string()).collect(),
-            previous_snapshot_date: prev.map(|p| ymd(p.date)),
+            previous_snapshot_date: prev.map(|p| SnapshotDate::from(p.date).to_string()),
             previous_files: match prev {
                 Some(p) if with_changes => p.files.iter().map(|f| f.location.to_string()).collect(),
                 _ => Vec::new(),

@@ -32,11 +32,11 @@ pub use error::FinalizeError;
 pub use report::{DateReport, FinalizeReport, NoUnits};
 
 use crate::error_chain as chain;
-use crate::job::{Compression, Job};
-use crate::model::{Dataset, Provider};
+use crate::job::Job;
+use crate::model::{Dataset, Provider, SnapshotDate};
 use crate::schema::{POSITION_COLUMN, Registry};
 use crate::sink::layout::Layout;
-use crate::sink::parquet::{Codec, ColumnHints, StagedPart, WriterOptions};
+use crate::sink::parquet::{ColumnHints, StagedPart, WriterOptions};
 use crate::sink::staging;
 use crate::sink::store::{self, Destination};
 use chrono::{NaiveDate, Utc};
@@ -114,10 +114,6 @@ struct Env<'a> {
     writer: WriterOptions,
     opts: &'a FinalizeOptions,
     cancel: &'a CancellationToken,
-}
-
-fn ymd(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
 }
 
 fn now() -> String {
@@ -220,12 +216,7 @@ async fn finalize_dates(
 
 fn writer_options(job: &Job) -> WriterOptions {
     WriterOptions {
-        codec: match job.output.compression {
-            Compression::Zstd => Codec::Zstd,
-            Compression::Snappy => Codec::Snappy,
-            Compression::Gzip => Codec::Gzip,
-            Compression::None => Codec::None,
-        },
+        codec: job.output.compression,
         max_rows_per_file: job.output.max_rows_per_file,
         row_group_rows: job.output.row_group_rows,
         hints: ColumnHints {
@@ -313,7 +304,7 @@ async fn finalize_date(
     previous: &mut HashMap<UnitKey, Previous>,
 ) -> Result<Result<DateReport, NoUnits>, FinalizeError> {
     let started_at = now();
-    let day = ymd(date);
+    let day = SnapshotDate::from(date).to_string();
     let store = env.dest.store.as_ref();
     let listing = discover::discover(store, &env.layout, &env.units, &day).await?;
     if !listing.units.values().any(|u| u.status == Status::Ok) {

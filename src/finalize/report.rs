@@ -2,6 +2,7 @@
 //! `_runs/snapshot_date={D}/finalize-{run_id}.json` — and the outcome of a whole invocation
 //! (every date of `--snapshot-date .. --to`), with its summary lines and exit code.
 
+use crate::model::{Dataset, Provider};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -11,9 +12,9 @@ pub struct UnitRead {
     /// Account.
     pub account_id: String,
     /// Dataset.
-    pub dataset: String,
+    pub dataset: Dataset,
     /// Provider.
-    pub provider: String,
+    pub provider: Provider,
     /// ok | failed | missing.
     pub status: String,
     /// The run that published it (ok) or reported it not done (failed).

@@ -13,8 +13,7 @@ mod tests;
 mod validate;
 
 pub use validate::{
-    Account, Api, Compression, Fetch, Job, JobError, JobName, LoadOptions, Output, Result,
-    api_key_source,
+    Account, Api, Fetch, Job, JobError, JobName, LoadOptions, Output, Result, api_key_source,
 };
 
 use serde::Deserialize;

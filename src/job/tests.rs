@@ -1,6 +1,7 @@
 //! Job validation: defaults, overrides, and the exact text of every rule's message.
 
-use super::{Compression, Job, LoadOptions};
+use super::{Job, LoadOptions};
+use crate::model::Compression;
 use crate::model::{Dataset, Provider};
 use std::path::Path;
 use std::time::Duration;

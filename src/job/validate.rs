@@ -5,7 +5,7 @@
 use super::origin::header_safe;
 use super::{ApiFile, JobFile};
 use crate::api::secret::ApiKey;
-use crate::model::{Dataset, Provider};
+use crate::model::{Compression, Dataset, Provider};
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::path::{Path, PathBuf};
@@ -112,19 +112,6 @@ pub struct Fetch {
     pub backoff_max: Duration,
     /// Pages per unit at most.
     pub max_pages: NonZeroU64,
-}
-
-/// Parquet compression codec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    /// zstd (level 1: as small as level 3 on these pages, and faster).
-    Zstd,
-    /// snappy.
-    Snappy,
-    /// gzip.
-    Gzip,
-    /// uncompressed.
-    None,
 }
 
 /// Validated `[output]`.
@@ -441,15 +428,12 @@ impl Validator<'_> {
             // A relative output path is relative to the working directory, as on a command line.
             url
         };
-        let compression = match o.compression.as_str() {
-            "zstd" => Compression::Zstd,
-            "snappy" => Compression::Snappy,
-            "gzip" => Compression::Gzip,
-            "none" => Compression::None,
-            other => {
+        let compression = match o.compression.parse::<Compression>() {
+            Ok(c) => c,
+            Err(()) => {
                 return Err(self.invalid(
                     "output.compression",
-                    format!("{other:?}"),
+                    format!("{:?}", o.compression),
                     "use one of \"zstd\", \"snappy\", \"gzip\", \"none\"",
                 ));
             }

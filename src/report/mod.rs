@@ -136,10 +136,8 @@ pub struct UnitReport {
     /// Account.
     pub account_id: String,
     /// Dataset.
-    #[serde(serialize_with = "ser_display")]
     pub dataset: Dataset,
     /// Provider.
-    #[serde(serialize_with = "ser_display")]
     pub provider: Provider,
     /// ok | failed | skipped.
     pub status: UnitStatus,
@@ -182,10 +180,6 @@ pub struct UnitReport {
     /// Why it failed or was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<UnitFailure>,
-}
-
-fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
 }
 
 impl UnitReport {

@@ -26,14 +26,12 @@ mod tables;
 mod tests;
 mod unit;
 
-pub use plan::{
-    KeyShare, Shard, ShardError, Unit, new_run_id, parse_snapshot_date, plan, today_utc,
-};
+pub use plan::{KeyShare, Shard, ShardError, Unit, new_run_id, plan, today_utc};
 pub use stop::{STOP_GRACE, Stop};
 
 use crate::api::client::{Client, ClientConfig};
 use crate::error_chain as chain;
-use crate::job::{Compression, Job};
+use crate::job::Job;
 use crate::progress::{Counters, Progress, ProgressMode};
 use crate::report::{
     FailureKind, RunReport, RunStatus, Totals, UnitFailure, UnitReport, UnitStatus,
@@ -41,7 +39,7 @@ use crate::report::{
 use crate::schema::{CONSTANT_COLUMNS, POSITION_COLUMN, Registry};
 use crate::sink;
 use crate::sink::layout::Layout;
-use crate::sink::parquet::{Codec, ColumnHints, WriterOptions};
+use crate::sink::parquet::{ColumnHints, WriterOptions};
 use crate::sink::store::Destination;
 use chrono::{NaiveDate, Utc};
 use futures::StreamExt;
@@ -172,15 +170,6 @@ impl RunCtx {
 }
 
 /// The sink's codec for the job's `output.compression`.
-fn codec(c: Compression) -> Codec {
-    match c {
-        Compression::Zstd => Codec::Zstd,
-        Compression::Snappy => Codec::Snappy,
-        Compression::Gzip => Codec::Gzip,
-        Compression::None => Codec::None,
-    }
-}
-
 /// Opens and checks the destination, builds the client: everything before the first request.
 async fn setup(
     job: &Job,
@@ -226,7 +215,7 @@ async fn setup(
         skip_published: opts.skip_published,
         areas: areas::Areas::default(),
         writer_opts: WriterOptions {
-            codec: codec(job.output.compression),
+            codec: job.output.compression,
             max_rows_per_file: job.output.max_rows_per_file,
             row_group_rows: job.output.row_group_rows,
             hints: ColumnHints {

@@ -173,19 +173,6 @@ pub fn today_utc() -> NaiveDate {
     Utc::now().date_naive()
 }
 
-/// Parses `--snapshot-date`.
-pub fn parse_snapshot_date(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .filter(|_| s.len() == 10)
-}
-
-/// Days since 1970-01-01: the Parquet `date32` of a snapshot date.
-pub fn days_since_epoch(d: NaiveDate) -> i32 {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    i32::try_from((d - epoch).num_days()).unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,17 +227,5 @@ mod tests {
             "5 requests/s (the key's whole budget)"
         );
         assert_eq!(KeyShare::new(5.0, s(0, 1)).rate(), 5.0);
-    }
-
-    /// Snapshot dates are strict YYYY-MM-DD.
-    #[test]
-    fn snapshot_dates() {
-        assert!(parse_snapshot_date("2026-11-26").is_some());
-        assert!(parse_snapshot_date("2026-2-3").is_none());
-        assert!(parse_snapshot_date("2026-02-30").is_none());
-        assert_eq!(
-            days_since_epoch(NaiveDate::from_ymd_opt(1970, 1, 11).expect("date")),
-            10
-        );
     }
 }

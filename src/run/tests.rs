@@ -214,7 +214,10 @@ async fn issue_14_publishing_does_not_hold_a_fetch_slot() {
     let dir = tempfile::tempdir().expect("temp dir");
     let job = job(&url, dir.path(), units_n, concurrency);
     let opts = RunOptions {
-        snapshot_date: parse_snapshot_date("2026-11-26").expect("date"),
+        snapshot_date: "2026-11-26"
+            .parse::<crate::model::SnapshotDate>()
+            .expect("date")
+            .date(),
         shard: None,
         concurrency: None,
         progress: ProgressMode::Off,

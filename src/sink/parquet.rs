@@ -5,38 +5,18 @@
 
 use super::SinkError;
 use super::layout::{Area, Layout, PartitionKey};
-use super::part::OpenPart;
+use super::part::{OpenPart, RollingParts};
+pub use super::part::{StagedPart, UPLOAD_BUFFER_BYTES, UPLOAD_CONCURRENCY};
+use crate::model::Compression;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use object_store::ObjectStore;
-use object_store::path::Path;
 use parquet::basic::{Compression as PqCodec, Encoding, GzipLevel, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-
-/// Upload buffer per open file: below it a file is one PUT, above it a multipart upload of
-/// parts this size (S3 needs at least 5 MiB per part).
-pub const UPLOAD_BUFFER_BYTES: usize = 8 * 1024 * 1024;
-
-/// Parts of one file uploading at once. With the buffer, a unit holds at most
-/// `(1 + UPLOAD_CONCURRENCY) * UPLOAD_BUFFER_BYTES` of upload data, whatever the account's size.
-pub const UPLOAD_CONCURRENCY: usize = 2;
-
-/// The codec of the data columns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Codec {
-    /// zstd (level 1: as small as level 3 on these pages, and faster).
-    Zstd,
-    /// snappy.
-    Snappy,
-    /// gzip.
-    Gzip,
-    /// uncompressed.
-    None,
-}
 
 /// How to encode columns whose values the sink cannot guess from their type (named by schema/).
 #[derive(Debug, Clone, Copy)]
@@ -50,27 +30,14 @@ pub struct ColumnHints {
 /// Writer settings.
 #[derive(Debug, Clone, Copy)]
 pub struct WriterOptions {
-    /// Codec.
-    pub codec: Codec,
+    /// The codec of the data columns.
+    pub codec: Compression,
     /// Rows per file.
     pub max_rows_per_file: NonZeroUsize,
     /// Rows per row group.
     pub row_group_rows: NonZeroUsize,
     /// Column encodings.
     pub hints: ColumnHints,
-}
-
-/// A file written to staging.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StagedPart {
-    /// Its staging path.
-    pub path: Path,
-    /// Its file name (`part-00000.parquet`).
-    pub file_name: String,
-    /// Rows in it.
-    pub rows: u64,
-    /// Its size.
-    pub bytes: u64,
 }
 
 /// Footer metadata identifying what a file holds.
@@ -91,10 +58,10 @@ pub fn writer_properties(
     identity: &FileIdentity,
 ) -> WriterProperties {
     let codec = match opts.codec {
-        Codec::Zstd => PqCodec::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default()),
-        Codec::Snappy => PqCodec::SNAPPY,
-        Codec::Gzip => PqCodec::GZIP(GzipLevel::default()),
-        Codec::None => PqCodec::UNCOMPRESSED,
+        Compression::Zstd => PqCodec::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default()),
+        Compression::Snappy => PqCodec::SNAPPY,
+        Compression::Gzip => PqCodec::GZIP(GzipLevel::default()),
+        Compression::None => PqCodec::UNCOMPRESSED,
     };
     let kv = identity
         .pairs
@@ -137,20 +104,8 @@ pub fn writer_properties(
 
 /// Writes one unit's parts into staging.
 pub struct PartWriter {
-    store: Arc<dyn ObjectStore>,
-    layout: Layout,
-    area: String,
-    schema: SchemaRef,
-    props: WriterProperties,
+    parts: RollingParts,
     max_rows_per_file: usize,
-    key_owned: (
-        crate::model::Dataset,
-        crate::model::Provider,
-        String,
-        String,
-    ),
-    current: Option<OpenPart>,
-    staged: Vec<StagedPart>,
     /// Batches kept until the first file is opened (see `DEFER_BYTES`), and their size.
     pending: Vec<RecordBatch>,
     pending_bytes: usize,
@@ -178,53 +133,19 @@ impl PartWriter {
         identity: &FileIdentity,
     ) -> Result<PartWriter, SinkError> {
         let props = writer_properties(&schema, &opts, identity);
-        let w = PartWriter {
-            store,
-            layout,
-            area: area.to_owned(),
-            schema,
-            props,
-            max_rows_per_file: opts.max_rows_per_file.get(),
-            key_owned: (
-                key.dataset,
-                key.provider,
-                key.snapshot_date.to_owned(),
-                key.account_id.to_owned(),
-            ),
-            current: None,
-            staged: Vec::new(),
+        let dir = layout.partition(Area::Staging { run_id: area }, key);
+        let max_rows = opts.max_rows_per_file.get();
+        Ok(PartWriter {
+            parts: RollingParts::new(store, dir, schema, props, max_rows as u64),
+            max_rows_per_file: max_rows,
             pending: Vec::new(),
             pending_bytes: 0,
-        };
-        Ok(w)
-    }
-
-    fn key(&self) -> PartitionKey<'_> {
-        PartitionKey {
-            dataset: self.key_owned.0,
-            provider: self.key_owned.1,
-            snapshot_date: &self.key_owned.2,
-            account_id: &self.key_owned.3,
-        }
-    }
-
-    fn open_next(&mut self) -> Result<(), SinkError> {
-        let n = self.staged.len() + usize::from(self.current.is_some());
-        let path = self
-            .layout
-            .part(Area::Staging { run_id: &self.area }, &self.key(), n);
-        self.current = Some(OpenPart::try_new(
-            self.store.clone(),
-            path,
-            self.schema.clone(),
-            self.props.clone(),
-        )?);
-        Ok(())
+        })
     }
 
     /// Appends a batch, rolling over to a new file at `max_rows_per_file`.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
-        if self.current.is_none() && self.staged.is_empty() {
+        if self.parts.is_empty() {
             let size = batch.get_array_memory_size();
             if self.pending_bytes + size <= DEFER_BYTES {
                 self.pending_bytes += size;
@@ -233,48 +154,14 @@ impl PartWriter {
             }
             self.write_pending().await?;
         }
-        self.write_rows(batch).await
+        self.parts.write(batch).await
     }
 
-    /// Opens the first file and writes the batches kept so far.
+    /// Writes the batches kept so far (opening the first file).
     async fn write_pending(&mut self) -> Result<(), SinkError> {
-        if self.current.is_none() {
-            self.open_next()?;
-        }
         self.pending_bytes = 0;
         for batch in std::mem::take(&mut self.pending) {
-            self.write_rows(&batch).await?;
-        }
-        Ok(())
-    }
-
-    async fn write_rows(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
-        let mut offset = 0;
-        while offset < batch.num_rows() {
-            if self
-                .current
-                .as_ref()
-                .is_some_and(|c| c.rows as usize >= self.max_rows_per_file)
-            {
-                self.close_current().await?;
-                self.open_next()?;
-            }
-            let Some(part) = self.current.as_mut() else {
-                self.open_next()?;
-                continue;
-            };
-            let room = self.max_rows_per_file - part.rows as usize;
-            let take = room.min(batch.num_rows() - offset);
-            part.write(&batch.slice(offset, take)).await?;
-            part.rows += take as u64;
-            offset += take;
-        }
-        Ok(())
-    }
-
-    async fn close_current(&mut self) -> Result<(), SinkError> {
-        if let Some(part) = self.current.take() {
-            self.staged.push(part.close().await?);
+            self.parts.write(&batch).await?;
         }
         Ok(())
     }
@@ -282,13 +169,13 @@ impl PartWriter {
     /// Continues after parts an earlier run staged (a checkpoint's): the next file is numbered
     /// after them, and they are published with this writer's own.
     pub fn with_staged(mut self, parts: Vec<StagedPart>) -> PartWriter {
-        self.staged = parts;
+        self.parts.staged = parts;
         self
     }
 
     /// The parts closed so far.
     pub fn staged(&self) -> &[StagedPart] {
-        &self.staged
+        &self.parts.staged
     }
 
     /// Closes the open file, so that every row written so far is in a complete, durable part
@@ -298,24 +185,23 @@ impl PartWriter {
         if !self.pending.is_empty() {
             self.write_pending().await?;
         }
-        self.close_current().await?;
-        Ok(&self.staged)
+        self.parts.close_current().await?;
+        Ok(&self.parts.staged)
     }
 
     /// The size of the rows kept in memory while no file has been opened yet (every row of a
     /// small unit until [`PartWriter::finish`]); `None` once rows are encoded as they come.
     pub fn unencoded_bytes(&self) -> Option<usize> {
-        (self.current.is_none() && self.staged.is_empty()).then_some(self.pending_bytes)
+        self.parts.is_empty().then_some(self.pending_bytes)
     }
 
     /// Closes the last file; returns every staged part. Rows still kept are encoded here, on
     /// the caller's worker.
     pub async fn finish(mut self) -> Result<Vec<StagedPart>, SinkError> {
-        if self.current.is_none() && self.staged.is_empty() {
+        if self.parts.is_empty() {
             self.write_pending().await?;
         }
-        self.close_current().await?;
-        Ok(self.staged)
+        self.parts.finish().await
     }
 
     /// As [`PartWriter::finish`], but rows still kept (a unit that never opened a file) are
@@ -323,8 +209,8 @@ impl PartWriter {
     /// a fetch slot, whose encoding nothing waits for but its own publish.
     pub async fn finish_on_encode_pool(mut self) -> Result<Vec<StagedPart>, SinkError> {
         let kept_rows: usize = self.pending.iter().map(RecordBatch::num_rows).sum();
-        if self.current.is_none() && self.staged.is_empty() && kept_rows <= self.max_rows_per_file {
-            self.current = Some(self.encode_kept().await?);
+        if self.parts.is_empty() && kept_rows <= self.max_rows_per_file {
+            self.parts.current = Some(self.encode_kept().await?);
         }
         self.finish().await
     }
@@ -332,10 +218,7 @@ impl PartWriter {
     /// Encodes the rows kept (a unit that never opened a file: all its rows, one file's worth)
     /// as its first file, on the encode pool; only the upload is left to do.
     async fn encode_kept(&mut self) -> Result<OpenPart, SinkError> {
-        let path = self
-            .layout
-            .part(Area::Staging { run_id: &self.area }, &self.key(), 0);
-        let (store, schema, props) = (self.store.clone(), self.schema.clone(), self.props.clone());
+        let (store, path, schema, props) = self.parts.unopened_next();
         let batches = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
         super::encode::run(move || {
@@ -357,15 +240,7 @@ impl PartWriter {
 
     /// Abandons the unit but keeps its first `keep` staged parts (those its last checkpoint
     /// names, for a later run to continue): aborts the open upload, deletes the other parts.
-    pub async fn abandon(mut self, keep: usize) {
-        if let Some(part) = self.current.take() {
-            part.abort().await;
-        }
-        for part in self.staged.iter().skip(keep) {
-            // Best effort: the run's staging directory is removed at the end anyway.
-            if let Err(e) = super::delete_if_exists(self.store.as_ref(), &part.path).await {
-                tracing::debug!(path = %part.path, error = %e, "Could not delete a staged part.");
-            }
-        }
+    pub async fn abandon(self, keep: usize) {
+        self.parts.abandon(keep).await;
     }
 }

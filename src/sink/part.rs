@@ -7,7 +7,7 @@
 //! copied into the upload's own: that buffer and its copy were most of a large unit's memory.
 
 use super::SinkError;
-use super::parquet::{StagedPart, UPLOAD_BUFFER_BYTES, UPLOAD_CONCURRENCY};
+use super::layout::part_file_name;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
@@ -18,6 +18,27 @@ use parquet::arrow::ArrowWriter;
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 use std::sync::Arc;
+
+/// Upload buffer per open file: below it a file is one PUT, above it a multipart upload of
+/// parts this size (S3 needs at least 5 MiB per part).
+pub const UPLOAD_BUFFER_BYTES: usize = 8 * 1024 * 1024;
+
+/// Parts of one file uploading at once. With the buffer, a unit holds at most
+/// `(1 + UPLOAD_CONCURRENCY) * UPLOAD_BUFFER_BYTES` of upload data, whatever the account's size.
+pub const UPLOAD_CONCURRENCY: usize = 2;
+
+/// A file written to staging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedPart {
+    /// Its staging path.
+    pub path: Path,
+    /// Its file name (`part-00000.parquet`).
+    pub file_name: String,
+    /// Rows in it.
+    pub rows: u64,
+    /// Its size.
+    pub bytes: u64,
+}
 
 /// The encoder's output: small writes gathered into chunks of `CHUNK_BYTES`, large ones (page
 /// data) copied once into a chunk of their own. Drained into the upload after every batch.
@@ -184,5 +205,128 @@ impl OpenPart {
             rows,
             bytes,
         })
+    }
+}
+
+/// The numbered parts (`part-NNNNN.parquet`) of one staging directory, rolling over to the next
+/// at `max_rows_per_file`: what the unit writer and the reader tables' writer share.
+pub(super) struct RollingParts {
+    store: Arc<dyn ObjectStore>,
+    dir: Path,
+    schema: SchemaRef,
+    props: WriterProperties,
+    max_rows_per_file: u64,
+    /// The part being written, if one is open.
+    pub(super) current: Option<OpenPart>,
+    /// The parts closed so far, in order.
+    pub(super) staged: Vec<StagedPart>,
+}
+
+impl RollingParts {
+    /// No part yet; the first is `part-00000.parquet` below `dir`.
+    pub(super) fn new(
+        store: Arc<dyn ObjectStore>,
+        dir: Path,
+        schema: SchemaRef,
+        props: WriterProperties,
+        max_rows_per_file: u64,
+    ) -> RollingParts {
+        RollingParts {
+            store,
+            dir,
+            schema,
+            props,
+            max_rows_per_file,
+            current: None,
+            staged: Vec::new(),
+        }
+    }
+
+    /// True until a part is opened or a closed one is adopted.
+    pub(super) fn is_empty(&self) -> bool {
+        self.current.is_none() && self.staged.is_empty()
+    }
+
+    /// A part of the directory, not yet opened, with what it needs to be encoded anywhere
+    /// (the encode pool): the next part's path, the store, the schema and the writer settings.
+    pub(super) fn unopened_next(
+        &self,
+    ) -> (Arc<dyn ObjectStore>, Path, SchemaRef, WriterProperties) {
+        let n = self.staged.len() + usize::from(self.current.is_some());
+        (
+            self.store.clone(),
+            self.dir.clone().join(part_file_name(n)),
+            self.schema.clone(),
+            self.props.clone(),
+        )
+    }
+
+    fn open_next(&mut self) -> Result<(), SinkError> {
+        let (store, path, schema, props) = self.unopened_next();
+        self.current = Some(OpenPart::try_new(store, path, schema, props)?);
+        Ok(())
+    }
+
+    /// Closes the open part, if any, into `staged`.
+    pub(super) async fn close_current(&mut self) -> Result<(), SinkError> {
+        if let Some(part) = self.current.take() {
+            self.staged.push(part.close().await?);
+        }
+        Ok(())
+    }
+
+    /// Appends a batch, closing a full part and opening the next as needed.
+    pub(super) async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let part = match self.current.as_mut() {
+                Some(p) if p.rows < self.max_rows_per_file => p,
+                Some(_) => {
+                    self.close_current().await?;
+                    continue;
+                }
+                None => {
+                    self.open_next()?;
+                    continue;
+                }
+            };
+            let room = usize::try_from(self.max_rows_per_file - part.rows).unwrap_or(usize::MAX);
+            let take = room.min(batch.num_rows() - offset);
+            part.write(&batch.slice(offset, take)).await?;
+            part.rows += take as u64;
+            offset += take;
+        }
+        Ok(())
+    }
+
+    /// Ends the row group in progress: the next rows start a new one.
+    pub(super) async fn end_row_group(&mut self) -> Result<(), SinkError> {
+        match self.current.as_mut() {
+            Some(part) => part.end_row_group().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Closes the last part and returns them all; a directory with no rows still gets one
+    /// zero-row part with the schema.
+    pub(super) async fn finish(mut self) -> Result<Vec<StagedPart>, SinkError> {
+        if self.is_empty() {
+            self.open_next()?;
+        }
+        self.close_current().await?;
+        Ok(self.staged)
+    }
+
+    /// Aborts the open upload and deletes the closed parts but the first `keep`.
+    pub(super) async fn abandon(mut self, keep: usize) {
+        if let Some(part) = self.current.take() {
+            part.abort().await;
+        }
+        for part in self.staged.iter().skip(keep) {
+            // Best effort: the run's staging directory is removed at the end anyway.
+            if let Err(e) = super::delete_if_exists(self.store.as_ref(), &part.path).await {
+                tracing::debug!(path = %part.path, error = %e, "Could not delete a staged part.");
+            }
+        }
     }
 }

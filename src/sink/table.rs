@@ -6,25 +6,17 @@
 //! It knows nothing about accounts or days: it receives batches and "end the row group here".
 
 use super::SinkError;
-use super::layout::part_file_name;
 use super::parquet::{FileIdentity, StagedPart, WriterOptions, writer_properties};
-use super::part::OpenPart;
+use super::part::RollingParts;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use object_store::ObjectStore;
 use object_store::path::Path;
-use parquet::file::properties::WriterProperties;
 use std::sync::Arc;
 
 /// Writes one reader-table partition's parts into a staging directory.
 pub struct TableWriter {
-    store: Arc<dyn ObjectStore>,
-    dir: Path,
-    schema: SchemaRef,
-    props: WriterProperties,
-    max_rows_per_file: u64,
-    current: Option<OpenPart>,
-    staged: Vec<StagedPart>,
+    parts: RollingParts,
     rows: u64,
 }
 
@@ -37,14 +29,10 @@ impl TableWriter {
         opts: &WriterOptions,
         identity: &FileIdentity,
     ) -> TableWriter {
+        let props = writer_properties(&schema, opts, identity);
+        let max_rows = opts.max_rows_per_file.get() as u64;
         TableWriter {
-            props: writer_properties(&schema, opts, identity),
-            store,
-            dir,
-            schema,
-            max_rows_per_file: opts.max_rows_per_file.get() as u64,
-            current: None,
-            staged: Vec::new(),
+            parts: RollingParts::new(store, dir, schema, props, max_rows),
             rows: 0,
         }
     }
@@ -54,85 +42,36 @@ impl TableWriter {
         self.rows
     }
 
-    fn open_next(&mut self) -> Result<(), SinkError> {
-        let path = self.dir.clone().join(part_file_name(self.staged.len()));
-        self.current = Some(OpenPart::try_new(
-            self.store.clone(),
-            path,
-            self.schema.clone(),
-            self.props.clone(),
-        )?);
-        Ok(())
-    }
-
-    async fn close_current(&mut self) -> Result<(), SinkError> {
-        if let Some(part) = self.current.take() {
-            self.staged.push(part.close().await?);
-        }
-        Ok(())
-    }
-
     /// Appends a batch (of the writer's schema), rolling over to a new file at
     /// `max_rows_per_file`.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
-        let mut offset = 0;
-        while offset < batch.num_rows() {
-            let part = match self.current.as_mut() {
-                Some(p) if p.rows < self.max_rows_per_file => p,
-                Some(_) => {
-                    self.close_current().await?;
-                    continue;
-                }
-                None => {
-                    self.open_next()?;
-                    continue;
-                }
-            };
-            let room = (self.max_rows_per_file - part.rows) as usize;
-            let take = room.min(batch.num_rows() - offset);
-            part.write(&batch.slice(offset, take)).await?;
-            part.rows += take as u64;
-            self.rows += take as u64;
-            offset += take;
-        }
+        self.parts.write(batch).await?;
+        self.rows += batch.num_rows() as u64;
         Ok(())
     }
 
     /// Ends the row group in progress: the next rows start a new one.
     pub async fn end_row_group(&mut self) -> Result<(), SinkError> {
-        match self.current.as_mut() {
-            Some(part) => part.end_row_group().await,
-            None => Ok(()),
-        }
+        self.parts.end_row_group().await
     }
 
     /// Closes the last file and returns every staged part; a table with no rows still gets one
     /// zero-row file with its schema.
-    pub async fn finish(mut self) -> Result<Vec<StagedPart>, SinkError> {
-        if self.current.is_none() && self.staged.is_empty() {
-            self.open_next()?;
-        }
-        self.close_current().await?;
-        Ok(self.staged)
+    pub async fn finish(self) -> Result<Vec<StagedPart>, SinkError> {
+        self.parts.finish().await
     }
 
     /// Abandons the partition: aborts the open upload and deletes what was staged.
-    pub async fn abort(mut self) {
-        if let Some(part) = self.current.take() {
-            part.abort().await;
-        }
-        for part in &self.staged {
-            if let Err(e) = super::delete_if_exists(self.store.as_ref(), &part.path).await {
-                tracing::debug!(path = %part.path, error = %e, "Could not delete a staged part.");
-            }
-        }
+    pub async fn abort(self) {
+        self.parts.abandon(0).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::parquet::{Codec, ColumnHints};
+    use crate::model::Compression;
+    use crate::sink::parquet::ColumnHints;
     use arrow_array::{ArrayRef, Int64Array, StringArray};
     use arrow_schema::{DataType, Field, Schema};
     use bytes::Bytes;
@@ -162,7 +101,7 @@ mod tests {
             Field::new("position", DataType::Int64, false),
         ]));
         let opts = WriterOptions {
-            codec: Codec::Zstd,
+            codec: Compression::Zstd,
             max_rows_per_file: NonZeroUsize::new(25).expect("non-zero"),
             row_group_rows: NonZeroUsize::new(10).expect("non-zero"),
             hints: ColumnHints {
