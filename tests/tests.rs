@@ -16,3 +16,4 @@ mod tables;
 mod tables_check;
 mod tables_input;
 mod tables_s3;
+mod views;
