@@ -10,7 +10,10 @@ demo's output first.
   (b) every relative link and #anchor in README.md and docs/ resolves (GitHub's heading slugs);
   (c) docs/cli.md is exactly what `--write-cli` generates from the binary's `--help`;
   (d) docs/job-file.md lists exactly the keys each table of the job file accepts, asked of
-      `postpress-etl validate` with an unknown key (serde's deny_unknown_fields lists them).
+      `postpress-etl validate` with an unknown key (serde's deny_unknown_fields lists them);
+  (e) `make help` lists every target of the Makefile.
+A ```text block right after a ```sql block is its sample answer: its header must name the
+result's columns and its rows (or its closing "… N rows in all") count the result's rows.
 
 Usage: check_docs.py --bin target/debug/postpress-etl --out DEMO_OUTPUT
        check_docs.py --bin target/debug/postpress-etl --write-cli   (regenerates docs/cli.md)
@@ -170,8 +173,15 @@ def check_sql(c, bin_, out, job):
     created = views.stdout.count("CREATE OR REPLACE VIEW")
     if created != 7:
         c.fail("postpress-etl views", f"created {created} views over the demo's output, want 7")
-    run = statements = 0
+    run = statements = answers = 0
     skipped = []
+    samples = {}
+    for path in DOCS:
+        bs = blocks(path)
+        for (lang, line, text, _skip), nxt in zip(bs, bs[1:]):
+            # The text block follows the SQL block's closing fence, at most a blank line apart.
+            if lang == "sql" and nxt[0] == "text" and nxt[1] <= line + text.count("\n") + 4:
+                samples[(path, line)] = nxt[2]
     cwd = os.getcwd()
     with tempfile.TemporaryDirectory() as work:
         # Examples may read the demo's ./out by path, as the demo leaves it.
@@ -190,13 +200,24 @@ def check_sql(c, bin_, out, job):
                     con = duckdb.connect()
                     con.execute(views.stdout)
                     try:
-                        good = True
+                        good, last = True, None
                         for st in con.extract_statements(text):
                             statements += 1
                             res = con.execute(st.query)
-                            if st.type == duckdb.StatementType.SELECT and not res.fetchall():
-                                c.fail(where, f"returned no row: {st.query.strip()[:120]}")
+                            if st.type == duckdb.StatementType.SELECT:
+                                cols = [d[0] for d in res.description]
+                                last = (cols, res.fetchall())
+                                if not last[1]:
+                                    c.fail(where, f"returned no row: {st.query.strip()[:120]}")
+                                    good = False
+                        answer = samples.get((path, line))
+                        if good and answer is not None and last is not None:
+                            why = sample_differs(answer, *last)
+                            if why:
+                                c.fail(where, f"its sample answer is stale: {why}")
                                 good = False
+                            else:
+                                answers += 1
                         if good:
                             c.ok()
                     except duckdb.Error as e:
@@ -205,7 +226,34 @@ def check_sql(c, bin_, out, job):
                         con.close()
         finally:
             os.chdir(cwd)
-    return run, statements, skipped
+    return run, statements, skipped, answers
+
+
+def sample_differs(answer, cols, rows):
+    """Why a ```text sample printed under a query no longer matches its result: the header line
+    must name the result's columns, and the rows shown (or the "… N rows in all" line) must
+    count its rows."""
+    lines = [l for l in answer.split("\n") if l.strip()]
+    if not lines or lines[0].split() != cols:
+        return f"header {lines[0].split() if lines else []} but the query gives {cols}"
+    m = re.match(r"^… (\d+) rows in all$", lines[-1])
+    want = int(m.group(1)) if m else len(lines) - 1
+    if want != len(rows):
+        return f"it shows {want} rows, the query gives {len(rows)}"
+    return None
+
+
+def check_make_help(c):
+    """`make help` lists every target of the Makefile (each needs a `## ` comment)."""
+    targets = re.findall(r"^([a-z0-9-]+):", (ROOT / "Makefile").read_text(), re.M)
+    r = subprocess.run(["make", "-s", "-C", str(ROOT), "help"], capture_output=True, text=True, check=False)
+    listed = {l.split()[0] for l in r.stdout.splitlines() if l.strip()}
+    missing = [t for t in targets if t not in listed]
+    if r.returncode != 0 or missing:
+        c.fail("Makefile", f"make help does not list {missing or r.stderr.strip()}: give each target a `## ` comment")
+    else:
+        c.ok()
+    return len(targets)
 
 
 def help_text(bin_, cmd):
@@ -328,17 +376,19 @@ def main():
     if not a.out:
         ap.error("--out is required")
     c = Checks()
-    run, statements, skipped = check_sql(c, bin_, Path(a.out).resolve(), Path(a.job).resolve())
+    run, statements, skipped, answers = check_sql(c, bin_, Path(a.out).resolve(), Path(a.job).resolve())
     links, anchored, pending = check_links(c)
     helps = check_cli(c, bin_)
     keys = check_job_keys(c, bin_)
+    targets = check_make_help(c)
     print(f"docs: {len(DOCS)} pages; {run} SQL blocks run ({statements} statements) against the "
-          f"demo's output, {len(skipped)} skipped")
+          f"demo's output, {answers} sample answers matched, {len(skipped)} skipped")
     for s in skipped:
         print(f"  skipped {s}")
     print(f"docs: {links} relative links checked ({anchored} with an #anchor, {pending} to a page "
           f"still being written: {', '.join(sorted(PENDING))})")
-    print(f"docs: docs/cli.md against {helps} --help outputs; docs/job-file.md against {keys} keys")
+    print(f"docs: docs/cli.md against {helps} --help outputs; docs/job-file.md against {keys} keys; "
+          f"make help against {targets} targets")
     for f in c.failed:
         print(f"FAILED {f}")
     print(f"docs: {c.passed} passed, {len(c.failed)} failed")
