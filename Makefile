@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help build demo test lint fmt check-jobs validate-jobs check-deploy e2e bench s3-up s3-down clean
+.PHONY: help build demo test lint fmt check-jobs validate-jobs check-deploy e2e docs bench s3-up s3-down clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -28,7 +28,7 @@ check-jobs: build ## Validate every example job with `postpress-etl validate`
 # Without a build of its own: `make test` reuses the binaries `cargo test` built (a plain
 # `cargo build` resolves dev-dependency features differently and would rebuild half the tree).
 # validate needs an API key as run does (never its value): the environment's wins over a key file.
-validate-jobs:
+validate-jobs: ## Validate every example job with the binary `cargo test` built (no build of its own)
 	@for j in jobs/*.toml; do POSTPRESS_API_KEY=validate-only target/debug/postpress-etl validate "$$j" >/dev/null || exit 1; echo "valid: $$j"; done
 
 # The tools of each ecosystem, from .venv-deploy (Airflow is big: the first install takes a minute).
@@ -39,13 +39,17 @@ check-deploy: ## Check the Airflow DAG (DagBag, Airflow 3), the manifests (kuber
 e2e: build ## Export with the real binary and query the result with DuckDB
 	bash scripts/e2e.sh
 
-test: lint ## Everything CI runs: lint, unit + integration tests (S3 included), DuckDB end to end
+docs: build ## Check README.md and docs/: every SQL block on a demo output, links, cli.md, job-file keys
+	bash scripts/check-docs.sh
+
+test: lint ## Everything CI runs: lint, unit + integration tests (S3 included), DuckDB end to end, docs
 	bash scripts/venv.sh
 	bash scripts/s3-server.sh start
 	eval "$$(bash scripts/s3-server.sh env)" && POSTPRESS_S3_TESTS=1 $(CARGO) test --workspace --all-targets; \
 	  status=$$?; bash scripts/s3-server.sh stop; exit $$status
 	$(MAKE) validate-jobs
 	bash scripts/e2e.sh
+	bash scripts/check-docs.sh
 	bash scripts/venv-deploy.sh && .venv-deploy/bin/python scripts/check-deploy.py
 
 bench: ## Benchmarks against the simulator; writes bench/results.md

@@ -48,7 +48,7 @@ import uuid
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 BROKEN = os.path.join(ROOT, "deploy", "tests", "broken")
 TOOLS = os.path.dirname(sys.executable)
-# The README's minimum (backoffLimitPerIndex, podReplacementPolicy) up to the newest minor
+# The documented minimum (docs/operating.md) (backoffLimitPerIndex, podReplacementPolicy) up to the newest minor
 # kubernetes-validate ships.
 K8S_VERSIONS = ["1.33", "1.34", "1.35", "1.36", "1.37"]
 RENDER_DATE = datetime.date(2026, 11, 26)

@@ -2,7 +2,8 @@
 # The demo: start postpress-sim with scenarios/demo.toml and 3% daily churn, export two days
 # (2024-05-01, then the simulator moves a day and 2024-05-02) with jobs/demo.toml, each run
 # building its reader tables, stop the simulator, then show the output tree and, with DuckDB,
-# the follower counts, the day's changes and who left.
+# the follower counts, the day's changes and who left; it ends with the `views` command that
+# makes each table a DuckDB view.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
@@ -66,4 +67,10 @@ PY
 else
     echo "(DuckDB unavailable: the summary tables above are the tool's own account of the rows)"
 fi
+# The one step to query it yourself: a DuckDB view per table (docs/cookbook.md has questions).
+views_out=""
+if [ "$out" != "./out" ]; then views_out=" --output $out"; fi
+echo
+echo "Query it yourself (the DuckDB CLI, or .venv/bin/python with duckdb), then e.g. SELECT * FROM follower_changes:"
+echo "  target/debug/postpress-etl views jobs/demo.toml$views_out > views.sql && duckdb -init views.sql"
 exit "$code"

@@ -6,7 +6,12 @@ use std::path::PathBuf;
 
 /// Export postpress followers/following lists to hive-partitioned Parquet.
 #[derive(Debug, Parser)]
-#[command(name = "postpress-etl", version, about)]
+#[command(
+    name = "postpress-etl",
+    version,
+    about,
+    after_help = "Example:\n  postpress-etl run jobs/demo.toml --snapshot-date 2024-05-02"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -17,9 +22,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the batch job.
+    #[command(
+        after_help = "Example (Airflow passes {{ ds }}):\n  postpress-etl run job.toml --snapshot-date 2024-05-02 --summary-json summary.json"
+    )]
     Run(RunArgs),
     /// Check a job file exactly as `run` would before its first request (the API key's presence
     /// and readability included) and print the plan; sends nothing, writes nothing.
+    #[command(after_help = "Example:\n  postpress-etl validate job.toml --shard 0/4")]
     Validate {
         /// The job file.
         job: PathBuf,
@@ -29,9 +38,29 @@ pub enum Command {
     },
     /// Build the reader tables of a snapshot date (or of each date of a range, in order) from
     /// its published units; reads and writes the output only, needs no API key.
+    #[command(
+        after_help = "Example (rebuild two days after a backfill):\n  postpress-etl finalize job.toml --snapshot-date 2024-05-01 --to 2024-05-02"
+    )]
     Finalize(FinalizeArgs),
     /// Print every dataset/provider schema (the data dictionary), reader tables included.
+    #[command(after_help = "Example:\n  postpress-etl schema | less")]
     Schema,
+    /// Print DuckDB CREATE VIEW statements over the job's output, one per reader table and unit
+    /// dataset; reads the job file and lists the output, needs no API key.
+    #[command(
+        after_help = "Example:\n  postpress-etl views job.toml > views.sql && duckdb -init views.sql"
+    )]
+    Views(ViewsArgs),
+}
+
+/// `views` flags.
+#[derive(Debug, clap::Args)]
+pub struct ViewsArgs {
+    /// The job file (TOML): its output; its API key is not needed.
+    pub job: PathBuf,
+    /// Output to read, overriding output.url: a path, file:///abs/path or s3://bucket/prefix.
+    #[arg(long)]
+    pub output: Option<String>,
 }
 
 /// `finalize` flags.

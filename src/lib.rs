@@ -17,6 +17,7 @@ pub mod run;
 pub mod schema;
 pub mod sink;
 pub mod tls;
+pub mod views;
 
 /// An error and every `source()` below it as one sentence, for logs and manifests.
 pub fn error_chain(e: &dyn std::error::Error) -> String {

@@ -31,6 +31,13 @@ fn main() -> ExitCode {
         Command::Validate { job, shard } => validate(&job, shard.as_deref()),
         Command::Run(args) => run_command(args),
         Command::Finalize(args) => finalize_command(args),
+        Command::Views(args) => match postpress_etl::views::command(&args.job, args.output) {
+            Ok(sql) => {
+                print!("{sql}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e.exit_code(), &anyhow::Error::new(e)),
+        },
     }
 }
 

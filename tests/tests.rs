@@ -17,3 +17,4 @@ mod tables_check;
 mod tables_input;
 mod tables_layout;
 mod tables_s3;
+mod views;
