@@ -18,7 +18,10 @@ use std::process::ExitCode;
 const EXIT_USAGE: u8 = 2;
 const EXIT_FATAL: u8 = 1;
 
+mod allocator;
+
 fn main() -> ExitCode {
+    allocator::return_large_buffers();
     let cli = Cli::try_parse().unwrap_or_else(|e| usage_error(e));
     match cli.command {
         Command::Schema => match Registry::load() {

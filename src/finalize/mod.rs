@@ -23,7 +23,6 @@ mod daily;
 mod diff;
 mod discover;
 mod error;
-mod memory;
 mod output;
 mod read;
 pub mod report;
@@ -148,7 +147,6 @@ pub async fn finalize(
     opts: &FinalizeOptions,
     cancel: &CancellationToken,
 ) -> Result<FinalizeReport, FinalizeError> {
-    memory::return_large_buffers();
     finalize_dates(job, dest, opts, cancel)
         .await
         .map_err(|e| e.located(dest))

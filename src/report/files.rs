@@ -132,36 +132,40 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+/// Writes `bytes` to `path` through a temporary file in the same directory (synced) and a
+/// rename: a reader sees the old file or the new one, never half of one. The temporary file is
+/// removed on any failure (`tempfile` deletes it when dropped).
 pub fn write_atomic(flag: &'static str, path: &Path, bytes: &[u8]) -> Result<(), ReportFileError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = parent_dir(path).join(format!(".{name}.{}.tmp", std::process::id()));
     let shown = |p: &Path| p.display().to_string();
-    let written = std::fs::File::create(&temp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
+    let mut temp = tempfile::Builder::new()
+        .prefix(".postpress-etl-")
+        .suffix(".tmp")
+        .tempfile_in(parent_dir(path))
+        .map_err(|source| ReportFileError::Write {
+            flag,
+            path: shown(path),
+            temp: shown(parent_dir(path)),
+            source,
+        })?;
+    let written = temp
+        .write_all(bytes)
+        .and_then(|()| temp.as_file().sync_all());
     if let Err(source) = written {
-        std::fs::remove_file(&temp).ok();
         return Err(ReportFileError::Write {
             flag,
             path: shown(path),
-            temp: shown(&temp),
+            temp: shown(temp.path()),
             source,
         });
     }
-    std::fs::rename(&temp, path).map_err(|source| {
-        std::fs::remove_file(&temp).ok();
-        ReportFileError::Rename {
+    temp.persist(path)
+        .map(drop)
+        .map_err(|e| ReportFileError::Rename {
             flag,
             path: shown(path),
-            temp: shown(&temp),
-            source,
-        }
-    })
+            temp: shown(e.file.path()),
+            source: e.error,
+        })
 }
 
 /// The files a `run` was asked for, written once: the first outcome to be written wins, so a

@@ -1,4 +1,6 @@
-//! One process-wide allocator setting for finalize's large, short-lived buffers.
+//! One process-wide allocator setting, made by `main` before any command runs (library code
+//! leaves the process's allocator alone): for finalize's large, short-lived buffers, in the
+//! `finalize` command and at the end of an unsharded run.
 //!
 //! glibc raises its mmap threshold each time a large block is freed, up to 32 MiB; after that,
 //! the row groups a big account reads and writes (4–20 MiB each), the key index and its
@@ -8,9 +10,8 @@
 //! returns them on free: 157 to 166 MiB over four runs, no slower (1 MiB gave 140 MiB but took
 //! 20 to 35% longer).
 
-/// Sets the allocator's mmap threshold (glibc; a no-op elsewhere). Called before finalize's
-/// first allocation of the kind; it stays for the rest of the process.
-pub(super) fn return_large_buffers() {
+/// Sets the allocator's mmap threshold (glibc; a no-op elsewhere), for the whole process.
+pub fn return_large_buffers() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         /// Blocks of at least this size are mmapped and returned to the system when freed.
