@@ -13,13 +13,13 @@
 //! It knows the layout only through `sink::layout`, and nothing about Parquet's contents.
 
 use super::FinalizeError;
+use crate::manifest::run_manifests;
 use crate::model::{Dataset, Provider};
-use crate::sink::layout::{FINALIZE_MANIFEST_PREFIX, Layout, snapshot_date_of, unit_file_of};
+use crate::sink::layout::{Layout, snapshot_date_of, unit_file_of};
 use chrono::NaiveDate;
 use futures::TryStreamExt;
 use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
-use serde::Deserialize;
+use object_store::{ObjectMeta, ObjectStore};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One unit of the job: an account and one of its datasets.
@@ -74,20 +74,6 @@ pub(super) struct DateListing {
     pub manifests: Vec<String>,
 }
 
-#[derive(Deserialize)]
-struct ManifestFile {
-    run_id: String,
-    #[serde(default)]
-    units: Vec<ManifestUnit>,
-}
-
-#[derive(Deserialize)]
-struct ManifestUnit {
-    account_id: String,
-    dataset: String,
-    status: String,
-}
-
 fn list_error(path: &Path, source: object_store::Error) -> FinalizeError {
     FinalizeError::List {
         path: path.to_string(),
@@ -123,43 +109,6 @@ pub(super) async fn unit_files(
     Ok(by_account)
 }
 
-/// The run manifests of a date (not finalize's), oldest run first: (path, manifest).
-async fn manifests(
-    store: &dyn ObjectStore,
-    layout: &Layout,
-    date: &str,
-) -> Result<Vec<(String, ManifestFile)>, FinalizeError> {
-    let dir = layout.manifests_of(date);
-    let objects: Vec<ObjectMeta> = store
-        .list(Some(&dir))
-        .try_collect()
-        .await
-        .map_err(|e| list_error(&dir, e))?;
-    let mut out = Vec::new();
-    for o in objects {
-        let name = o.location.filename().unwrap_or_default();
-        if !name.ends_with(".json") || name.starts_with(FINALIZE_MANIFEST_PREFIX) {
-            continue;
-        }
-        let path = o.location.to_string();
-        let bytes = async { store.get(&o.location).await?.bytes().await }
-            .await
-            .map_err(|source| FinalizeError::Read {
-                path: path.clone(),
-                source: source.into(),
-            })?;
-        let m: ManifestFile =
-            serde_json::from_slice(&bytes).map_err(|e| FinalizeError::Manifest {
-                path: path.clone(),
-                problem: e.to_string(),
-            })?;
-        out.push((path, m));
-    }
-    // Run ids begin with the run's start time: their order is the runs' order.
-    out.sort_by(|a, b| a.1.run_id.cmp(&b.1.run_id));
-    Ok(out)
-}
-
 /// The latest run that reported a unit ok, and the latest that reported it not done.
 type Reported<'a> = (Option<&'a str>, Option<&'a str>);
 
@@ -176,7 +125,7 @@ pub(super) async fn discover(
             e.insert(unit_files(store, layout, u.dataset, *p, date).await?);
         }
     }
-    let manifests = manifests(store, layout, date).await?;
+    let manifests = run_manifests(store, layout, date).await?;
     // Per unit: the latest run reporting it ok, and the latest reporting it not done.
     let mut reported: HashMap<(&str, &str), Reported<'_>> = HashMap::new();
     for (_, m) in &manifests {
@@ -184,7 +133,7 @@ pub(super) async fn discover(
             let e = reported
                 .entry((u.account_id.as_str(), u.dataset.as_str()))
                 .or_default();
-            if u.status == "ok" {
+            if u.is_ok() {
                 e.0 = Some(m.run_id.as_str());
             } else {
                 e.1 = Some(m.run_id.as_str());

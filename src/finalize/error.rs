@@ -122,3 +122,20 @@ impl FinalizeError {
         self
     }
 }
+
+impl From<crate::manifest::ManifestError> for FinalizeError {
+    fn from(e: crate::manifest::ManifestError) -> FinalizeError {
+        use crate::manifest::ManifestError as M;
+        match e {
+            M::List { path, source } => FinalizeError::List {
+                path,
+                source: source.into(),
+            },
+            M::Read { path, source } => FinalizeError::Read {
+                path,
+                source: source.into(),
+            },
+            M::Parse { path, problem } => FinalizeError::Manifest { path, problem },
+        }
+    }
+}
