@@ -321,3 +321,6 @@ pub fn host_port(url: &str) -> String {
         Err(_) => url.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests;

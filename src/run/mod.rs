@@ -14,8 +14,6 @@
 
 mod areas;
 mod breaker;
-#[cfg(test)]
-mod breaker_tests;
 pub mod checkpoint;
 mod checkpointer;
 pub mod plan;

@@ -424,5 +424,4 @@ fn record_page(ctx: &RunCtx, report: &mut UnitReport, page: &DecodedPage) -> Opt
 }
 
 #[cfg(test)]
-#[path = "unit_tests.rs"]
 mod tests;

@@ -250,3 +250,6 @@ pub fn merge_unknown(names: &mut BTreeMap<String, u64>, name: &str, n: u64) {
         names.insert(name.to_owned(), n);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -100,8 +100,6 @@ fn variant(
     })
 }
 
-#[cfg(test)]
-mod decode_tests;
 mod dictionary;
 pub mod tables;
 

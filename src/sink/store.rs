@@ -458,5 +458,4 @@ fn is_transport_error(e: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 #[cfg(test)]
-#[path = "store_tests.rs"]
 mod tests;

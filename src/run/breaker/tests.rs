@@ -1,6 +1,6 @@
 //! The breakers' rules as a table (SPEC §3, issue 12), their messages, and the gate.
 
-use super::breaker::*;
+use super::*;
 use crate::report::{FailureKind, UnitFailure, UnitStatus};
 use tokio_util::sync::CancellationToken;
 

@@ -1,9 +1,9 @@
 //! Decoder edge cases, and the check that `schemas/` and the decoder agree with what the API
 //! (as the simulator serves it from the docs) sends.
 
-use super::Registry;
-use super::decode::{DecodeFailure, PageDecoder};
+use super::{DecodeFailure, PageDecoder};
 use crate::model::{Dataset, Provider};
+use crate::schema::Registry;
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
