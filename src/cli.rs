@@ -140,7 +140,7 @@ pub fn summary_json_in(args: &[std::ffi::OsString]) -> Option<PathBuf> {
     None
 }
 
-/// `--log-format`.
+/// How log lines are written (`--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// Human-readable lines.

@@ -56,7 +56,6 @@ pub enum ManifestError {
     List {
         /// The directory.
         path: String,
-        /// Why.
         #[source]
         source: object_store::Error,
     },
@@ -65,7 +64,6 @@ pub enum ManifestError {
     Read {
         /// The manifest.
         path: String,
-        /// Why.
         #[source]
         source: object_store::Error,
     },

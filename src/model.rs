@@ -14,9 +14,7 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
-    /// LinkedIn.
     Linkedin,
-    /// Instagram.
     Instagram,
 }
 
@@ -117,7 +115,6 @@ pub enum Compression {
     Snappy,
     /// gzip: for readers that know no other codec.
     Gzip,
-    /// Uncompressed.
     None,
 }
 

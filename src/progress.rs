@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Acquire};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// `--progress`.
+/// Whether progress bars are drawn (`--progress`): on a terminal by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProgressMode {
     /// Bars on a terminal, a line every 10 s elsewhere.
@@ -59,7 +59,6 @@ pub struct Counters {
     pub records: AtomicU64,
     /// Requests sent.
     pub requests: AtomicU64,
-    /// Retries.
     pub retries: AtomicU64,
 }
 

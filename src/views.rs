@@ -19,7 +19,6 @@ pub enum ViewsError {
     NoWorkingDirectory {
         /// The output path as written.
         path: String,
-        /// Why.
         #[source]
         source: std::io::Error,
     },
@@ -46,7 +45,6 @@ pub enum ViewsError {
     List {
         /// The directory.
         path: String,
-        /// Why.
         #[source]
         source: std::io::Error,
     },

@@ -79,13 +79,11 @@ pub struct FetchStats {
 
 /// What identifies a unit's requests.
 pub struct UnitRequest<'a> {
-    /// `account_id`.
     pub account_id: &'a str,
     /// Which list.
     pub dataset: Dataset,
     /// `user_id`, passed through.
     pub user_id: Option<&'a str>,
-    /// `limit`.
     pub limit: u32,
     /// The account's pacer, shared by its datasets.
     pub account_limiter: &'a AccountPacer,

@@ -27,7 +27,6 @@ pub enum FinalizeError {
     List {
         /// The prefix.
         path: String,
-        /// Why.
         #[source]
         source: Cause<object_store::Error>,
     },
@@ -36,7 +35,6 @@ pub enum FinalizeError {
     Read {
         /// The object.
         path: String,
-        /// Why.
         #[source]
         source: Cause<object_store::Error>,
     },
@@ -80,7 +78,6 @@ pub enum FinalizeError {
     Write {
         /// The date.
         date: String,
-        /// Why.
         #[source]
         source: SinkError,
     },

@@ -9,11 +9,8 @@ use std::fmt::Write as _;
 /// One unit as finalize found it.
 #[derive(Debug, Clone, Serialize)]
 pub struct UnitRead {
-    /// Account.
     pub account_id: String,
-    /// Dataset.
     pub dataset: Dataset,
-    /// Provider.
     pub provider: Provider,
     /// ok | failed | missing.
     pub status: String,
@@ -94,7 +91,6 @@ pub struct DateReport {
     pub job: String,
     /// This finalize's run id (the run's own when `run` finalized its date).
     pub run_id: String,
-    /// `YYYY-MM-DD`.
     pub snapshot_date: String,
     /// Destination (no credentials).
     pub destination: String,
@@ -110,7 +106,6 @@ pub struct DateReport {
     pub units: Vec<UnitRead>,
     /// Every table partition written.
     pub tables: Vec<TableWritten>,
-    /// Sums.
     pub totals: DateTotals,
     /// Where this manifest is.
     #[serde(skip)]
@@ -131,7 +126,6 @@ impl DateReport {
 /// A date of the range with nothing to finalize.
 #[derive(Debug, Clone)]
 pub struct NoUnits {
-    /// `YYYY-MM-DD`.
     pub snapshot_date: String,
     /// What is missing, for the operator.
     pub message: String,

@@ -14,7 +14,6 @@ pub enum JobError {
     Read {
         /// The job file.
         path: PathBuf,
-        /// Why.
         #[source]
         source: std::io::Error,
     },

@@ -41,11 +41,11 @@ impl fmt::Display for JobName {
 /// Options from outside the job file: the environment and flags.
 #[derive(Debug, Default, Clone)]
 pub struct LoadOptions {
-    /// `POSTPRESS_API_KEY`.
+    /// The value of `POSTPRESS_API_KEY`, which wins over `api.api_key_file`.
     pub api_key_env: Option<String>,
-    /// `POSTPRESS_BASE_URL`.
+    /// The value of `POSTPRESS_BASE_URL`, which wins over `api.base_url`.
     pub base_url_env: Option<String>,
-    /// `--output`.
+    /// `--output`, which wins over `output.url`.
     pub output_url: Option<String>,
     /// When false, a missing or unreadable key is not an error (`Api::api_key` is `None`).
     /// `run` and `validate` both require it.
@@ -70,7 +70,6 @@ impl LoadOptions {
 pub struct Job {
     /// The job file it came from.
     pub path: PathBuf,
-    /// `name`.
     pub name: JobName,
     /// `[api]`.
     pub api: Api,
@@ -119,7 +118,6 @@ pub struct Fetch {
 pub struct Output {
     /// The destination URL or path as given (parsed by the sink).
     pub url: String,
-    /// Codec.
     pub compression: Compression,
     /// Rows per file.
     pub max_rows_per_file: NonZeroUsize,

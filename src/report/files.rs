@@ -78,7 +78,6 @@ pub enum ReportFileError {
         path: String,
         /// The temporary file.
         temp: String,
-        /// Why.
         #[source]
         source: std::io::Error,
     },
@@ -91,7 +90,6 @@ pub enum ReportFileError {
         path: String,
         /// The temporary file.
         temp: String,
-        /// Why.
         #[source]
         source: std::io::Error,
     },

@@ -133,11 +133,8 @@ impl UnitFailure {
 /// One unit's outcome and counters.
 #[derive(Debug, Clone, Serialize)]
 pub struct UnitReport {
-    /// Account.
     pub account_id: String,
-    /// Dataset.
     pub dataset: Dataset,
-    /// Provider.
     pub provider: Provider,
     /// ok | failed | skipped.
     pub status: UnitStatus,
@@ -157,7 +154,6 @@ pub struct UnitReport {
     pub records: u64,
     /// HTTP requests, retries included.
     pub attempts: u64,
-    /// Retries.
     pub retries: u64,
     /// "Too fast" answers (429, x-ratelimit-remaining: 0).
     pub throttles: u64,
@@ -228,7 +224,6 @@ pub enum RunStatus {
 /// The signal that stopped a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum StopSignal {
-    /// Ctrl-C.
     #[serde(rename = "SIGINT")]
     Interrupt,
     /// Kubernetes, Airflow, `kill`.
@@ -243,7 +238,6 @@ pub struct RunReport {
     pub job: String,
     /// Run id.
     pub run_id: String,
-    /// `YYYY-MM-DD`.
     pub snapshot_date: String,
     /// `I/N` when sharded.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -288,9 +282,7 @@ pub struct Totals {
     pub records: u64,
     /// Requests sent.
     pub attempts: u64,
-    /// Retries.
     pub retries: u64,
-    /// Throttles.
     pub throttles: u64,
     /// Page bytes received.
     pub bytes: u64,

@@ -51,7 +51,6 @@ pub struct Counts {
     pub records: u64,
     /// HTTP requests sent, retries included (the manifest's `attempts`).
     pub requests: u64,
-    /// Retries.
     pub retries: u64,
     /// "Too fast" answers (the manifest's `throttles`).
     pub throttled: u64,

@@ -57,7 +57,6 @@ pub struct Checkpoint {
     pub version: u32,
     /// The job.
     pub job: String,
-    /// `YYYY-MM-DD`.
     pub snapshot_date: String,
     /// `I/N`, or `None` unsharded.
     pub shard: Option<String>,
@@ -99,7 +98,6 @@ pub enum CheckpointError {
     Read {
         /// The file.
         path: String,
-        /// Why.
         #[source]
         source: sink::Cause<object_store::Error>,
     },
@@ -108,7 +106,6 @@ pub enum CheckpointError {
     Malformed {
         /// The file.
         path: String,
-        /// Why.
         #[source]
         source: serde_json::Error,
     },

@@ -115,7 +115,6 @@ pub(crate) struct RunCtx {
     shard: Option<String>,
     snapshot_date: String,
     checkpoint_rows: u64,
-    /// `--skip-published`.
     skip_published: bool,
     /// The staging areas the run holds (SPEC §10).
     areas: areas::Areas,

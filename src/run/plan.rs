@@ -11,9 +11,9 @@ use std::sync::Arc;
 /// A shard of the account list: accounts whose stable hash mod `count` is `index`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
-    /// I.
+    /// I of `I/N`: which shard this is, from 0.
     pub index: u64,
-    /// N.
+    /// N of `I/N`: how many shards share the accounts.
     pub count: u64,
 }
 

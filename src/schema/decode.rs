@@ -25,9 +25,7 @@ pub const MAX_UNKNOWN_NAMES: usize = 32;
     item.map(|i| format!(" item {i}")).unwrap_or_default(),
     field.as_ref().map(|f| format!(" field {f:?}")).unwrap_or_default())]
 pub struct DecodeError {
-    /// Account.
     pub account_id: String,
-    /// Dataset.
     pub dataset: Dataset,
     /// 0-based page number.
     pub page: u64,

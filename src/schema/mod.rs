@@ -144,7 +144,6 @@ pub enum SchemaError {
     UnsupportedType {
         /// File name.
         file: String,
-        /// Column.
         column: String,
         /// The type as written.
         ty: String,
@@ -156,15 +155,12 @@ pub enum SchemaError {
     DuplicateColumn {
         /// File name.
         file: String,
-        /// Column.
         column: String,
     },
     /// The files do not cover every (dataset, provider).
     #[error("no schema file for dataset {dataset} and provider {provider}")]
     MissingVariant {
-        /// Dataset.
         dataset: Dataset,
-        /// Provider.
         provider: Provider,
     },
     /// The item key is missing or does not name a required utf8 column of the variant.
@@ -184,7 +180,6 @@ pub enum SchemaError {
         file: String,
         /// `dataset` or `provider`.
         key: &'static str,
-        /// Value.
         value: String,
     },
 }
@@ -194,7 +189,6 @@ pub enum SchemaError {
 pub enum ColumnType {
     /// UTF-8 string.
     Utf8,
-    /// Boolean.
     Bool,
     /// 64-bit integer.
     Int64,
@@ -246,7 +240,6 @@ impl ColumnType {
 pub struct Column {
     /// Name, the API's own.
     pub name: String,
-    /// Type.
     pub ty: ColumnType,
     /// The API marks it required (non-nullable).
     pub required: bool,
@@ -268,7 +261,6 @@ impl Column {
 pub struct Variant {
     /// The file it came from.
     pub file: String,
-    /// Dataset.
     pub dataset: Dataset,
     /// Provider, or `None` when the variant serves both.
     pub provider: Option<Provider>,

@@ -29,7 +29,6 @@ pub struct TableKey<'a> {
     pub table: &'a str,
     /// The provider partition, for the tables that have one.
     pub provider: Option<Provider>,
-    /// `YYYY-MM-DD`.
     pub snapshot_date: &'a str,
 }
 
@@ -40,7 +39,6 @@ pub struct PartitionKey<'a> {
     pub dataset: Dataset,
     /// linkedin | instagram.
     pub provider: Provider,
-    /// `YYYY-MM-DD`.
     pub snapshot_date: &'a str,
     /// The validated account id.
     pub account_id: &'a str,

@@ -36,7 +36,6 @@ pub enum SinkError {
         op: &'static str,
         /// The object.
         path: String,
-        /// Why.
         #[source]
         source: Cause<object_store::Error>,
     },
@@ -45,7 +44,6 @@ pub enum SinkError {
     Encode {
         /// The file.
         path: String,
-        /// Why.
         #[source]
         source: Cause<::parquet::errors::ParquetError>,
     },
@@ -54,7 +52,6 @@ pub enum SinkError {
     Sync {
         /// The file or directory.
         path: String,
-        /// Why.
         #[source]
         source: std::io::Error,
     },

@@ -27,7 +27,6 @@ pub enum StoreError {
     LocalDir {
         /// The directory.
         path: String,
-        /// Why.
         #[source]
         source: std::io::Error,
     },
@@ -36,7 +35,6 @@ pub enum StoreError {
     Configure {
         /// The URL.
         url: String,
-        /// Why.
         #[source]
         source: object_store::Error,
     },
@@ -53,7 +51,6 @@ pub enum StoreError {
     Prefix {
         /// The URL.
         url: String,
-        /// Why.
         #[source]
         source: object_store::path::Error,
     },

@@ -7,7 +7,6 @@ use tokio_util::sync::CancellationToken;
 /// One unit's end in a table row.
 #[derive(Clone, Copy)]
 enum End {
-    /// Published.
     Ok,
     /// Failed at the API with this status and type.
     Http(u16, &'static str),
