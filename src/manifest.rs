@@ -122,7 +122,7 @@ pub async fn run_manifests(
 mod tests {
     use super::*;
     use crate::model::Provider;
-    use crate::report::{RunReport, RunStatus, Totals, UnitReport, UnitStatus};
+    use crate::report::{RunReport, UnitReport, UnitStatus};
 
     /// What `RunReport` writes is what later commands read: run id, finish time, and each
     /// unit's account, dataset and status.
@@ -136,11 +136,9 @@ mod tests {
             destination: "out".into(),
             started_at: "2026-11-26T00:00:00Z".into(),
             finished_at: "2026-11-26T00:00:01Z".into(),
-            status: RunStatus::Ok,
             signal: None,
             error: None,
             tool_version: "0".into(),
-            totals: Totals::default(),
             units: Vec::new(),
             manifest_url: None,
         };

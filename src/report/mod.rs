@@ -231,8 +231,10 @@ pub enum StopSignal {
     Terminate,
 }
 
-/// The whole run, as written to `_runs/snapshot_date=…/{run_id}.json`.
-#[derive(Debug, Clone, Serialize)]
+/// The whole run, as written to `_runs/snapshot_date=…/{run_id}.json`. Its status and totals
+/// are computed from the units, the signal and the error whenever they are asked for (and
+/// written), so no change to a report can leave them stale.
+#[derive(Debug, Clone)]
 pub struct RunReport {
     /// Job name.
     pub job: String,
@@ -240,7 +242,6 @@ pub struct RunReport {
     pub run_id: String,
     pub snapshot_date: String,
     /// `I/N` when sharded.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
     /// Destination (no credentials).
     pub destination: String,
@@ -248,27 +249,20 @@ pub struct RunReport {
     pub started_at: String,
     /// RFC 3339, UTC.
     pub finished_at: String,
-    /// ok | partial | failed | interrupted.
-    pub status: RunStatus,
     /// The signal, when interrupted.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub signal: Option<StopSignal>,
     /// The run-fatal error, when failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// postpress-etl version.
     pub tool_version: String,
-    /// Totals over units.
-    pub totals: Totals,
     /// Every planned unit.
     pub units: Vec<UnitReport>,
     /// Where the manifest was written (URL or local path), once it was; not in the manifest.
-    #[serde(skip)]
     pub manifest_url: Option<String>,
 }
 
 /// Sums over the units.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Totals {
     /// Units planned.
     pub units: u64,
@@ -289,12 +283,9 @@ pub struct Totals {
 }
 
 impl RunReport {
-    /// Recomputes the totals and derives the status, the one place it is decided: a signal
-    /// makes it interrupted, a run-fatal `error` failed, any unit not ok partial (a unit skipped
-    /// as already published is done), else ok.
-    pub fn seal(&mut self) {
+    /// Sums over the units.
+    pub fn totals(&self) -> Totals {
         let mut t = Totals::default();
-        let mut published_before = 0;
         for u in &self.units {
             t.units += 1;
             match u.status {
@@ -305,26 +296,38 @@ impl RunReport {
                 UnitStatus::Failed => t.failed += 1,
                 UnitStatus::Skipped => t.skipped += 1,
             }
-            if u.reason == Some(SkipReason::AlreadyPublished) {
-                published_before += 1;
-            }
             t.attempts += u.attempts;
             t.retries += u.retries;
             t.throttles += u.throttles;
             t.bytes += u.bytes;
         }
-        self.status = match (self.signal, &self.error) {
+        t
+    }
+
+    /// The run's status, the one place it is decided: a signal makes it interrupted, a
+    /// run-fatal `error` failed, any unit not ok partial (a unit skipped as already published
+    /// is done), else ok.
+    pub fn status(&self) -> RunStatus {
+        let not_done = self
+            .units
+            .iter()
+            .filter(|u| match u.status {
+                UnitStatus::Ok => false,
+                UnitStatus::Failed => true,
+                UnitStatus::Skipped => u.reason != Some(SkipReason::AlreadyPublished),
+            })
+            .count();
+        match (self.signal, &self.error) {
             (Some(_), _) => RunStatus::Interrupted,
             (None, Some(_)) => RunStatus::Failed,
-            (None, None) if t.failed > 0 || t.skipped > published_before => RunStatus::Partial,
+            (None, None) if not_done > 0 => RunStatus::Partial,
             (None, None) => RunStatus::Ok,
-        };
-        self.totals = t;
+        }
     }
 
     /// The process exit code (SPEC §5): 0 ok, 3 some units failed, 1 run-fatal, 130/143 signal.
     pub fn exit_code(&self) -> i32 {
-        match self.status {
+        match self.status() {
             RunStatus::Ok => 0,
             RunStatus::Partial => 3,
             RunStatus::Failed => 1,
@@ -385,13 +388,13 @@ impl RunReport {
             )
             .unwrap_or_default();
         }
-        let t = &self.totals;
+        let t = self.totals();
         writeln!(
             s,
             "run {} ({}) {}: {} units, {} ok, {} failed, {} skipped; {} records, {} requests, {} retries, {} throttled{}",
             self.run_id,
             self.snapshot_date,
-            match self.status {
+            match self.status() {
                 RunStatus::Ok => "ok",
                 RunStatus::Partial => "PARTIAL",
                 RunStatus::Failed => "FAILED",
@@ -411,12 +414,54 @@ impl RunReport {
     }
 }
 
+/// The manifest as written: the report's fields with its status and totals computed.
+#[derive(Serialize)]
+struct ManifestJson<'a> {
+    job: &'a str,
+    run_id: &'a str,
+    snapshot_date: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<&'a str>,
+    destination: &'a str,
+    started_at: &'a str,
+    finished_at: &'a str,
+    status: RunStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signal: Option<StopSignal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    tool_version: &'a str,
+    totals: Totals,
+    units: &'a [UnitReport],
+}
+
+impl Serialize for RunReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ManifestJson {
+            job: &self.job,
+            run_id: &self.run_id,
+            snapshot_date: &self.snapshot_date,
+            shard: self.shard.as_deref(),
+            destination: &self.destination,
+            started_at: &self.started_at,
+            finished_at: &self.finished_at,
+            status: self.status(),
+            signal: self.signal,
+            error: self.error.as_deref(),
+            tool_version: &self.tool_version,
+            totals: self.totals(),
+            units: &self.units,
+        }
+        .serialize(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     pub(super) fn report(statuses: &[UnitStatus]) -> RunReport {
-        let mut r = RunReport {
+        RunReport {
             job: "j".into(),
             run_id: "r".into(),
             snapshot_date: "2026-11-26".into(),
@@ -424,11 +469,9 @@ mod tests {
             destination: "out".into(),
             started_at: String::new(),
             finished_at: String::new(),
-            status: RunStatus::Ok,
             signal: None,
             error: None,
             tool_version: "0".into(),
-            totals: Totals::default(),
             units: statuses
                 .iter()
                 .map(|s| {
@@ -438,9 +481,7 @@ mod tests {
                 })
                 .collect(),
             manifest_url: None,
-        };
-        r.seal();
-        r
+        }
     }
 
     /// Failure kinds serialise as the manifest's strings, and `as_str` agrees.
@@ -469,13 +510,10 @@ mod tests {
         assert_eq!(report(&[UnitStatus::Ok, UnitStatus::Failed]).exit_code(), 3);
         let mut r = report(&[UnitStatus::Ok]);
         r.error = Some("the API key was rejected".into());
-        r.seal();
         assert_eq!(r.exit_code(), 1);
         r.signal = Some(StopSignal::Terminate);
-        r.seal();
         assert_eq!(r.exit_code(), 143);
         r.signal = Some(StopSignal::Interrupt);
-        r.seal();
         assert_eq!(r.exit_code(), 130);
         let j: serde_json::Value = serde_json::from_slice(&r.to_json()).expect("manifest is JSON");
         assert_eq!(j["status"], "interrupted");

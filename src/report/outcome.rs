@@ -83,7 +83,7 @@ pub fn signal_exit_code(signal: StopSignal) -> i32 {
 /// Reports for the summary and metrics tests.
 #[cfg(test)]
 pub(super) mod fixtures {
-    use super::super::{FailureKind, RunReport, RunStatus, Totals, UnitFailure, UnitReport};
+    use super::super::{FailureKind, RunReport, UnitFailure, UnitReport};
     use super::super::{UnitStatus, UnitStatus::*};
     use crate::model::{Dataset, Provider};
 
@@ -132,7 +132,7 @@ pub(super) mod fixtures {
             FailureKind::Interrupted,
             "not run to the end",
         ));
-        let mut r = RunReport {
+        RunReport {
             job: "daily".into(),
             run_id: "20261126T023000Z-ab12".into(),
             snapshot_date: "2026-11-26".into(),
@@ -140,11 +140,9 @@ pub(super) mod fixtures {
             destination: "/data/out".into(),
             started_at: "2026-11-26T02:30:00.000Z".into(),
             finished_at: "2026-11-26T02:31:02.500Z".into(),
-            status: RunStatus::Ok,
             signal: None,
             error: None,
             tool_version: "0".into(),
-            totals: Totals::default(),
             units: vec![
                 unit(
                     "acc_a",
@@ -166,9 +164,7 @@ pub(super) mod fixtures {
             manifest_url: Some(
                 "/data/out/_runs/snapshot_date=2026-11-26/20261126T023000Z-ab12.json".into(),
             ),
-        };
-        r.seal();
-        r
+        }
     }
 
     /// An unsharded run whose two units were both published.
@@ -176,7 +172,6 @@ pub(super) mod fixtures {
         let mut r = partial();
         r.shard = None;
         r.units.retain(|u| u.status == Ok);
-        r.seal();
         r
     }
 }

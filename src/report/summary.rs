@@ -125,9 +125,9 @@ impl Summary {
     }
 
     fn of_report(r: &RunReport) -> Summary {
-        let t = &r.totals;
+        let t = r.totals();
         Summary {
-            status: r.status.into(),
+            status: r.status().into(),
             exit_code: r.exit_code(),
             error: r.error.clone(),
             job: Some(r.job.clone()),

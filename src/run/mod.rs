@@ -31,9 +31,7 @@ use crate::api::client::{Client, ClientConfig};
 use crate::error_chain as chain;
 use crate::job::Job;
 use crate::progress::{Counters, Progress, ProgressMode};
-use crate::report::{
-    FailureKind, RunReport, RunStatus, Totals, UnitFailure, UnitReport, UnitStatus,
-};
+use crate::report::{FailureKind, RunReport, UnitFailure, UnitReport, UnitStatus};
 use crate::schema::{CONSTANT_COLUMNS, POSITION_COLUMN, Registry};
 use crate::sink;
 use crate::sink::layout::Layout;
@@ -272,15 +270,12 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
         destination: ctx.dest.display.clone(),
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         finished_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        status: RunStatus::Ok,
         signal: stop.received(),
         error: ctx.fatal(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        totals: Totals::default(),
         units: reports,
         manifest_url: None,
     };
-    report.seal();
     write_manifest(&ctx, &mut report).await;
     tables::build(job, &ctx, opts.snapshot_date, &mut report, &stop).await;
     if let Some(why) = &report.error {
@@ -368,7 +363,7 @@ async fn write_manifest(ctx: &RunCtx, report: &mut RunReport) {
     let manifest = ctx.layout.manifest(&ctx.snapshot_date, &ctx.run_id);
     match sink::put_object(ctx.dest.store.as_ref(), &manifest, report.to_json()).await {
         Ok(()) => {
-            info!(manifest = %manifest, status = ?report.status, "Run finished.");
+            info!(manifest = %manifest, status = ?report.status(), "Run finished.");
             report.manifest_url = Some(ctx.dest.url_of(&manifest));
         }
         Err(e) => {
@@ -376,7 +371,6 @@ async fn write_manifest(ctx: &RunCtx, report: &mut RunReport) {
             report
                 .error
                 .get_or_insert(format!("manifest not written: {}", chain(&e)));
-            report.seal();
         }
     }
 }

@@ -21,7 +21,7 @@ pub(super) async fn build(
     report: &mut RunReport,
     stop: &Stop,
 ) {
-    let published = matches!(report.status, RunStatus::Ok | RunStatus::Partial);
+    let published = matches!(report.status(), RunStatus::Ok | RunStatus::Partial);
     if !job.output.tables || report.shard.is_some() || !published {
         return;
     }
@@ -51,7 +51,6 @@ pub(super) async fn build(
                     chain(&e)
                 ));
             }
-            report.seal();
             write_manifest(ctx, report).await;
         }
     }
