@@ -8,15 +8,12 @@ use postpress_etl::finalize::{self, FinalizeOptions};
 use postpress_etl::job::{Job, LoadOptions};
 use postpress_etl::model::SnapshotDate;
 use postpress_etl::report::StopSignal;
+use postpress_etl::report::exit::Exit;
 use postpress_etl::report::files::ReportFiles;
 use postpress_etl::report::outcome::{Outcome, RunFacts};
 use postpress_etl::run::{self, RunOptions, Shard, Stop};
 use postpress_etl::schema::Registry;
 use std::process::ExitCode;
-
-/// Exit codes of SPEC §5.
-const EXIT_USAGE: u8 = 2;
-const EXIT_FATAL: u8 = 1;
 
 mod allocator;
 
@@ -27,9 +24,9 @@ fn main() -> ExitCode {
         Command::Schema => match Registry::load() {
             Ok(r) => {
                 print!("{}", r.dictionary());
-                ExitCode::SUCCESS
+                Exit::Done.into()
             }
-            Err(e) => fail(EXIT_FATAL, &anyhow::Error::new(e)),
+            Err(e) => fail(Exit::Fatal, &anyhow::Error::new(e)),
         },
         Command::Validate { job, shard } => validate(&job, shard.as_deref()),
         Command::Run(args) => run_command(args),
@@ -37,16 +34,16 @@ fn main() -> ExitCode {
         Command::Views(args) => match postpress_etl::views::command(&args.job, args.output) {
             Ok(sql) => {
                 print!("{sql}");
-                ExitCode::SUCCESS
+                Exit::Done.into()
             }
-            Err(e) => fail(e.exit_code(), &anyhow::Error::new(e)),
+            Err(e) => fail(e.exit(), &anyhow::Error::new(e)),
         },
     }
 }
 
-fn fail(code: u8, e: &anyhow::Error) -> ExitCode {
+fn fail(exit: Exit, e: &anyhow::Error) -> ExitCode {
     eprintln!("postpress-etl: error: {e:#}");
-    ExitCode::from(code)
+    exit.into()
 }
 
 /// A command line clap rejected: a `run` that named a summary file still gets one (status
@@ -77,15 +74,15 @@ fn write_run_files(files: &ReportFiles, facts: &RunFacts, outcome: &Outcome<'_>)
 }
 
 /// A `run` that ends before it starts: exit 2 (usage, job file) or 1, its files written first.
-fn fail_run(files: &ReportFiles, facts: &RunFacts, code: u8, e: &anyhow::Error) -> ExitCode {
+fn fail_run(files: &ReportFiles, facts: &RunFacts, exit: Exit, e: &anyhow::Error) -> ExitCode {
     let error = format!("{e:#}");
-    let outcome = if code == EXIT_USAGE {
+    let outcome = if exit == Exit::Usage {
         Outcome::Invalid { error: &error }
     } else {
         Outcome::NotStarted { error: &error }
     };
     write_run_files(files, facts, &outcome);
-    fail(code, e)
+    fail(exit, e)
 }
 
 fn parse_shard(s: Option<&str>) -> Result<Option<Shard>, anyhow::Error> {
@@ -97,16 +94,16 @@ fn parse_shard(s: Option<&str>) -> Result<Option<Shard>, anyhow::Error> {
 fn validate(path: &std::path::Path, shard: Option<&str>) -> ExitCode {
     let shard = match parse_shard(shard) {
         Ok(s) => s,
-        Err(e) => return fail(EXIT_USAGE, &e),
+        Err(e) => return fail(Exit::Usage, &e),
     };
     // Everything `run` checks before its first request, the API key's presence and readability
     // included; nothing is written and nothing is contacted.
     let job = match Job::load(path, &LoadOptions::from_env(None, true)) {
         Ok(j) => j,
-        Err(e) => return fail(EXIT_USAGE, &anyhow::Error::new(e)),
+        Err(e) => return fail(Exit::Usage, &anyhow::Error::new(e)),
     };
     if let Err(e) = postpress_etl::sink::store::check(&job.output.url) {
-        return fail(EXIT_USAGE, &anyhow::Error::new(e));
+        return fail(Exit::Usage, &anyhow::Error::new(e));
     }
     let units = run::plan(&job, shard);
     println!("job {} ({}) is valid", job.name, job.path.display());
@@ -144,7 +141,7 @@ fn validate(path: &std::path::Path, shard: Option<&str>) -> ExitCode {
             u.account.page_size(u.dataset)
         );
     }
-    ExitCode::SUCCESS
+    Exit::Done.into()
 }
 
 /// The longest range `finalize --to` rebuilds in one go.
@@ -183,7 +180,7 @@ fn finalize_dates(
 fn finalize_command(args: FinalizeArgs) -> ExitCode {
     let (from, to) = match finalize_dates(&args) {
         Ok(d) => d,
-        Err(e) => return fail(EXIT_USAGE, &e),
+        Err(e) => return fail(Exit::Usage, &e),
     };
     // No API key: finalize sends no request (its pods mount no Secret).
     let job = match Job::load(
@@ -191,7 +188,7 @@ fn finalize_command(args: FinalizeArgs) -> ExitCode {
         &LoadOptions::from_env(args.output.clone(), false),
     ) {
         Ok(j) => j,
-        Err(e) => return fail(EXIT_USAGE, &anyhow::Error::new(e)),
+        Err(e) => return fail(Exit::Usage, &anyhow::Error::new(e)),
     };
     init_tracing(args.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -201,7 +198,7 @@ fn finalize_command(args: FinalizeArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             let e = anyhow::Error::new(e).context("cannot start the async runtime");
-            return fail(EXIT_FATAL, &e);
+            return fail(Exit::Fatal, &e);
         }
     };
     let run_id = run::new_run_id();
@@ -224,16 +221,13 @@ fn finalize_command(args: FinalizeArgs) -> ExitCode {
             for n in &report.no_units {
                 eprintln!("postpress-etl: error: {}", n.message);
             }
-            ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(EXIT_FATAL))
+            report.exit().into()
         }
         Err(e) if e.is_interrupted() => {
             eprintln!("postpress-etl: {e}");
-            match stop.received() {
-                Some(StopSignal::Interrupt) => ExitCode::from(130),
-                _ => ExitCode::from(143),
-            }
+            Exit::Signal(stop.received().unwrap_or(StopSignal::Terminate)).into()
         }
-        Err(e) => fail(EXIT_FATAL, &anyhow::Error::new(e)),
+        Err(e) => fail(Exit::Fatal, &anyhow::Error::new(e)),
     }
 }
 
@@ -265,7 +259,7 @@ fn run_command(args: RunArgs) -> ExitCode {
         .and_then(|()| prepare(&args, &mut facts));
     let (job, opts) = match prepared {
         Ok(p) => p,
-        Err(e) => return fail_run(&files, &facts, EXIT_USAGE, &e),
+        Err(e) => return fail_run(&files, &facts, Exit::Usage, &e),
     };
     init_tracing(args.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -277,7 +271,7 @@ fn run_command(args: RunArgs) -> ExitCode {
             return fail_run(
                 &files,
                 &facts,
-                EXIT_FATAL,
+                Exit::Fatal,
                 &anyhow::Error::new(e).context("cannot start the async runtime"),
             );
         }
@@ -291,12 +285,12 @@ fn run_command(args: RunArgs) -> ExitCode {
         Ok(report) => {
             write_run_files(&files, &facts, &Outcome::Ran(&report));
             print!("{}", report.summary());
-            let code = report.exit_code();
+            let exit = report.exit();
             // Leave without waiting for abandoned requests: the manifest is written.
             runtime.shutdown_timeout(std::time::Duration::from_millis(500));
-            ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FATAL))
+            exit.into()
         }
-        Err(e) => fail_run(&files, &facts, EXIT_FATAL, &e),
+        Err(e) => fail_run(&files, &facts, Exit::Fatal, &e),
     }
 }
 

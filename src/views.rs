@@ -52,10 +52,11 @@ pub enum ViewsError {
 
 impl ViewsError {
     /// The exit code of SPEC §5: 2 for a job, flag or path error, 1 for a destination error.
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit(&self) -> crate::report::exit::Exit {
+        use crate::report::exit::Exit;
         match self {
-            ViewsError::List { .. } | ViewsError::NoWorkingDirectory { .. } => 1,
-            _ => 2,
+            ViewsError::List { .. } | ViewsError::NoWorkingDirectory { .. } => Exit::Fatal,
+            _ => Exit::Usage,
         }
     }
 }
@@ -432,7 +433,7 @@ mod tests {
                 matches!(e, Some(ViewsError::UnusablePath { .. })),
                 "{bad:?}: {e:?}"
             );
-            assert_eq!(e.map(|e| e.exit_code()), Some(2));
+            assert_eq!(e.map(|e| e.exit().code()), Some(2));
         }
     }
 

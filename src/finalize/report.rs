@@ -142,8 +142,13 @@ pub struct FinalizeReport {
 
 impl FinalizeReport {
     /// 0 when every date's tables were built; 3 when some date had no published units.
-    pub fn exit_code(&self) -> i32 {
-        if self.no_units.is_empty() { 0 } else { 3 }
+    pub fn exit(&self) -> crate::report::exit::Exit {
+        use crate::report::exit::Exit;
+        if self.no_units.is_empty() {
+            Exit::Done
+        } else {
+            Exit::Partial
+        }
     }
 
     /// One line per date, for stdout.

@@ -6,6 +6,7 @@
 //! ([`metrics`]), and both written atomically ([`files`]). Nothing here knows the API or the
 //! object store.
 
+pub mod exit;
 pub mod files;
 pub mod metrics;
 pub mod outcome;
@@ -325,17 +326,20 @@ impl RunReport {
         }
     }
 
-    /// The process exit code (SPEC §5): 0 ok, 3 some units failed, 1 run-fatal, 130/143 signal.
-    pub fn exit_code(&self) -> i32 {
+    /// How the run ended (SPEC §5): done, some units failed, run-fatal, or a signal.
+    pub fn exit(&self) -> exit::Exit {
+        use exit::Exit;
         match self.status() {
-            RunStatus::Ok => 0,
-            RunStatus::Partial => 3,
-            RunStatus::Failed => 1,
-            RunStatus::Interrupted => match self.signal {
-                Some(StopSignal::Interrupt) => 130,
-                _ => 143,
-            },
+            RunStatus::Ok => Exit::Done,
+            RunStatus::Partial => Exit::Partial,
+            RunStatus::Failed => Exit::Fatal,
+            RunStatus::Interrupted => Exit::Signal(self.signal.unwrap_or(StopSignal::Terminate)),
         }
+    }
+
+    /// The process exit code: 0 ok, 3 some units failed, 1 run-fatal, 130/143 signal.
+    pub fn exit_code(&self) -> i32 {
+        i32::from(self.exit().code())
     }
 
     /// The manifest JSON.

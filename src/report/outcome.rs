@@ -3,13 +3,9 @@
 //!
 //! This module only describes outcomes; it must not know how they are formatted or written.
 
+use super::exit::Exit;
 use super::{RunReport, StopSignal};
 use chrono::{DateTime, Utc};
-
-/// Exit code of a job-file or usage error (SPEC §5).
-pub const EXIT_INVALID: i32 = 2;
-/// Exit code of a run-fatal error (SPEC §5).
-pub const EXIT_FATAL: i32 = 1;
 
 /// What the command knew of the run before it had a report: filled in as the command line and
 /// the job file are read, so a run that stops early still says what it was.
@@ -61,22 +57,19 @@ pub enum Outcome<'a> {
 }
 
 impl Outcome<'_> {
-    /// The process exit code of this outcome (SPEC §5).
-    pub fn exit_code(&self) -> i32 {
+    /// How the command ended (SPEC §5).
+    pub fn exit(&self) -> Exit {
         match self {
-            Outcome::Ran(r) => r.exit_code(),
-            Outcome::Invalid { .. } => EXIT_INVALID,
-            Outcome::NotStarted { .. } => EXIT_FATAL,
-            Outcome::Abandoned { signal } => signal_exit_code(*signal),
+            Outcome::Ran(r) => r.exit(),
+            Outcome::Invalid { .. } => Exit::Usage,
+            Outcome::NotStarted { .. } => Exit::Fatal,
+            Outcome::Abandoned { signal } => Exit::Signal(*signal),
         }
     }
-}
 
-/// 130 for SIGINT, 143 for SIGTERM.
-pub fn signal_exit_code(signal: StopSignal) -> i32 {
-    match signal {
-        StopSignal::Interrupt => 130,
-        StopSignal::Terminate => 143,
+    /// The process exit code of this outcome.
+    pub fn exit_code(&self) -> i32 {
+        i32::from(self.exit().code())
     }
 }
 
