@@ -6,6 +6,7 @@
 //! The sink knows nothing about HTTP or the API: it receives Arrow batches and a partition key.
 
 pub(crate) mod encode;
+pub mod exclusive;
 pub mod layout;
 pub mod lease;
 pub mod parquet;
@@ -48,6 +49,14 @@ pub enum SinkError {
         /// Why.
         #[source]
         source: Cause<::parquet::errors::ParquetError>,
+    },
+    /// The store accepted a write that had to be refused: it ignores conditional writes.
+    #[error(
+        "a second create-if-absent or a wrong-ETag write of {path} was accepted: the store ignores conditional writes"
+    )]
+    NoConditionalWrites {
+        /// The object tried.
+        path: String,
     },
     /// A written file could not be made durable on the local disk (fsync).
     #[error("syncing {path} to disk failed")]
@@ -162,12 +171,16 @@ where
         .await
 }
 
-/// Whether asking again may help: not for a missing object, a bad path, an unsupported call
-/// or a refused credential.
+/// Whether asking again may help: not for a missing object, a bad path, an unsupported call,
+/// a refused credential, or a conditional write refused (the answer stays the same).
 fn is_transient(e: &object_store::Error) -> bool {
     !matches!(
         e,
         object_store::Error::NotFound { .. }
+            | object_store::Error::AlreadyExists { .. }
+            | object_store::Error::Precondition { .. }
+            | object_store::Error::NotModified { .. }
+            | object_store::Error::NotImplemented { .. }
             | object_store::Error::InvalidPath { .. }
             | object_store::Error::NotSupported { .. }
             | object_store::Error::PermissionDenied { .. }

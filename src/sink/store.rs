@@ -267,6 +267,11 @@ pub enum PreflightCause {
         /// S3's error code, when it sent one.
         code: Option<String>,
     },
+    /// The store ignores conditional writes, and the job asks for exclusive leases.
+    NoConditionalWrites {
+        /// The bucket or directory.
+        target: String,
+    },
     /// The local directory cannot be written.
     LocalNotWritable {
         /// The directory.
@@ -307,6 +312,13 @@ impl fmt::Display for PreflightCause {
                 Some(code) => write!(f, "bucket {bucket:?} refused the write ({code})"),
                 None => write!(f, "bucket {bucket:?} refused the write"),
             },
+            PreflightCause::NoConditionalWrites { target } => write!(
+                f,
+                "{target} does not honour conditional writes (create-if-absent, If-None-Match / \
+                 If-Match), which exclusive leases need (SPEC §10); use a store that does, or set \
+                 output.exclusive_leases = false in the job and make sure the scheduler never \
+                 starts two runs of one job, date and shard, nor two finalizes of one date"
+            ),
             PreflightCause::LocalNotWritable { dir } => {
                 write!(f, "output directory {dir} is not writable")
             }
@@ -346,6 +358,43 @@ impl Destination {
             })
     }
 
+    /// Checks that leases can be exclusive here (SPEC §10): the store refuses a second
+    /// create-if-absent and, on S3, a write conditional on a wrong ETag. Nothing to check when
+    /// the job opted out (advisory leases).
+    pub async fn preflight_leases(
+        &self,
+        leases: &super::exclusive::Leases,
+        marker: &Path,
+    ) -> Result<(), PreflightError> {
+        if leases.mode() == super::exclusive::Mode::Advisory {
+            return Ok(());
+        }
+        let source = match super::exclusive::conditional_writes_work(leases, marker).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => SinkError::NoConditionalWrites {
+                path: marker.to_string(),
+            },
+            Err(super::exclusive::LeaseError::Store(e)) => e,
+            Err(e) => SinkError::Store {
+                op: "put",
+                path: marker.to_string(),
+                source: super::Cause(object_store::Error::Generic {
+                    store: "lease check",
+                    source: Box::new(e),
+                }),
+            },
+        };
+        let cause = match (&source, &self.target) {
+            (SinkError::NoConditionalWrites { .. }, Target::Local { dir }) => {
+                PreflightCause::NoConditionalWrites {
+                    target: format!("output directory {dir}"),
+                }
+            }
+            _ => self.diagnose(&source),
+        };
+        Err(PreflightError { cause, source })
+    }
+
     /// Names the cause of a failed storage call.
     pub fn diagnose(&self, e: &SinkError) -> PreflightCause {
         let (bucket, endpoint, region) = match &self.target {
@@ -360,6 +409,11 @@ impl Destination {
         };
         let os = match e {
             SinkError::Store { source, .. } => &source.0,
+            SinkError::NoConditionalWrites { .. } => {
+                return PreflightCause::NoConditionalWrites {
+                    target: format!("bucket {bucket:?}"),
+                };
+            }
             SinkError::Encode { .. } | SinkError::Sync { .. } => {
                 return PreflightCause::Refused { bucket, code: None };
             }
