@@ -35,7 +35,9 @@ use crate::error_chain as chain;
 use crate::job::{Compression, Job};
 use crate::model::{Dataset, Provider};
 use crate::schema::{POSITION_COLUMN, Registry};
+use crate::sink::exclusive::Leases;
 use crate::sink::layout::Layout;
+use crate::sink::lease::{Lease, RENEW_EVERY};
 use crate::sink::parquet::{Codec, ColumnHints, StagedPart, WriterOptions};
 use crate::sink::staging;
 use crate::sink::store::{self, Destination};
@@ -140,6 +142,13 @@ pub async fn run_command(
             destination: dest.display.clone(),
             source,
         })?;
+    let leases = Leases::new(&dest, job.output.exclusive_leases);
+    dest.preflight_leases(&leases, &layout.lease_check_marker(&opts.staging_area))
+        .await
+        .map_err(|source| FinalizeError::Preflight {
+            destination: dest.display.clone(),
+            source,
+        })?;
     finalize(job, &dest, opts, cancel).await
 }
 
@@ -194,8 +203,29 @@ async fn finalize_dates(
         discover::previous_snapshots(store, &env.layout, &env.units, opts.from).await?;
     let mut report = FinalizeReport::default();
     let mut date = opts.from;
+    let leases = Leases::new(dest, job.output.exclusive_leases);
     while date <= opts.to {
+        // One finalize per date (SPEC §10): its lease, held while the date is built and published.
+        let day = ymd(date);
+        let path = env.layout.finalize_lease(&day);
+        let fresh = Lease::new(
+            &job.name.to_string(),
+            &day,
+            None,
+            "finalize",
+            &opts.run_id,
+            Utc::now(),
+        );
+        let wait = crate::run::lease_wait(crate::run::RUN_LEASE_WAIT);
+        let held = leases
+            .take_waiting(&path, fresh, &opts.run_id, "finalize", wait, cancel)
+            .await
+            .map_err(|source| FinalizeError::Lease { date: day, source })?;
+        let kept = leases.keep(held, RENEW_EVERY);
         let outcome = finalize_date(&env, date, &mut previous).await;
+        if let Err(e) = kept.release().await {
+            tracing::warn!(error = %chain(&e), "The date's finalize lease could not be released; it goes stale in 90 s.");
+        }
         let root = env.layout.staging_root(&opts.staging_area);
         if let Err(e) = staging::delete_staging(dest, &root).await {
             tracing::warn!(error = %chain(&e), "Could not clean finalize's staging area.");

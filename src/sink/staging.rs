@@ -105,9 +105,11 @@ impl AreaListing {
 
     /// True when it holds objects other than its lease.
     pub fn has_data(&self) -> bool {
-        self.objects
-            .iter()
-            .any(|m| m.location.filename() != Some(LEASE_FILE))
+        self.objects.iter().any(|m| {
+            m.location
+                .filename()
+                .is_some_and(|f| f != LEASE_FILE && !super::exclusive::is_claim(f))
+        })
     }
 }
 
