@@ -4,6 +4,7 @@ mod util;
 
 mod breakers;
 mod cli;
+mod durability;
 mod lease_race;
 mod ops;
 mod regression;

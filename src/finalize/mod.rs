@@ -389,6 +389,14 @@ async fn finalize_date(
         tables,
         manifest: manifest.to_string(),
     };
+    // On a local disk the tables are on disk before their manifest names them (SPEC §4).
+    let dirs = [env.layout.tables_root()];
+    staging::make_published_durable(env.dest, &dirs)
+        .await
+        .map_err(|source| FinalizeError::Write {
+            date: day.clone(),
+            source,
+        })?;
     output::write_manifest(store, &manifest, &day, report.to_json()).await?;
     Ok(Ok(report))
 }

@@ -325,6 +325,7 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
         manifest_url: None,
     };
     report.seal();
+    make_durable(&ctx, &mut report).await;
     write_manifest(&ctx, &mut report).await;
     tables::build(job, &ctx, opts.snapshot_date, &mut report, &stop).await;
     if let Err(e) = run_lease.release().await {
@@ -448,6 +449,26 @@ async fn run_spawned(ctx: &Arc<RunCtx>, unit: Unit, start: resume::Start) -> Uni
                 .get_or_insert(msg);
             crashed
         }
+    }
+}
+
+/// On a local disk, syncs what the run published before its manifest names it (SPEC §4); a
+/// sync that fails fails the run.
+async fn make_durable(ctx: &RunCtx, report: &mut RunReport) {
+    let dirs: Vec<_> = crate::model::Dataset::ALL
+        .into_iter()
+        .flat_map(|d| {
+            crate::model::Provider::ALL
+                .into_iter()
+                .map(move |p| ctx.layout.published_date(d, p, &ctx.snapshot_date))
+        })
+        .collect();
+    if let Err(e) = sink::staging::make_published_durable(&ctx.dest, &dirs).await {
+        error!(error = %chain(&e), "The published files could not be synced to disk.");
+        report
+            .error
+            .get_or_insert(format!("published files not synced to disk: {}", chain(&e)));
+        report.seal();
     }
 }
 

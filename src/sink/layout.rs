@@ -225,6 +225,11 @@ impl Layout {
         self.staging_root(run_id).join("_preflight")
     }
 
+    /// Every reader table: `{prefix}/tables`.
+    pub fn tables_root(&self) -> Path {
+        self.build([PathPart::from(TABLES_DIR)])
+    }
+
     /// The object the destination's check of conditional writes creates and deletes.
     pub fn lease_check_marker(&self, run_id: &str) -> Path {
         self.staging_root(run_id).join("_lease_check")

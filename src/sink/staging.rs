@@ -223,6 +223,71 @@ fn sync_files(files: &[std::path::PathBuf]) -> Result<()> {
     dirs.into_iter().try_for_each(sync)
 }
 
+/// Makes what was published on a local disk durable before a manifest names it (SPEC §4): the
+/// files below `dirs` and the directories that name them. On Linux (glibc) one `syncfs(2)` of
+/// the output's file system does it, whatever the number of files; elsewhere each file and
+/// directory below `dirs` is fsynced. On S3 an object is durable once its upload completed:
+/// nothing to do. Returns whether anything was synced.
+pub async fn make_published_durable(dest: &store::Destination, dirs: &[Path]) -> Result<bool> {
+    let store::Target::Local { dir } = &dest.target else {
+        return Ok(false);
+    };
+    let root = std::path::PathBuf::from(dir);
+    let dirs: Vec<std::path::PathBuf> = dirs.iter().map(|d| root.join(d.as_ref())).collect();
+    let started = std::time::Instant::now();
+    tokio::task::spawn_blocking(move || sync_published(&root, &dirs))
+        .await
+        .unwrap_or_else(|e| {
+            Err(SinkError::Sync {
+                path: dir.clone(),
+                source: std::io::Error::other(e),
+            })
+        })?;
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "Published files synced to disk."
+    );
+    Ok(true)
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn sync_published(root: &std::path::Path, _dirs: &[std::path::PathBuf]) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let fail = |source| SinkError::Sync {
+        path: root.display().to_string(),
+        source,
+    };
+    let f = std::fs::File::open(root).map_err(fail)?;
+    // SAFETY: syncfs only reads the descriptor, which `f` keeps open for the call.
+    let rc = unsafe { libc::syncfs(f.as_raw_fd()) };
+    if rc != 0 {
+        return Err(fail(std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn sync_published(_root: &std::path::Path, dirs: &[std::path::PathBuf]) -> Result<()> {
+    fn walk(d: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&p, files);
+                // A directory's own entry in its parent is synced with the parent.
+                files.push(p.join("."));
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for d in dirs.iter().filter(|d| d.exists()) {
+        walk(d, &mut files);
+        files.push(d.join("."));
+    }
+    sync_files(&files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
