@@ -12,6 +12,7 @@ mod report_files;
 mod resume;
 mod run;
 mod s3;
+mod s3_faults;
 mod secrets;
 mod sink;
 mod tables;

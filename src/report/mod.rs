@@ -300,6 +300,10 @@ pub struct Totals {
     pub throttles: u64,
     /// Page bytes received.
     pub bytes: u64,
+    /// Storage calls (PUT, COPY, DELETE, GET of a lease) tried again as a whole after a
+    /// failure that may pass; object_store's own retries of single HTTP requests within a call
+    /// are not counted.
+    pub storage_retries: u64,
 }
 
 impl RunReport {
@@ -307,7 +311,10 @@ impl RunReport {
     /// makes it interrupted, a run-fatal `error` failed, any unit not ok partial (a unit skipped
     /// as already published is done), else ok.
     pub fn seal(&mut self) {
-        let mut t = Totals::default();
+        let mut t = Totals {
+            storage_retries: self.totals.storage_retries,
+            ..Totals::default()
+        };
         let mut published_before = 0;
         for u in &self.units {
             t.units += 1;

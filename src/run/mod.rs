@@ -277,6 +277,7 @@ async fn setup(
 /// means the run could not start and nothing was sent.
 pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, RunError> {
     let started_at = Utc::now();
+    let storage_retries_before = sink::storage_retries();
     let units = plan(job, opts.shard);
     let concurrency = opts
         .concurrency
@@ -320,7 +321,10 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
         signal: stop.received(),
         error: ctx.fatal(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        totals: Totals::default(),
+        totals: Totals {
+            storage_retries: sink::storage_retries() - storage_retries_before,
+            ..Totals::default()
+        },
         units: reports,
         manifest_url: None,
     };

@@ -260,6 +260,16 @@ pub enum PreflightCause {
         /// The endpoint.
         endpoint: String,
     },
+    /// The S3 server failed (a 5xx answer, such as 500 InternalError or 503 SlowDown) through
+    /// every retry: the server's failure, not a refusal of the request.
+    ServerFailed {
+        /// The bucket.
+        bucket: String,
+        /// The HTTP status, when the message names it.
+        status: Option<u16>,
+        /// S3's error code, when it sent one.
+        code: Option<String>,
+    },
     /// S3 refused for another reason.
     Refused {
         /// The bucket.
@@ -308,6 +318,23 @@ impl fmt::Display for PreflightCause {
                 f,
                 "the S3 endpoint {endpoint} of bucket {bucket:?} cannot be reached"
             ),
+            PreflightCause::ServerFailed {
+                bucket,
+                status,
+                code,
+            } => {
+                let what = match (status, code) {
+                    (Some(s), Some(c)) => format!("{s} {c}"),
+                    (Some(s), None) => s.to_string(),
+                    (None, Some(c)) => c.clone(),
+                    (None, None) => "a server error".to_owned(),
+                };
+                write!(
+                    f,
+                    "the S3 server of bucket {bucket:?} kept failing ({what}) through every retry: \
+                     the server failed, it did not refuse the request; try again once it recovers"
+                )
+            }
             PreflightCause::Refused { bucket, code } => match code {
                 Some(code) => write!(f, "bucket {bucket:?} refused the write ({code})"),
                 None => write!(f, "bucket {bucket:?} refused the write"),
@@ -462,6 +489,11 @@ impl Destination {
                 PreflightCause::WrongRegion { bucket, region }
             }
             _ if is_credential_source(&text) => PreflightCause::NoCredentials { bucket },
+            _ if server_failed(code.as_deref(), &text) => PreflightCause::ServerFailed {
+                bucket,
+                status: http_status(&text),
+                code,
+            },
             _ if is_transport_error(os) => PreflightCause::Unreachable {
                 bucket,
                 endpoint: endpoint.unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com")),
@@ -477,6 +509,20 @@ fn s3_error_code(text: &str) -> Option<String> {
     let len = text[start..].find("</Code>")?;
     let code = text[start..start + len].trim();
     (!code.is_empty() && code.len() < 64).then(|| code.to_owned())
+}
+
+/// The HTTP status object_store quotes (`Server returned non-2xx status code: 500 ...`).
+fn http_status(text: &str) -> Option<u16> {
+    let at = text.find("status code: ")? + "status code: ".len();
+    text.get(at..at + 3)?.parse().ok()
+}
+
+/// Whether S3 answered with a server error (5xx, or a code S3 sends with one).
+fn server_failed(code: Option<&str>, text: &str) -> bool {
+    matches!(
+        code,
+        Some("InternalError" | "ServiceUnavailable" | "SlowDown" | "RequestTimeout")
+    ) || http_status(text).is_some_and(|s| (500..600).contains(&s))
 }
 
 /// True when the failing request went to a credential source (EC2/ECS metadata, STS, a token
