@@ -3,7 +3,7 @@
 answers a share of requests with a fault instead of forwarding them.
 
     s3-fault-proxy.py --upstream http://127.0.0.1:9000 [--rate 0.1] [--faults 503,500,reset,stall]
-                      [--stall 2.0] [--seed 1] [--port 0]
+                      [--stall 2.0] [--seed 1] [--port 0] [--log FILE]
 
 Faults, picked at random among --faults for each faulty request:
   503    503 SlowDown with S3's XML error body
@@ -12,7 +12,9 @@ Faults, picked at random among --faults for each faulty request:
   stall  the request waits --stall seconds, then is forwarded
 
 The bound address (http://127.0.0.1:PORT) is the first line on stdout. Every request and fault
-is counted; GET /_proxy/stats returns the counts as JSON. Python's standard library only.
+is counted; GET /_proxy/stats returns the counts as JSON. --log appends one line per forwarded
+request: its end time (seconds since the epoch), method, path and status. Python's standard
+library only.
 """
 
 import argparse
@@ -44,6 +46,7 @@ def main():
     ap.add_argument("--stall", type=float, default=2.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--log")
     args = ap.parse_args()
     faults = [f for f in args.faults.split(",") if f]
     for f in faults:
@@ -116,6 +119,9 @@ def main():
             data = resp.read()
             with lock:
                 stats["forwarded"] += 1
+                if args.log:
+                    with open(args.log, "a") as f:
+                        f.write("%.6f %s %s %d\n" % (time.time(), self.command, self.path, resp.status))
             self.send_response(resp.status)
             head = self.command == "HEAD"
             for k, v in resp.getheaders():

@@ -4,6 +4,8 @@ mod util;
 
 mod breakers;
 mod cli;
+#[cfg(feature = "crash-points")]
+mod crash_points;
 mod durability;
 mod lease_race;
 mod ops;

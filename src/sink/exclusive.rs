@@ -383,18 +383,20 @@ impl Leases {
         }
     }
 
-    /// Claims generation `g+1` of the lease at `path` (create-if-absent). A claim older than
-    /// [`LIVE_FOR`] whose lease is still at `g` belongs to a writer that died between claiming
-    /// and writing: the next generation is claimed instead (the lease then skips one).
+    /// Claims generation `g+1` of the lease at `path` (create-if-absent). The claim names its
+    /// writer (host and process id). A claim whose writer died between claiming and writing
+    /// the lease — a process of this host that no longer exists, or any claim older than
+    /// [`LIVE_FOR`] — while the lease is still at `g` is stepped over: the next generation is
+    /// claimed instead (the lease then skips one).
     async fn claim_next(&self, path: &Path, g: u64) -> Result<bool> {
+        let me = super::lease::Process::current();
+        let body = format!("{} {}\n", me.pid, me.host);
         for n in g + 1..g + 9 {
             let at = claim(path, n);
+            let payload = PutPayload::from(body.clone().into_bytes());
             let put = retry_io(&CancellationToken::new(), || {
-                self.store.put_opts(
-                    &at,
-                    PutPayload::from_static(b"claim\n"),
-                    PutOptions::from(PutMode::Create),
-                )
+                self.store
+                    .put_opts(&at, payload.clone(), PutOptions::from(PutMode::Create))
             })
             .await;
             match put {
@@ -402,18 +404,32 @@ impl Leases {
                 Err(object_store::Error::AlreadyExists { .. }) => {}
                 Err(e) => return Err(store_error("put", &at, e)),
             }
-            let old = match self.store.head(&at).await {
-                Ok(m) => {
-                    Utc::now() - m.last_modified
-                        > chrono::Duration::from_std(LIVE_FOR).unwrap_or(chrono::Duration::MAX)
-                }
-                Err(_) => false,
-            };
-            if !old {
+            if !self.claim_abandoned(&at, &me).await {
                 return Ok(false);
             }
         }
         Ok(false)
+    }
+
+    /// Whether the claim at `at` was left by a writer that died before writing the lease.
+    async fn claim_abandoned(&self, at: &Path, me: &super::lease::Process) -> bool {
+        let Ok(got) = self.store.get(at).await else {
+            return false;
+        };
+        let old = Utc::now() - got.meta.last_modified
+            > chrono::Duration::from_std(LIVE_FOR).unwrap_or(chrono::Duration::MAX);
+        let Ok(bytes) = got.bytes().await else {
+            return old;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let gone = text
+            .trim()
+            .split_once(' ')
+            .and_then(|(pid, host)| Some((pid.parse::<u32>().ok()?, host)))
+            .is_some_and(|(pid, host)| {
+                host == me.host && pid != me.pid && !super::lease::process_exists(pid)
+            });
+        old || gone
     }
 
     /// A conditional write was refused: another process wrote the lease, unless the write

@@ -5,6 +5,8 @@
 //!
 //! The sink knows nothing about HTTP or the API: it receives Arrow batches and a partition key.
 
+#[cfg(feature = "crash-points")]
+pub mod crash;
 pub(crate) mod encode;
 pub mod exclusive;
 pub mod layout;

@@ -31,7 +31,7 @@ pub async fn delete_staging(dest: &store::Destination, root: &Path) -> Result<u6
     };
     let run_dir = std::path::Path::new(dir).join(root.as_ref());
     let removed = tokio::task::spawn_blocking(move || {
-        let removed = remove_tree(&run_dir);
+        let removed = destination_op("delete-tree", &run_dir, || remove_tree(&run_dir));
         if let Some(parent) = run_dir.parent() {
             // Fails harmlessly while another run (a shard) still stages there.
             std::fs::remove_dir(parent).ok();
@@ -46,6 +46,18 @@ pub async fn delete_staging(dest: &store::Destination, root: &Path) -> Result<u6
         tracing::warn!(staging = %root, error = %e, "Could not remove this run's staging directory.");
     }
     Ok(0)
+}
+
+/// An operation on a local destination done outside the store: a crash point of its own in a
+/// test build (`crash-points` feature).
+fn destination_op<T>(op: &str, path: &std::path::Path, f: impl FnOnce() -> T) -> T {
+    #[cfg(feature = "crash-points")]
+    return super::crash::point(op, &path.display().to_string(), f);
+    #[cfg(not(feature = "crash-points"))]
+    {
+        let _ = (op, path);
+        f()
+    }
 }
 
 /// Levels between a run's staging root and the directories that hold its units' directories:

@@ -173,7 +173,7 @@ pub fn open(url: &str) -> Result<Destination, StoreError> {
         source,
     })?;
     Ok(Destination {
-        store: Arc::new(store),
+        store: crash_points(Arc::new(store)),
         prefix: Path::default(),
         display: abs.display().to_string(),
         is_s3: false,
@@ -181,6 +181,14 @@ pub fn open(url: &str) -> Result<Destination, StoreError> {
             dir: abs.display().to_string(),
         },
     })
+}
+
+/// The store, wrapped for crash points in a test build (`crash-points` feature); as it is
+/// otherwise.
+fn crash_points(store: Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore> {
+    #[cfg(feature = "crash-points")]
+    let store = super::crash::wrap(store);
+    store
 }
 
 fn open_s3(url: &str, rest: &str) -> Result<Destination, StoreError> {
@@ -207,7 +215,7 @@ fn open_s3(url: &str, rest: &str) -> Result<Destination, StoreError> {
         source,
     })?;
     Ok(Destination {
-        store: Arc::new(store),
+        store: crash_points(Arc::new(store)),
         prefix,
         display: url.to_owned(),
         is_s3: true,
