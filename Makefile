@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help build demo test lint fmt check-jobs validate-jobs check-deploy e2e docs bench s3-up s3-down clean
+.PHONY: help build demo test lint fmt check-jobs validate-jobs check-deploy e2e docs bench s3-up s3-down clean crash-sweep
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -18,6 +18,7 @@ demo: build ## Run the demo job against the simulator, output in ./out
 lint: ## cargo fmt --check and clippy with -D warnings
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --features crash-points -- -D warnings
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
@@ -51,6 +52,10 @@ test: lint ## Everything CI runs: lint, unit + integration tests (S3 included), 
 	bash scripts/e2e.sh
 	bash scripts/check-docs.sh
 	bash scripts/venv-deploy.sh && .venv-deploy/bin/python scripts/check-deploy.py
+	POSTPRESS_CRASH_SWEEP=full $(CARGO) test --features crash-points --test integration crash_points -- --nocapture
+
+crash-sweep: ## Every crash point of a small run and its finalize, on its own (also part of `make test`)
+	POSTPRESS_CRASH_SWEEP=full $(CARGO) test --features crash-points --test integration crash_points -- --nocapture
 
 bench: ## Benchmarks against the simulator; writes bench/results.md
 	bash bench/run.sh

@@ -138,6 +138,7 @@ mod tests {
             finished_at: "2026-11-26T00:00:01Z".into(),
             signal: None,
             error: None,
+            storage_retries: 0,
             tool_version: "0".into(),
             units: Vec::new(),
             manifest_url: None,

@@ -293,10 +293,13 @@ fn s3_export_lands_every_record_under_its_key() {
         .flat_map(|(a, p, _, _)| ["followers", "following"].map(|d| part_key(prefix, d, p, a, 0)))
         .collect();
     want.push(format!("{prefix}/_runs/snapshot_date={DATE}/{run_id}.json"));
+    want.push(format!(
+        "{prefix}/_leases/run/test-job/snapshot_date={DATE}/shard=all.json"
+    ));
     want.sort();
     assert_eq!(
         got, want,
-        "exactly the partition objects and the manifest, nothing staged"
+        "exactly the partition objects, the manifest and the run's released lease, nothing staged"
     );
 
     crate::run::assert_all_sizes_exact(&dl);

@@ -4,12 +4,17 @@ mod util;
 
 mod breakers;
 mod cli;
+#[cfg(feature = "crash-points")]
+mod crash_points;
+mod durability;
+mod lease_race;
 mod ops;
 mod regression;
 mod report_files;
 mod resume;
 mod run;
 mod s3;
+mod s3_faults;
 mod secrets;
 mod sink;
 mod tables;

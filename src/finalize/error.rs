@@ -87,6 +87,16 @@ pub enum FinalizeError {
         /// The date.
         date: String,
     },
+    /// Another finalize held the date's lease for the whole wait, or the lease could not be
+    /// taken (SPEC §10): nothing was published for the date.
+    #[error("the reader tables of {date} could not be built")]
+    Lease {
+        /// The date.
+        date: String,
+        /// Why.
+        #[source]
+        source: crate::sink::exclusive::LeaseError,
+    },
     /// An account has more distinct keys than an index can hold.
     #[error("an account has more than 4,294,967,295 distinct keys")]
     TooManyKeys,

@@ -34,7 +34,9 @@ use crate::error_chain as chain;
 use crate::job::Job;
 use crate::model::{Dataset, Provider, SnapshotDate};
 use crate::schema::{POSITION_COLUMN, Registry};
+use crate::sink::exclusive::Leases;
 use crate::sink::layout::Layout;
+use crate::sink::lease::{Lease, RENEW_EVERY};
 use crate::sink::parquet::{ColumnHints, StagedPart, WriterOptions};
 use crate::sink::staging;
 use crate::sink::store::{self, Destination};
@@ -134,6 +136,13 @@ pub async fn run_command(
             destination: dest.display.clone(),
             source,
         })?;
+    let leases = Leases::new(&dest, job.output.exclusive_leases);
+    dest.preflight_leases(&leases, &layout.lease_check_marker(&opts.staging_area))
+        .await
+        .map_err(|source| FinalizeError::Preflight {
+            destination: dest.display.clone(),
+            source,
+        })?;
     finalize(job, &dest, opts, cancel).await
 }
 
@@ -187,8 +196,29 @@ async fn finalize_dates(
         discover::previous_snapshots(store, &env.layout, &env.units, opts.from).await?;
     let mut report = FinalizeReport::default();
     let mut date = opts.from;
+    let leases = Leases::new(dest, job.output.exclusive_leases);
     while date <= opts.to {
+        // One finalize per date (SPEC §10): its lease, held while the date is built and published.
+        let day = SnapshotDate::from(date).to_string();
+        let path = env.layout.finalize_lease(&day);
+        let fresh = Lease::new(
+            &job.name.to_string(),
+            &day,
+            None,
+            "finalize",
+            &opts.run_id,
+            Utc::now(),
+        );
+        let wait = crate::run::lease_wait(crate::run::RUN_LEASE_WAIT);
+        let held = leases
+            .take_waiting(&path, fresh, &opts.run_id, "finalize", wait, cancel)
+            .await
+            .map_err(|source| FinalizeError::Lease { date: day, source })?;
+        let kept = leases.keep(held, RENEW_EVERY);
         let outcome = finalize_date(&env, date, &mut previous).await;
+        if let Err(e) = kept.release().await {
+            tracing::warn!(error = %chain(&e), "The date's finalize lease could not be released; it goes stale in 90 s.");
+        }
         let root = env.layout.staging_root(&opts.staging_area);
         if let Err(e) = staging::delete_staging(dest, &root).await {
             tracing::warn!(error = %chain(&e), "Could not clean finalize's staging area.");
@@ -346,6 +376,14 @@ async fn finalize_date(
         tables,
         manifest: manifest.to_string(),
     };
+    // On a local disk the tables are on disk before their manifest names them (SPEC §4).
+    let dirs = [env.layout.tables_root()];
+    staging::make_published_durable(env.dest, &dirs)
+        .await
+        .map_err(|source| FinalizeError::Write {
+            date: day.clone(),
+            source,
+        })?;
     output::write_manifest(store, &manifest, &day, report.to_json()).await?;
     Ok(Ok(report))
 }

@@ -135,6 +135,13 @@ pub struct OutputFile {
     /// Default true; sharded runs leave it to `postpress-etl finalize`.
     #[serde(default = "default_tables")]
     pub tables: bool,
+    /// Whether leases are exclusive (SPEC §10): taken, renewed and taken over by conditional
+    /// writes, so two runs of one job, date and shard, or two finalizes of one date, never
+    /// write at once. Default true; a store that ignores conditional writes is then refused
+    /// before any request. `false` runs on such a store with advisory leases: the scheduler
+    /// must then keep one run per job, date and shard, and one finalize per date.
+    #[serde(default = "default_exclusive_leases")]
+    pub exclusive_leases: bool,
 }
 
 impl Default for OutputFile {
@@ -146,6 +153,7 @@ impl Default for OutputFile {
             row_group_rows: default_row_group_rows(),
             checkpoint_rows: default_checkpoint_rows(),
             tables: default_tables(),
+            exclusive_leases: default_exclusive_leases(),
         }
     }
 }
@@ -205,6 +213,10 @@ fn default_max_rows_per_file() -> i64 {
 fn default_row_group_rows() -> i64 {
     131_072
 }
+fn default_exclusive_leases() -> bool {
+    true
+}
+
 fn default_checkpoint_rows() -> i64 {
     100_000
 }

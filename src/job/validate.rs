@@ -127,6 +127,8 @@ pub struct Output {
     pub checkpoint_rows: NonZeroU64,
     /// An unsharded run builds the reader tables of its date at its end.
     pub tables: bool,
+    /// Leases are written conditionally (exclusive), else plainly (advisory).
+    pub exclusive_leases: bool,
 }
 
 /// One validated account.
@@ -448,6 +450,7 @@ impl Validator<'_> {
             row_group_rows: nonzero_usize(row_group_rows),
             checkpoint_rows: NonZeroU64::new(checkpoint_rows).unwrap_or(NonZeroU64::MIN),
             tables: o.tables,
+            exclusive_leases: o.exclusive_leases,
         })
     }
 

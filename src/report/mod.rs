@@ -254,6 +254,8 @@ pub struct RunReport {
     pub signal: Option<StopSignal>,
     /// The run-fatal error, when failed.
     pub error: Option<String>,
+    /// Storage calls of the run tried again as a whole (see [`Totals::storage_retries`]).
+    pub storage_retries: u64,
     /// postpress-etl version.
     pub tool_version: String,
     /// Every planned unit.
@@ -281,12 +283,19 @@ pub struct Totals {
     pub throttles: u64,
     /// Page bytes received.
     pub bytes: u64,
+    /// Storage calls (PUT, COPY, DELETE, GET of a lease) tried again as a whole after a
+    /// failure that may pass; object_store's own retries of single HTTP requests within a call
+    /// are not counted.
+    pub storage_retries: u64,
 }
 
 impl RunReport {
-    /// Sums over the units.
+    /// Sums over the units, and the run's storage retries.
     pub fn totals(&self) -> Totals {
-        let mut t = Totals::default();
+        let mut t = Totals {
+            storage_retries: self.storage_retries,
+            ..Totals::default()
+        };
         for u in &self.units {
             t.units += 1;
             match u.status {
@@ -475,6 +484,7 @@ mod tests {
             finished_at: String::new(),
             signal: None,
             error: None,
+            storage_retries: 0,
             tool_version: "0".into(),
             units: statuses
                 .iter()

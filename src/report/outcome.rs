@@ -135,6 +135,7 @@ pub(super) mod fixtures {
             finished_at: "2026-11-26T02:31:02.500Z".into(),
             signal: None,
             error: None,
+            storage_retries: 0,
             tool_version: "0".into(),
             units: vec![
                 unit(

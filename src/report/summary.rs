@@ -54,6 +54,8 @@ pub struct Counts {
     pub retries: u64,
     /// "Too fast" answers (the manifest's `throttles`).
     pub throttled: u64,
+    /// Storage calls tried again as a whole (the manifest's `storage_retries`).
+    pub storage_retries: u64,
 }
 
 /// A unit this run did not publish, and why.
@@ -143,6 +145,7 @@ impl Summary {
                 requests: t.attempts,
                 retries: t.retries,
                 throttled: t.throttles,
+                storage_retries: t.storage_retries,
             },
             failed_units: r
                 .units
@@ -268,7 +271,8 @@ mod tests {
     "records": 257,
     "requests": 8,
     "retries": 2,
-    "throttled": 1
+    "throttled": 1,
+    "storage_retries": 0
   },
   "failed_units": [
     {
@@ -306,7 +310,8 @@ mod tests {
     "records": 0,
     "requests": 0,
     "retries": 0,
-    "throttled": 0
+    "throttled": 0,
+    "storage_retries": 0
   },
   "failed_units": [],
   "manifest": null

@@ -10,95 +10,113 @@
 use super::RunCtx;
 use super::checkpoint::{self, Checkpoint};
 use crate::error_chain as chain;
+use crate::sink::exclusive::{Held, LeaseError, Taken};
 use crate::sink::layout::{CHECKPOINT_FILE, PartitionKey};
-use crate::sink::lease::{self, Lease, RENEW_EVERY, timestamp};
+use crate::sink::lease::{Lease, RENEW_EVERY};
 use crate::sink::staging;
 use chrono::Utc;
 use futures::TryStreamExt;
 use object_store::ObjectMeta;
 use object_store::path::Path;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 /// The leases a run holds, by area.
 #[derive(Debug, Default)]
 pub(crate) struct Areas {
-    held: Mutex<BTreeMap<String, Lease>>,
+    held: tokio::sync::Mutex<BTreeMap<String, Held>>,
 }
 
 impl Areas {
-    fn snapshot(&self) -> Vec<Lease> {
-        let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        held.values().cloned().collect()
-    }
-
-    fn insert(&self, lease: Lease) {
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        held.insert(lease.area.clone(), lease);
-    }
-
-    /// Whether the run holds this area.
-    pub(crate) fn holds(&self, area: &str) -> bool {
-        let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        held.contains_key(area)
-    }
-
-    /// Takes the run's own area: writes its lease before any unit stages there.
+    /// Takes the run's own area: writes its lease before any unit stages there. A lease that
+    /// cannot be written is only logged: the area is new, named after this run, and the
+    /// destination's preflight passed.
     pub(crate) async fn hold_own(&self, ctx: &RunCtx) {
-        let now = Utc::now();
         let lease = Lease::new(
             &ctx.job,
             &ctx.snapshot_date,
             ctx.shard.as_deref(),
             &ctx.run_id,
             &ctx.run_id,
-            now,
+            Utc::now(),
         );
-        self.write(ctx, lease).await;
+        let path = ctx.layout.lease(&ctx.run_id);
+        match ctx.leases.try_take(&path, lease, &ctx.run_id).await {
+            Ok(Taken::Held(h)) => {
+                self.held.lock().await.insert(ctx.run_id.clone(), h);
+            }
+            Ok(Taken::Live(l)) => {
+                warn!(lease = %path, holder = %l.describe(), "This run's own staging lease is held by another process.");
+            }
+            Err(e) => {
+                warn!(error = %chain(&e), lease = %path, "A staging lease could not be written.");
+            }
+        }
     }
 
     /// Takes over the area of an earlier run whose lease went stale, to continue its
-    /// checkpoints. Idempotent.
-    pub(crate) async fn take_over(&self, ctx: &RunCtx, stale: &Lease) {
-        if self.holds(&stale.area) {
-            return;
+    /// checkpoints: a write conditional on the lease as read now, so of two runs taking it over
+    /// at once exactly one does. False when another process holds it (or it cannot be
+    /// written): the run leaves the area's units alone. Idempotent.
+    pub(crate) async fn take_over(&self, ctx: &RunCtx, stale: &Lease) -> bool {
+        let mut held = self.held.lock().await;
+        if held.contains_key(&stale.area) {
+            return true;
         }
-        info!(area = %stale.area, previous = %stale.describe(), "Taking over the staging area of an earlier run to continue its checkpoints.");
-        self.write(ctx, stale.taken_over(&ctx.run_id, Utc::now()))
-            .await;
+        let path = ctx.layout.lease(&stale.area);
+        match ctx
+            .leases
+            .try_take(
+                &path,
+                stale.taken_over(&ctx.run_id, Utc::now()),
+                &ctx.run_id,
+            )
+            .await
+        {
+            Ok(Taken::Held(h)) => {
+                info!(area = %stale.area, previous = %stale.describe(), "Took over the staging area of an earlier run to continue its checkpoints.");
+                held.insert(stale.area.clone(), h);
+                true
+            }
+            Ok(Taken::Live(l)) => {
+                warn!(area = %stale.area, holder = %l.describe(), "Another process took this staging area over first; its units are left to it.");
+                false
+            }
+            Err(e) => {
+                warn!(error = %chain(&e), lease = %path, "A staging area could not be taken over; its units are left to a later run.");
+                false
+            }
+        }
     }
 
-    /// Records the lease as held and writes it. A lease that cannot be written is only logged:
-    /// it is advisory, and the destination's preflight passed.
-    async fn write(&self, ctx: &RunCtx, lease: Lease) {
-        let path = ctx.layout.lease(&lease.area);
-        if let Err(e) = lease::write(ctx.dest.store.as_ref(), &path, &lease).await {
-            warn!(error = %chain(&e), lease = %path, "A staging lease could not be written.");
-        }
-        self.insert(lease);
-    }
-
-    /// Renews every held lease.
+    /// Renews every held lease. One taken by another process (this run looked stale) stops
+    /// the run: two runs must never write one unit.
     async fn renew(&self, ctx: &RunCtx) {
-        for mut l in self.snapshot() {
-            l.renewed_at = timestamp(Utc::now());
-            let path = ctx.layout.lease(&l.area);
-            match lease::write(ctx.dest.store.as_ref(), &path, &l).await {
-                Ok(()) => debug!(area = %l.area, "Lease renewed."),
+        let mut held = self.held.lock().await;
+        for h in held.values_mut() {
+            match ctx.leases.renew(h).await {
+                Ok(()) => debug!(area = %h.lease.area, "Lease renewed."),
+                Err(e @ LeaseError::Lost { .. }) => {
+                    error!(error = %e, "A staging area this run held was taken over by another run.");
+                    ctx.abort(format!(
+                        "{e}; this run stopped so that two runs never write one unit"
+                    ));
+                }
                 Err(e) => {
-                    warn!(error = %chain(&e), lease = %path, "A staging lease could not be renewed.")
+                    warn!(error = %chain(&e), lease = %h.path, "A staging lease could not be renewed.")
                 }
             }
         }
     }
 
-    /// Releases every held area: see [`release_area`].
+    /// Releases every held area: see [`release_area`]. They are no longer held.
     pub(crate) async fn release(&self, ctx: &RunCtx) {
-        for l in self.snapshot() {
-            release_area(ctx, l).await;
+        let held = std::mem::take(&mut *self.held.lock().await);
+        for h in held.into_values() {
+            release_area(ctx, h).await;
         }
     }
 }
@@ -137,7 +155,8 @@ impl Renewal {
 /// Releases one area. Without checkpoints it is removed whole. With checkpoints (units
 /// interrupted, failed or left to a later run), it keeps them and the parts they name, deletes
 /// anything else (parts written after a unit's last checkpoint), and marks its lease released.
-async fn release_area(ctx: &RunCtx, mut lease: Lease) {
+async fn release_area(ctx: &RunCtx, held: Held) {
+    let lease = &held.lease;
     let store = ctx.dest.store.as_ref();
     let root = ctx.layout.staging_root(&lease.area);
     let objects: Vec<ObjectMeta> = match store.list(Some(&root)).try_collect().await {
@@ -171,11 +190,8 @@ async fn release_area(ctx: &RunCtx, mut lease: Lease) {
     if let Err(e) = staging::delete_except(store, &objects, &keep).await {
         warn!(error = %chain(&e), staging = %root, "Could not clean a staging area.");
     }
-    let now = Utc::now();
-    lease.renewed_at = timestamp(now);
-    lease.released_at = Some(timestamp(now));
-    let path = ctx.layout.lease(&lease.area);
-    match lease::write(store, &path, &lease).await {
+    let path = held.path.clone();
+    match ctx.leases.release(held).await {
         Ok(()) => {
             info!(staging = %root, checkpoints = checkpoints.len(), "Staging area released; its checkpoints stay for the next run.")
         }

@@ -84,6 +84,23 @@ pub enum RunError {
     /// No API key (validated jobs always have one for `run`).
     #[error("no API key")]
     NoKey,
+    /// Another run of the same job, date and shard held its lease for the whole wait, or the
+    /// lease could not be taken (SPEC §10).
+    #[error("this run of the job, snapshot date and shard could not start")]
+    RunLease(#[source] sink::exclusive::LeaseError),
+}
+
+/// How long a run waits for another run of its job, date and shard to end (SPEC §10).
+pub const RUN_LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// How a run or finalize waits for a lease held by another: at most `bound`, reading it every
+/// 2 s and logging whom it waits for every 30 s.
+pub fn lease_wait(bound: std::time::Duration) -> sink::exclusive::Wait {
+    sink::exclusive::Wait {
+        bound,
+        poll: std::time::Duration::from_secs(2),
+        log_every: std::time::Duration::from_secs(30),
+    }
 }
 
 /// Units beyond `concurrency` that may exist at once: fetched, and encoding or publishing without
@@ -116,6 +133,8 @@ pub(crate) struct RunCtx {
     skip_published: bool,
     /// The staging areas the run holds (SPEC §10).
     areas: areas::Areas,
+    /// The destination's leases: exclusive, or advisory where the job opted out.
+    leases: sink::exclusive::Leases,
     writer_opts: WriterOptions,
     max_pages: u64,
     counters: Arc<Counters>,
@@ -183,6 +202,13 @@ async fn setup(
             destination: dest.display.clone(),
             source,
         })?;
+    let leases = sink::exclusive::Leases::new(&dest, job.output.exclusive_leases);
+    dest.preflight_leases(&leases, &layout.lease_check_marker(&run_id))
+        .await
+        .map_err(|source| RunError::Preflight {
+            destination: dest.display.clone(),
+            source,
+        })?;
     let halt = stop.token().child_token();
     let api_key = job.api.api_key.clone().ok_or(RunError::NoKey)?;
     let client = Client::try_new(
@@ -209,6 +235,7 @@ async fn setup(
         checkpoint_rows: job.output.checkpoint_rows.get(),
         skip_published: opts.skip_published,
         areas: areas::Areas::default(),
+        leases,
         writer_opts: WriterOptions {
             codec: job.output.compression,
             max_rows_per_file: job.output.max_rows_per_file,
@@ -232,6 +259,7 @@ async fn setup(
 /// means the run could not start and nothing was sent.
 pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, RunError> {
     let started_at = Utc::now();
+    let storage_retries_before = sink::storage_retries();
     let units = plan(job, opts.shard);
     let concurrency = opts
         .concurrency
@@ -251,6 +279,7 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
         destination = %ctx.dest.display,
         "Run started at {share}."
     );
+    let run_lease = hold_run_lease(&ctx).await?;
     ctx.areas.hold_own(&ctx).await;
     let renewal = areas::Renewal::start(ctx.clone());
     let units = resume::prepare(&ctx, units).await;
@@ -273,16 +302,62 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
         signal: stop.received(),
         error: ctx.fatal(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        storage_retries: sink::storage_retries() - storage_retries_before,
         units: reports,
         manifest_url: None,
     };
+    make_durable(&ctx, &mut report).await;
     write_manifest(&ctx, &mut report).await;
     tables::build(job, &ctx, opts.snapshot_date, &mut report, &stop).await;
+    if let Err(e) = run_lease.release().await {
+        tracing::warn!(error = %chain(&e), "The run's lease could not be released; it goes stale in 90 s.");
+    }
     if let Some(why) = &report.error {
         // The run's last ERROR line: what went wrong for every unit, and what to check.
         error!(error = %why, "Run failed.");
     }
     Ok(report)
+}
+
+/// Takes the lease of the run's job, snapshot date and shard (SPEC §10), waiting up to
+/// [`RUN_LEASE_WAIT`] while another run holds it, and keeps it renewed for the run's life. A
+/// lease lost to another process (this one looked stale) stops the run.
+async fn hold_run_lease(ctx: &Arc<RunCtx>) -> Result<sink::exclusive::Kept, RunError> {
+    let path = ctx
+        .layout
+        .run_lease(&ctx.job, &ctx.snapshot_date, ctx.shard.as_deref());
+    let fresh = sink::lease::Lease::new(
+        &ctx.job,
+        &ctx.snapshot_date,
+        ctx.shard.as_deref(),
+        "run",
+        &ctx.run_id,
+        Utc::now(),
+    );
+    let held = ctx
+        .leases
+        .take_waiting(
+            &path,
+            fresh,
+            &ctx.run_id,
+            "run",
+            lease_wait(RUN_LEASE_WAIT),
+            &ctx.halt,
+        )
+        .await
+        .map_err(RunError::RunLease)?;
+    let kept = ctx.leases.keep(held, sink::lease::RENEW_EVERY);
+    let lost = kept.lost();
+    let watcher = ctx.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = lost.cancelled() => watcher.abort(
+                "another run took this run's lease of its job, date and shard over; this run stopped so that two runs never write one unit".to_owned(),
+            ),
+            () = watcher.halt.cancelled() => {}
+        }
+    });
+    Ok(kept)
 }
 
 /// Runs every unit in the order given, at most `concurrency` fetching at once (the run's fetch
@@ -355,6 +430,25 @@ async fn run_spawned(ctx: &Arc<RunCtx>, unit: Unit, start: resume::Start) -> Uni
                 .get_or_insert(msg);
             crashed
         }
+    }
+}
+
+/// On a local disk, syncs what the run published before its manifest names it (SPEC §4); a
+/// sync that fails fails the run.
+async fn make_durable(ctx: &RunCtx, report: &mut RunReport) {
+    let dirs: Vec<_> = crate::model::Dataset::ALL
+        .into_iter()
+        .flat_map(|d| {
+            crate::model::Provider::ALL
+                .into_iter()
+                .map(move |p| ctx.layout.published_date(d, p, &ctx.snapshot_date))
+        })
+        .collect();
+    if let Err(e) = sink::staging::make_published_durable(&ctx.dest, &dirs).await {
+        error!(error = %chain(&e), "The published files could not be synced to disk.");
+        report
+            .error
+            .get_or_insert(format!("published files not synced to disk: {}", chain(&e)));
     }
 }
 

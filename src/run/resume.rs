@@ -97,7 +97,7 @@ pub(crate) async fn prepare(ctx: &RunCtx, units: Vec<Unit>) -> Vec<(usize, Unit,
     let mut out: Vec<(usize, Unit, Start)> = Vec::with_capacity(units.len());
     for (i, unit) in units.into_iter().enumerate() {
         let id = unit_id(&unit);
-        let start = decide(
+        let mut start = decide(
             ctx,
             &unit,
             found.remove(&id),
@@ -105,8 +105,16 @@ pub(crate) async fn prepare(ctx: &RunCtx, units: Vec<Unit>) -> Vec<(usize, Unit,
             skip_published,
         )
         .await;
-        if let Start::Resume(f) | Start::Finish(f) = &start {
-            ctx.areas.take_over(ctx, &f.lease).await;
+        if let Start::Resume(f) | Start::Finish(f) = &start
+            && !ctx.areas.take_over(ctx, &f.lease).await
+        {
+            // Another process took the area first: its unit waits for that lease.
+            let mut f = f.clone();
+            let path = ctx.layout.lease(&f.lease.area);
+            if let Ok(Some(now)) = ctx.leases.read(&path).await {
+                f.lease = now;
+            }
+            start = Start::Deferred(f);
         }
         out.push((i, unit, start));
     }
@@ -348,7 +356,9 @@ pub(crate) async fn settle(ctx: &RunCtx, unit: &Unit, f: Found) -> Result<Start,
         Waited::Stale => {}
         other => return Err(other),
     }
-    ctx.areas.take_over(ctx, &f.lease).await;
+    if !ctx.areas.take_over(ctx, &f.lease).await {
+        return Err(Waited::StillLive(Box::new(f.lease)));
+    }
     match checkpoint::load(ctx, &f.meta.location).await {
         Ok(Some(cp)) => {
             let f = Box::new(Found { cp, ..f });

@@ -13,6 +13,8 @@ use object_store::path::{Path, PathPart};
 pub const STAGING_DIR: &str = "_staging";
 /// The directory of run manifests: `{prefix}/_runs`.
 pub const RUNS_DIR: &str = "_runs";
+/// The run and finalize leases (SPEC §10).
+pub const LEASES_DIR: &str = "_leases";
 /// A unit's checkpoint, beside its staged parts (SPEC §10).
 pub const CHECKPOINT_FILE: &str = "checkpoint.json";
 /// A staging area's lease: `{prefix}/_staging/{area}/_lease.json`.
@@ -219,6 +221,40 @@ impl Layout {
     /// The marker written and deleted by the destination preflight.
     pub fn preflight_marker(&self, run_id: &str) -> Path {
         self.staging_root(run_id).join("_preflight")
+    }
+
+    /// Every reader table: `{prefix}/tables`.
+    pub fn tables_root(&self) -> Path {
+        self.build([PathPart::from(TABLES_DIR)])
+    }
+
+    /// The object the destination's check of conditional writes creates and deletes.
+    pub fn lease_check_marker(&self, run_id: &str) -> Path {
+        self.staging_root(run_id).join("_lease_check")
+    }
+
+    /// The lease of a (job, snapshot date, shard), held by its run for the run's whole life
+    /// (SPEC §10): `_leases/run/{job}/snapshot_date={date}/shard={I}-of-{N}.json`, `shard=all`
+    /// for an unsharded run.
+    pub fn run_lease(&self, job: &str, snapshot_date: &str, shard: Option<&str>) -> Path {
+        let shard = shard.map_or_else(|| "all".to_owned(), |s| s.replace('/', "-of-"));
+        self.build([
+            PathPart::from(LEASES_DIR),
+            PathPart::from("run"),
+            PathPart::from(job.to_owned()),
+            PathPart::from(format!("snapshot_date={snapshot_date}")),
+            PathPart::from(format!("shard={shard}.json")),
+        ])
+    }
+
+    /// The lease of a date's reader tables, held by the finalize building them (SPEC §10):
+    /// `_leases/finalize/snapshot_date={date}.json`.
+    pub fn finalize_lease(&self, snapshot_date: &str) -> Path {
+        self.build([
+            PathPart::from(LEASES_DIR),
+            PathPart::from("finalize"),
+            PathPart::from(format!("snapshot_date={snapshot_date}.json")),
+        ])
     }
 }
 

@@ -4,9 +4,8 @@
 //! [`LIVE_FOR`] ago, unless it names this host and a process that no longer exists, and a run
 //! marks it released on every exit it controls.
 //!
-//! A lease is advisory: object stores have no portable compare-and-swap, so two runs of the same
-//! job, date and shard started together could both take over a stale area. Schedulers already
-//! keep one run per shard (`concurrencyPolicy: Forbid`, one Airflow task per shard).
+//! Leases are exclusive: every write of one is conditional (`exclusive`), so two runs that read
+//! the same stale lease at once cannot both take it over.
 //!
 //! Knows the lease file's form and how to tell whether its holder lives; knows nothing about
 //! units, checkpoints or the API.
@@ -47,6 +46,14 @@ pub struct Lease {
     /// When the holder let it go, RFC 3339; a released lease is stale.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub released_at: Option<String>,
+    /// Random, new with each take: tells this holder's writes from anyone else's (a write whose
+    /// answer was lost is recognised by it, see `exclusive`).
+    #[serde(default)]
+    pub token: String,
+    /// How many times the lease was written over since it was created (local disks' conditional
+    /// writes, see `exclusive`).
+    #[serde(default)]
+    pub generation: u64,
 }
 
 /// Whether a lease's holder may still be writing, and why not.
@@ -140,6 +147,8 @@ impl Lease {
             acquired_at: timestamp(now),
             renewed_at: timestamp(now),
             released_at: None,
+            token: format!("{:016x}", fastrand::u64(..)),
+            generation: 0,
         }
     }
 
@@ -250,6 +259,8 @@ mod tests {
             acquired_at: renewed.into(),
             renewed_at: renewed.into(),
             released_at: None,
+            token: "t1".into(),
+            generation: 0,
         }
     }
 
@@ -326,13 +337,15 @@ mod tests {
             [
                 "acquired_at",
                 "area",
+                "generation",
                 "holder",
                 "host",
                 "job",
                 "pid",
                 "renewed_at",
                 "shard",
-                "snapshot_date"
+                "snapshot_date",
+                "token"
             ]
         );
         let back: Lease = serde_json::from_value(v).expect("parse");

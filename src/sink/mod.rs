@@ -5,7 +5,10 @@
 //!
 //! The sink knows nothing about HTTP or the API: it receives Arrow batches and a partition key.
 
+#[cfg(feature = "crash-points")]
+pub mod crash;
 pub(crate) mod encode;
+pub mod exclusive;
 pub mod layout;
 pub mod lease;
 pub mod parquet;
@@ -46,6 +49,14 @@ pub enum SinkError {
         path: String,
         #[source]
         source: Cause<::parquet::errors::ParquetError>,
+    },
+    /// The store accepted a write that had to be refused: it ignores conditional writes.
+    #[error(
+        "a second create-if-absent or a wrong-ETag write of {path} was accepted: the store ignores conditional writes"
+    )]
+    NoConditionalWrites {
+        /// The object tried.
+        path: String,
     },
     /// A written file could not be made durable on the local disk (fsync).
     #[error("syncing {path} to disk failed")]
@@ -119,6 +130,14 @@ impl<E> From<E> for Cause<E> {
     }
 }
 
+/// Storage calls retried as a whole by [`retry_io`] in this process.
+static STORAGE_RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many storage calls [`retry_io`] retried in this process so far.
+pub fn storage_retries() -> u64 {
+    STORAGE_RETRIES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Attempts of a storage call: object_store retries requests inside one call, not the call
 /// itself, so a PUT, COPY or DELETE that failed as a whole gets this many tries.
 const IO_ATTEMPTS: usize = 3;
@@ -154,17 +173,22 @@ where
         .sleep(sleeper)
         .when(|e| is_transient(e) && !cancel.is_cancelled())
         .notify(|e, delay| {
+            STORAGE_RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!(delay_ms = delay.as_millis() as u64, error = %e, "Storage call failed, retrying.");
         })
         .await
 }
 
-/// Whether asking again may help: not for a missing object, a bad path, an unsupported call
-/// or a refused credential.
+/// Whether asking again may help: not for a missing object, a bad path, an unsupported call,
+/// a refused credential, or a conditional write refused (the answer stays the same).
 fn is_transient(e: &object_store::Error) -> bool {
     !matches!(
         e,
         object_store::Error::NotFound { .. }
+            | object_store::Error::AlreadyExists { .. }
+            | object_store::Error::Precondition { .. }
+            | object_store::Error::NotModified { .. }
+            | object_store::Error::NotImplemented { .. }
             | object_store::Error::InvalidPath { .. }
             | object_store::Error::NotSupported { .. }
             | object_store::Error::PermissionDenied { .. }
@@ -257,6 +281,44 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("Error performing PUT http://h/b/k - {0}")]
     struct Request(#[source] Transport);
+
+    /// A call retried as a whole is counted once per retry; a refused conditional write is
+    /// not retried (its answer would not change).
+    #[tokio::test(start_paused = true)]
+    async fn whole_call_retries_are_counted() {
+        let before = storage_retries();
+        let mut calls = 0;
+        let r = retry_io(&CancellationToken::new(), || {
+            calls += 1;
+            let fail = calls < 3;
+            async move {
+                if fail {
+                    Err(object_store::Error::Generic {
+                        store: "S3",
+                        source: "500 InternalError".into(),
+                    })
+                } else {
+                    Ok(calls)
+                }
+            }
+        })
+        .await;
+        assert_eq!(r.ok(), Some(3));
+        assert!(storage_retries() - before >= 2);
+        let mut refused = 0;
+        let r: std::result::Result<(), _> = retry_io(&CancellationToken::new(), || {
+            refused += 1;
+            async {
+                Err(object_store::Error::Precondition {
+                    path: "k".into(),
+                    source: "412".into(),
+                })
+            }
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(refused, 1, "a refused conditional write is asked once");
+    }
 
     /// A storage error reads as one sentence: each cause once, the root cause kept, and the
     /// chain ends at the wrapped error.

@@ -31,7 +31,7 @@ pub async fn delete_staging(dest: &store::Destination, root: &Path) -> Result<u6
     };
     let run_dir = std::path::Path::new(dir).join(root.as_ref());
     let removed = tokio::task::spawn_blocking(move || {
-        let removed = remove_tree(&run_dir);
+        let removed = destination_op("delete-tree", &run_dir, || remove_tree(&run_dir));
         if let Some(parent) = run_dir.parent() {
             // Fails harmlessly while another run (a shard) still stages there.
             std::fs::remove_dir(parent).ok();
@@ -46,6 +46,18 @@ pub async fn delete_staging(dest: &store::Destination, root: &Path) -> Result<u6
         tracing::warn!(staging = %root, error = %e, "Could not remove this run's staging directory.");
     }
     Ok(0)
+}
+
+/// An operation on a local destination done outside the store: a crash point of its own in a
+/// test build (`crash-points` feature).
+fn destination_op<T>(op: &str, path: &std::path::Path, f: impl FnOnce() -> T) -> T {
+    #[cfg(feature = "crash-points")]
+    return super::crash::point(op, &path.display().to_string(), f);
+    #[cfg(not(feature = "crash-points"))]
+    {
+        let _ = (op, path);
+        f()
+    }
 }
 
 /// Levels between a run's staging root and the directories that hold its units' directories:
@@ -105,9 +117,11 @@ impl AreaListing {
 
     /// True when it holds objects other than its lease.
     pub fn has_data(&self) -> bool {
-        self.objects
-            .iter()
-            .any(|m| m.location.filename() != Some(LEASE_FILE))
+        self.objects.iter().any(|m| {
+            m.location
+                .filename()
+                .is_some_and(|f| f != LEASE_FILE && !super::exclusive::is_claim(f))
+        })
     }
 }
 
@@ -219,6 +233,71 @@ fn sync_files(files: &[std::path::PathBuf]) -> Result<()> {
         }
     }
     dirs.into_iter().try_for_each(sync)
+}
+
+/// Makes what was published on a local disk durable before a manifest names it (SPEC §4): the
+/// files below `dirs` and the directories that name them. On Linux (glibc) one `syncfs(2)` of
+/// the output's file system does it, whatever the number of files; elsewhere each file and
+/// directory below `dirs` is fsynced. On S3 an object is durable once its upload completed:
+/// nothing to do. Returns whether anything was synced.
+pub async fn make_published_durable(dest: &store::Destination, dirs: &[Path]) -> Result<bool> {
+    let store::Target::Local { dir } = &dest.target else {
+        return Ok(false);
+    };
+    let root = std::path::PathBuf::from(dir);
+    let dirs: Vec<std::path::PathBuf> = dirs.iter().map(|d| root.join(d.as_ref())).collect();
+    let started = std::time::Instant::now();
+    tokio::task::spawn_blocking(move || sync_published(&root, &dirs))
+        .await
+        .unwrap_or_else(|e| {
+            Err(SinkError::Sync {
+                path: dir.clone(),
+                source: std::io::Error::other(e),
+            })
+        })?;
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "Published files synced to disk."
+    );
+    Ok(true)
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn sync_published(root: &std::path::Path, _dirs: &[std::path::PathBuf]) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let fail = |source| SinkError::Sync {
+        path: root.display().to_string(),
+        source,
+    };
+    let f = std::fs::File::open(root).map_err(fail)?;
+    // SAFETY: syncfs only reads the descriptor, which `f` keeps open for the call.
+    let rc = unsafe { libc::syncfs(f.as_raw_fd()) };
+    if rc != 0 {
+        return Err(fail(std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn sync_published(_root: &std::path::Path, dirs: &[std::path::PathBuf]) -> Result<()> {
+    fn walk(d: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&p, files);
+                // A directory's own entry in its parent is synced with the parent.
+                files.push(p.join("."));
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for d in dirs.iter().filter(|d| d.exists()) {
+        walk(d, &mut files);
+        files.push(d.join("."));
+    }
+    sync_files(&files)
 }
 
 #[cfg(test)]

@@ -170,7 +170,7 @@ pub fn open(url: &str) -> Result<Destination, StoreError> {
         source,
     })?;
     Ok(Destination {
-        store: Arc::new(store),
+        store: crash_points(Arc::new(store)),
         prefix: Path::default(),
         display: abs.display().to_string(),
         is_s3: false,
@@ -178,6 +178,14 @@ pub fn open(url: &str) -> Result<Destination, StoreError> {
             dir: abs.display().to_string(),
         },
     })
+}
+
+/// The store, wrapped for crash points in a test build (`crash-points` feature); as it is
+/// otherwise.
+fn crash_points(store: Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore> {
+    #[cfg(feature = "crash-points")]
+    let store = super::crash::wrap(store);
+    store
 }
 
 fn open_s3(url: &str, rest: &str) -> Result<Destination, StoreError> {
@@ -204,7 +212,7 @@ fn open_s3(url: &str, rest: &str) -> Result<Destination, StoreError> {
         source,
     })?;
     Ok(Destination {
-        store: Arc::new(store),
+        store: crash_points(Arc::new(store)),
         prefix,
         display: url.to_owned(),
         is_s3: true,
@@ -257,12 +265,27 @@ pub enum PreflightCause {
         /// The endpoint.
         endpoint: String,
     },
+    /// The S3 server failed (a 5xx answer, such as 500 InternalError or 503 SlowDown) through
+    /// every retry: the server's failure, not a refusal of the request.
+    ServerFailed {
+        /// The bucket.
+        bucket: String,
+        /// The HTTP status, when the message names it.
+        status: Option<u16>,
+        /// S3's error code, when it sent one.
+        code: Option<String>,
+    },
     /// S3 refused for another reason.
     Refused {
         /// The bucket.
         bucket: String,
         /// S3's error code, when it sent one.
         code: Option<String>,
+    },
+    /// The store ignores conditional writes, and the job asks for exclusive leases.
+    NoConditionalWrites {
+        /// The bucket or directory.
+        target: String,
     },
     /// The local directory cannot be written.
     LocalNotWritable {
@@ -300,10 +323,34 @@ impl fmt::Display for PreflightCause {
                 f,
                 "the S3 endpoint {endpoint} of bucket {bucket:?} cannot be reached"
             ),
+            PreflightCause::ServerFailed {
+                bucket,
+                status,
+                code,
+            } => {
+                let what = match (status, code) {
+                    (Some(s), Some(c)) => format!("{s} {c}"),
+                    (Some(s), None) => s.to_string(),
+                    (None, Some(c)) => c.clone(),
+                    (None, None) => "a server error".to_owned(),
+                };
+                write!(
+                    f,
+                    "the S3 server of bucket {bucket:?} kept failing ({what}) through every retry: \
+                     the server failed, it did not refuse the request; try again once it recovers"
+                )
+            }
             PreflightCause::Refused { bucket, code } => match code {
                 Some(code) => write!(f, "bucket {bucket:?} refused the write ({code})"),
                 None => write!(f, "bucket {bucket:?} refused the write"),
             },
+            PreflightCause::NoConditionalWrites { target } => write!(
+                f,
+                "{target} does not honour conditional writes (create-if-absent, If-None-Match / \
+                 If-Match), which exclusive leases need (SPEC §10); use a store that does, or set \
+                 output.exclusive_leases = false in the job and make sure the scheduler never \
+                 starts two runs of one job, date and shard, nor two finalizes of one date"
+            ),
             PreflightCause::LocalNotWritable { dir } => {
                 write!(f, "output directory {dir} is not writable")
             }
@@ -343,6 +390,43 @@ impl Destination {
             })
     }
 
+    /// Checks that leases can be exclusive here (SPEC §10): the store refuses a second
+    /// create-if-absent and, on S3, a write conditional on a wrong ETag. Nothing to check when
+    /// the job opted out (advisory leases).
+    pub async fn preflight_leases(
+        &self,
+        leases: &super::exclusive::Leases,
+        marker: &Path,
+    ) -> Result<(), PreflightError> {
+        if leases.mode() == super::exclusive::Mode::Advisory {
+            return Ok(());
+        }
+        let source = match super::exclusive::conditional_writes_work(leases, marker).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => SinkError::NoConditionalWrites {
+                path: marker.to_string(),
+            },
+            Err(super::exclusive::LeaseError::Store(e)) => e,
+            Err(e) => SinkError::Store {
+                op: "put",
+                path: marker.to_string(),
+                source: super::Cause(object_store::Error::Generic {
+                    store: "lease check",
+                    source: Box::new(e),
+                }),
+            },
+        };
+        let cause = match (&source, &self.target) {
+            (SinkError::NoConditionalWrites { .. }, Target::Local { dir }) => {
+                PreflightCause::NoConditionalWrites {
+                    target: format!("output directory {dir}"),
+                }
+            }
+            _ => self.diagnose(&source),
+        };
+        Err(PreflightError { cause, source })
+    }
+
     /// Names the cause of a failed storage call.
     pub fn diagnose(&self, e: &SinkError) -> PreflightCause {
         let (bucket, endpoint, region) = match &self.target {
@@ -357,6 +441,11 @@ impl Destination {
         };
         let os = match e {
             SinkError::Store { source, .. } => &source.0,
+            SinkError::NoConditionalWrites { .. } => {
+                return PreflightCause::NoConditionalWrites {
+                    target: format!("bucket {bucket:?}"),
+                };
+            }
             SinkError::Encode { .. } | SinkError::Sync { .. } => {
                 return PreflightCause::Refused { bucket, code: None };
             }
@@ -405,6 +494,11 @@ impl Destination {
                 PreflightCause::WrongRegion { bucket, region }
             }
             _ if is_credential_source(&text) => PreflightCause::NoCredentials { bucket },
+            _ if server_failed(code.as_deref(), &text) => PreflightCause::ServerFailed {
+                bucket,
+                status: http_status(&text),
+                code,
+            },
             _ if is_transport_error(os) => PreflightCause::Unreachable {
                 bucket,
                 endpoint: endpoint.unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com")),
@@ -420,6 +514,20 @@ fn s3_error_code(text: &str) -> Option<String> {
     let len = text[start..].find("</Code>")?;
     let code = text[start..start + len].trim();
     (!code.is_empty() && code.len() < 64).then(|| code.to_owned())
+}
+
+/// The HTTP status object_store quotes (`Server returned non-2xx status code: 500 ...`).
+fn http_status(text: &str) -> Option<u16> {
+    let at = text.find("status code: ")? + "status code: ".len();
+    text.get(at..at + 3)?.parse().ok()
+}
+
+/// Whether S3 answered with a server error (5xx, or a code S3 sends with one).
+fn server_failed(code: Option<&str>, text: &str) -> bool {
+    matches!(
+        code,
+        Some("InternalError" | "ServiceUnavailable" | "SlowDown" | "RequestTimeout")
+    ) || http_status(text).is_some_and(|s| (500..600).contains(&s))
 }
 
 /// True when the failing request went to a credential source (EC2/ECS metadata, STS, a token

@@ -12,6 +12,7 @@ mod crash;
 mod leases;
 mod publish;
 mod s3;
+mod writers;
 
 use crate::util::*;
 use postpress_sim::{Dataset as SimDataset, Provider as SimProvider, expected_keys};

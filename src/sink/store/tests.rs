@@ -70,3 +70,48 @@ fn causes_name_the_bucket() {
         "bucket \"pp-bucket\" does not exist (NoSuchBucket)"
     );
 }
+
+/// A server error that outlived every retry is named as the server's failure, with what the
+/// server said, never as the bucket refusing the write; a 4xx code stays a refusal.
+#[test]
+fn server_errors_are_the_servers_failure() {
+    let d = open("s3://pp-bucket/pp").expect("opens");
+    let failed = |text: &str| SinkError::Store {
+        op: "put",
+        path: "pp/_staging/r1/_preflight".into(),
+        source: super::super::Cause(object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(std::io::Error::other(text.to_owned())),
+        }),
+    };
+    let e500 = failed(
+        "Error after 5 retries: Server returned non-2xx status code: 500 Internal Server Error: \
+         <Error><Code>InternalError</Code><Message>We encountered an internal error</Message></Error>",
+    );
+    let cause = d.diagnose(&e500);
+    assert_eq!(
+        cause,
+        PreflightCause::ServerFailed {
+            bucket: "pp-bucket".into(),
+            status: Some(500),
+            code: Some("InternalError".into()),
+        }
+    );
+    let text = cause.to_string();
+    assert!(text.contains("500 InternalError"), "{text}");
+    assert!(!text.contains("refused"), "{text}");
+    let slow = d.diagnose(&failed(
+        "Server returned error response: <Error><Code>SlowDown</Code></Error>",
+    ));
+    assert!(
+        matches!(&slow, PreflightCause::ServerFailed { code: Some(c), .. } if c == "SlowDown"),
+        "{slow:?}"
+    );
+    let refused = d.diagnose(&failed(
+        "Server returned non-2xx status code: 400 Bad Request: <Error><Code>InvalidRequest</Code></Error>",
+    ));
+    assert!(
+        matches!(refused, PreflightCause::Refused { .. }),
+        "{refused:?}"
+    );
+}
