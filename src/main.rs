@@ -118,6 +118,7 @@ fn validate(path: &std::path::Path, shard: Option<&str>) -> ExitCode {
         job.output.row_group_rows,
         job.output.checkpoint_rows
     );
+    println!("  retention: {}", job.retention);
     println!(
         "  {} accounts, {} units{}:",
         job.accounts.len(),
