@@ -4,6 +4,8 @@ mod util;
 
 mod breakers;
 mod cli;
+mod lifecycle_suppress;
+mod lifecycle_util;
 mod ops;
 mod regression;
 mod report_files;

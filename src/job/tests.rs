@@ -345,7 +345,10 @@ fn retention_limits() {
         );
     }
     let e = err(&format!("{MIN}[retention]\nsnapshots_days = \"90d\"\n"));
-    assert!(e.contains("snapshots_days") && e.contains("expected i64"), "{e}");
+    assert!(
+        e.contains("snapshots_days") && e.contains("expected i64"),
+        "{e}"
+    );
     let e = err(&format!("{MIN}[retention]\ndays = 3\n"));
     assert!(e.contains("unknown field `days`"), "{e}");
 }
