@@ -4,6 +4,7 @@ mod util;
 
 mod breakers;
 mod cli;
+mod lifecycle_erase;
 mod lifecycle_suppress;
 mod lifecycle_util;
 mod ops;

@@ -112,20 +112,28 @@ pub enum KeysError {
     },
 }
 
-/// The hashes of the keys given, de-duplicated and sorted: from `--key` flags or a keys file
-/// (exactly one of them).
-pub fn read_keys(flags: &[String], file: Option<&Path>) -> Result<Vec<KeyHash>, KeysError> {
-    let mut hashes = match (flags.is_empty(), file) {
+/// The keys given, de-duplicated: from `--key` flags or a keys file (exactly one of them).
+/// They stay in memory; only [`KeyHash`]es of them are ever written or shown.
+pub fn read_keys(flags: &[String], file: Option<&Path>) -> Result<Vec<String>, KeysError> {
+    let mut keys = match (flags.is_empty(), file) {
         (false, None) => from_flags(flags)?,
         (true, Some(path)) => from_file(path)?,
         _ => return Err(KeysError::Source),
     };
-    hashes.sort_unstable();
-    hashes.dedup();
-    Ok(hashes)
+    keys.sort_unstable();
+    keys.dedup();
+    Ok(keys)
 }
 
-fn from_flags(flags: &[String]) -> Result<Vec<KeyHash>, KeysError> {
+/// The hashes of `keys`, sorted and unique.
+pub fn hashes(keys: &[String]) -> Vec<KeyHash> {
+    let mut h: Vec<KeyHash> = keys.iter().map(|k| KeyHash::of(k)).collect();
+    h.sort_unstable();
+    h.dedup();
+    h
+}
+
+fn from_flags(flags: &[String]) -> Result<Vec<String>, KeysError> {
     flags
         .iter()
         .enumerate()
@@ -134,7 +142,7 @@ fn from_flags(flags: &[String]) -> Result<Vec<KeyHash>, KeysError> {
             match key.len() {
                 0 => Err(KeysError::EmptyFlag { index }),
                 n if n > MAX_KEY_BYTES => Err(KeysError::LongFlag { index, bytes: n }),
-                _ => Ok(KeyHash::of(key)),
+                _ => Ok(key.clone()),
             }
         })
         .collect()
@@ -142,12 +150,12 @@ fn from_flags(flags: &[String]) -> Result<Vec<KeyHash>, KeysError> {
 
 /// One key per line, trimmed of surrounding whitespace (CR included); blank lines and lines
 /// starting with `#` are skipped. A key is taken as it is, with no escapes.
-fn from_file(path: &Path) -> Result<Vec<KeyHash>, KeysError> {
+fn from_file(path: &Path) -> Result<Vec<String>, KeysError> {
     let bytes = std::fs::read(path).map_err(|source| KeysError::Read {
         path: path.to_owned(),
         source,
     })?;
-    let mut hashes = Vec::new();
+    let mut keys = Vec::new();
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
         let line_no = i + 1;
         let text = std::str::from_utf8(line).map_err(|_| KeysError::NotText {
@@ -165,14 +173,14 @@ fn from_file(path: &Path) -> Result<Vec<KeyHash>, KeysError> {
                 bytes: key.len(),
             });
         }
-        hashes.push(KeyHash::of(key));
+        keys.push(key.to_owned());
     }
-    if hashes.is_empty() {
+    if keys.is_empty() {
         return Err(KeysError::NoKey {
             path: path.to_owned(),
         });
     }
-    Ok(hashes)
+    Ok(keys)
 }
 
 #[cfg(test)]
@@ -205,9 +213,8 @@ mod tests {
         )
         .unwrap();
         let got = read_keys(&[], Some(&path)).unwrap();
-        let mut want = vec![KeyHash::of("ACoAAx1"), KeyHash::of("zé")];
-        want.sort();
-        assert_eq!(got, want);
+        assert_eq!(got, ["ACoAAx1", "zé"]);
+        assert_eq!(hashes(&got).len(), 2);
 
         let long = "k".repeat(257);
         std::fs::write(&path, format!("ok\n{long}\n")).unwrap();

@@ -6,8 +6,16 @@
 //! API, nor reach into `run`'s or `finalize`'s internals: it knows the layouts of SPEC §4 and §9
 //! and the manifests' recorded times, nothing more.
 
+pub mod erase;
+mod error;
 pub mod keys;
+pub mod lease;
+pub mod plan;
+pub mod prune;
+pub mod rewrite;
+pub mod scan;
 pub mod suppressed;
 
-pub use keys::{KeyHash, KeysError, read_keys};
+pub use error::LifecycleError;
+pub use keys::{KeyHash, KeysError, hashes, read_keys};
 pub use suppressed::{SuppressedError, SuppressedSet};
