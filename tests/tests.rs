@@ -5,6 +5,7 @@ mod util;
 mod breakers;
 mod cli;
 mod lifecycle_erase;
+mod lifecycle_prune;
 mod lifecycle_suppress;
 mod lifecycle_util;
 mod ops;
