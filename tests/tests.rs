@@ -6,6 +6,7 @@ mod breakers;
 mod cli;
 mod lifecycle_erase;
 mod lifecycle_prune;
+mod lifecycle_s3;
 mod lifecycle_suppress;
 mod lifecycle_util;
 mod ops;
