@@ -177,3 +177,109 @@ pub fn units_must_stay(
         has("tables/account_daily") && units.iter().all(|u| has(&format!("tables/{u}")));
     (!tables_there).then_some("its reader tables are missing")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::num::NonZeroU32;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn meta(p: &str) -> ObjectMeta {
+        ObjectMeta {
+            location: Path::from(p),
+            last_modified: Utc::now(),
+            size: 10,
+            e_tag: None,
+            version: None,
+        }
+    }
+
+    /// `N` days back from `D`: `D - N` is kept, the day before is past; 0 keeps forever.
+    #[test]
+    fn limits_count_back_from_the_date() {
+        let r = Retention {
+            units_days: NonZeroU32::new(2),
+            snapshots_days: None,
+            changes_days: NonZeroU32::new(1),
+        };
+        let date = d("2026-12-10");
+        assert!(!past(&r, date, Limit::Units, d("2026-12-08")));
+        assert!(past(&r, date, Limit::Units, d("2026-12-07")));
+        assert!(!past(&r, date, Limit::Snapshots, d("2000-01-01")));
+        assert!(past(&r, date, Limit::Changes, d("2026-12-08")));
+    }
+
+    /// Objects of the layouts are sorted by table and date; anything else is foreign.
+    #[test]
+    fn objects_sort_into_layouts() {
+        let mut inv = Inventory::default();
+        for p in [
+            "out/followers/provider=linkedin/snapshot_date=2026-12-01/account_id=a/part-00000.parquet",
+            "out/followers/provider=linkedin/snapshot_date=2026-12-01/notes.txt",
+            "out/followers/provider=myspace/snapshot_date=2026-12-01/account_id=a/part-00000.parquet",
+        ] {
+            classify(&mut inv, 2, "followers", meta(p));
+        }
+        for p in [
+            "out/tables/follower_changes/provider=instagram/snapshot_date=2026-12-01/part-00000.parquet",
+            "out/tables/account_daily/snapshot_date=2026-12-01/part-00000.parquet",
+            "out/tables/other/snapshot_date=2026-12-01/part-00000.parquet",
+        ] {
+            classify(&mut inv, 2, "tables", meta(p));
+        }
+        let keys: Vec<_> = inv.partitions.keys().cloned().collect();
+        assert_eq!(
+            keys,
+            [
+                ("followers".to_owned(), d("2026-12-01")),
+                ("tables/account_daily".to_owned(), d("2026-12-01")),
+                ("tables/follower_changes".to_owned(), d("2026-12-01")),
+            ]
+        );
+        assert_eq!(inv.foreign.len(), 3);
+    }
+
+    /// Units wait for tables built after the last run and still there, unless those tables
+    /// are past their own limit.
+    #[test]
+    fn units_wait_for_fresh_tables() {
+        let r = Retention {
+            units_days: NonZeroU32::new(1),
+            snapshots_days: NonZeroU32::new(5),
+            changes_days: None,
+        };
+        let (date, x) = (d("2026-12-10"), d("2026-12-07"));
+        let mut inv = Inventory::default();
+        inv.partitions
+            .insert(("followers".into(), x), Partition::default());
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let mut m = DateManifests {
+            runs: vec![t("2026-12-07T02:00:00Z")],
+            finalizes: vec![t("2026-12-07T01:00:00Z")],
+        };
+        let why = |inv: &Inventory, m: &DateManifests| units_must_stay(inv, Some(m), &r, date, x);
+        assert_eq!(
+            why(&inv, &m),
+            Some("its reader tables are older than its last run")
+        );
+        m.finalizes.push(t("2026-12-07T03:00:00Z"));
+        assert_eq!(why(&inv, &m), Some("its reader tables are missing"));
+        for table in ["tables/followers", "tables/account_daily"] {
+            inv.partitions
+                .insert((table.into(), x), Partition::default());
+        }
+        assert_eq!(why(&inv, &m), None);
+        assert_eq!(
+            units_must_stay(&inv, None, &r, date, x),
+            Some("no manifest records its reader tables")
+        );
+        assert_eq!(
+            units_must_stay(&inv, None, &r, date, d("2026-12-01")),
+            None,
+            "tables past snapshots_days do not hold units back"
+        );
+    }
+}

@@ -154,7 +154,12 @@ pub async fn prune(job: &Job, opts: &PruneOptions) -> Result<PruneReport, Lifecy
             plan::classify(&mut inv, depth, root, meta);
         }
     }
+    tracing::debug!(
+        partitions = inv.partitions.len(),
+        "Listed the unit and table trees."
+    );
     let manifests = date_manifests(store, &layout).await?;
+    tracing::debug!(dates = manifests.len(), "Read the manifests' finish times.");
     let retention = &job.retention;
     let mut doomed: Vec<(String, NaiveDate)> = Vec::new();
     let mut kept_units = Vec::new();
@@ -217,10 +222,13 @@ pub async fn prune(job: &Job, opts: &PruneOptions) -> Result<PruneReport, Lifecy
     }
     report.objects = paths.len() as u64;
     report.bytes += report.deleted.iter().map(|d| d.bytes).sum::<u64>();
+    tracing::debug!(objects = paths.len(), "Deleting.");
     if !opts.dry_run {
         delete_all(store, &paths).await?;
+        tracing::debug!("Deleted.");
         if let store::Target::Local { dir } = &dest.target {
             remove_empty_dirs(dir, &paths);
+            tracing::debug!("Removed the directories left empty.");
         }
         report.finished_at = now();
         let record = layout.lifecycle_record("prune", &opts.id);

@@ -143,3 +143,110 @@ pub fn footer(file: &Bytes) -> Result<Arc<ParquetMetaData>, ParquetError> {
         .metadata()
         .clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{ArrayRef, Int64Array, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::file::properties::WriterProperties;
+    use parquet::schema::types::ColumnPath;
+
+    /// Two row groups of (id, run_id, position) written as our writers do: zstd, a dictionary
+    /// on the constant column, delta-encoded positions, footer metadata.
+    fn original() -> Bytes {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("run_id", DataType::Utf8, false),
+            Field::new("position", DataType::Int64, false),
+        ]));
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap()))
+            .set_dictionary_enabled(false)
+            .set_column_dictionary_enabled(ColumnPath::from("run_id"), true)
+            .set_column_compression(ColumnPath::from("run_id"), Compression::UNCOMPRESSED)
+            .set_column_encoding(ColumnPath::from("position"), Encoding::DELTA_BINARY_PACKED)
+            .set_max_row_group_row_count(Some(3))
+            .set_key_value_metadata(Some(vec![KeyValue::new(
+                "dataset".into(),
+                "followers".to_owned(),
+            )]))
+            .set_created_by("postpress-etl 0.0.1".into())
+            .build();
+        let mut w = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props)).unwrap();
+        let ids = ["a", "x", "b", "c", "x", "d"];
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(ids.to_vec())),
+            Arc::new(StringArray::from(vec!["r1"; 6])),
+            Arc::new(Int64Array::from_iter_values(0..6)),
+        ];
+        w.write(&RecordBatch::try_new(schema, cols).unwrap())
+            .unwrap();
+        Bytes::from(w.into_inner().unwrap())
+    }
+
+    /// The rows of the key go, everything else stays: rows in order, row groups one for one,
+    /// codecs, dictionary, encoding, created_by and the footer's pairs.
+    #[test]
+    fn rewrite_keeps_the_file_as_it_was() {
+        let file = original();
+        let keys = EraseKeys::new(["x".to_owned()]);
+        let (new, removed) = without_keys(file.clone(), &keys).unwrap();
+        assert_eq!(removed, 2);
+        let new = Bytes::from(new);
+        let (a, b) = (footer(&file).unwrap(), footer(&new).unwrap());
+        assert_eq!(b.num_row_groups(), 2);
+        assert_eq!(b.row_group(0).num_rows(), 2);
+        assert_eq!(b.row_group(1).num_rows(), 2);
+        assert_eq!(
+            a.file_metadata().created_by(),
+            b.file_metadata().created_by()
+        );
+        let pairs = |m: &ParquetMetaData| {
+            let mut kv: Vec<(String, Option<String>)> = m
+                .file_metadata()
+                .key_value_metadata()
+                .unwrap()
+                .iter()
+                .map(|k| (k.key.clone(), k.value.clone()))
+                .collect();
+            kv.sort();
+            kv
+        };
+        assert_eq!(pairs(&a), pairs(&b));
+        for c in 0..3 {
+            let (x, y) = (a.row_group(0).column(c), b.row_group(0).column(c));
+            assert_eq!(x.compression(), y.compression(), "column {c}");
+            assert_eq!(
+                x.dictionary_page_offset().is_some(),
+                y.dictionary_page_offset().is_some()
+            );
+            assert_eq!(
+                x.encodings().collect::<Vec<_>>(),
+                y.encodings().collect::<Vec<_>>(),
+                "column {c}"
+            );
+        }
+        let rows: Vec<(String, i64)> = ParquetRecordBatchReaderBuilder::try_new(new)
+            .unwrap()
+            .build()
+            .unwrap()
+            .flat_map(|b| {
+                let b = b.unwrap();
+                let ids = b.column(0).as_string::<i32>().clone();
+                let pos = b
+                    .column(2)
+                    .as_primitive::<arrow_array::types::Int64Type>()
+                    .clone();
+                (0..b.num_rows())
+                    .map(|i| (ids.value(i).to_owned(), pos.value(i)))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let want: Vec<(String, i64)> = [("a", 0), ("b", 2), ("c", 3), ("d", 5)]
+            .map(|(k, p)| (k.to_owned(), p))
+            .into();
+        assert_eq!(rows, want);
+    }
+}

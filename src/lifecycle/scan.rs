@@ -23,6 +23,10 @@ use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader, RowGroupMe
 use super::error::LifecycleError;
 use crate::sink::layout::{Layout, TABLES_DIR};
 
+/// Bytes read from a file's end in one request, hoping for the whole footer (a second request
+/// fetches the rest when it is longer).
+const FOOTER_GUESS: usize = 8 << 10;
+
 /// The key columns of the datasets (SPEC §9): a file holding `member_id` is a following list's.
 const KEY_COLUMNS: [&str; 2] = ["member_id", "id"];
 
@@ -262,7 +266,8 @@ impl AsyncFileReader for CountingReader {
             let size = self.size;
             let metadata = ParquetMetaDataReader::new()
                 .with_arrow_reader_options(options)
-                .with_prefetch_hint(Some(64 << 10))
+                // Our footers are a few KiB: a larger guess would read more than the key column.
+                .with_prefetch_hint(Some(FOOTER_GUESS))
                 .load_and_finish(self, size)
                 .await?;
             Ok(Arc::new(metadata))
