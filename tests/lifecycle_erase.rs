@@ -265,7 +265,14 @@ fn layout_of_bytes(bytes: &[u8]) -> Vec<String> {
     out
 }
 
-/// SIGKILL during an erase of many files, then the same erase again: every file stays
+/// The inode of a file: a replaced file gets a new one.
+fn inode(p: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).map(|m| m.ino()).ok()
+}
+
+/// SIGKILL during an erase of many files, once its first file was replaced (the suppressed
+/// list is there already), then the same erase again: every file stays
 /// readable Parquet, no row is duplicated or lost besides the erased ones, and the keys are in
 /// no log line, record or file name.
 #[test]
@@ -280,6 +287,14 @@ fn erase_killed_midway_is_finished_by_a_rerun() {
     let holding = rows_holding(&before, &keys);
     assert!(holding.len() >= 40, "{} files hold them", holding.len());
     let keys_file = t.write("keys.txt", &format!("{}\n{}\n", keys[0], keys[1]));
+    let watched: Vec<(PathBuf, Option<u64>)> = holding
+        .keys()
+        .map(|f| {
+            let p = out.join(f);
+            let ino = inode(&p);
+            (p, ino)
+        })
+        .collect();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_postpress-etl"))
         .args(["erase", job.to_str().expect("utf-8"), "--keys-file"])
         .arg(&keys_file)
@@ -289,17 +304,31 @@ fn erase_killed_midway_is_finished_by_a_rerun() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn erase");
-    // The suppressed list is written before any data file: kill once it is there.
-    let list = out.join("_lifecycle/suppressed");
+    // Kill as soon as the first file holding them has been replaced (a new inode).
     assert!(wait_until(std::time::Duration::from_secs(60), || {
-        files_below(&list)
-            .iter()
-            .any(|p| p.extension().is_some_and(|e| e == "txt"))
+        watched.iter().any(|(p, ino)| inode(p) != *ino)
     }));
     child.kill().expect("SIGKILL");
     let killed = child.wait_with_output().expect("wait");
+    // The suppressed list was written before any data file.
+    let lists = files_below(&out.join("_lifecycle/suppressed"));
+    assert!(
+        lists
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "txt"))
+    );
     let half = all_rows(&out); // every file reads as whole Parquet
     let expected = without(&before, &keys);
+    let rewritten = half
+        .iter()
+        .filter(|(f, r)| Some(*r) == expected.get(*f) && before[*f] != **r)
+        .count();
+    assert!(rewritten >= 1, "killed once rewrites had begun");
+    eprintln!(
+        "erase killed with {rewritten} of {} files rewritten ({:?})",
+        holding.len(),
+        killed.status
+    );
     for (file, rows) in &half {
         let original = &before[file];
         assert!(
