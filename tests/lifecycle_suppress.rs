@@ -119,3 +119,69 @@ fn a_suppressed_person_is_dropped_before_staging() {
     // Nothing of them in staging either (the run cleaned it), nor in any log line.
     assert!(!o.stderr.contains(&keys[0]) && !o.stderr.contains(&keys[1]));
 }
+
+/// A unit that checkpoints, fails (a 404 at page 250) and is resumed, with three suppressed
+/// people in its list (two before its checkpoint, one after): the checkpoint counts the dropped
+/// rows, its position is the rows plus them; the resumed unit publishes every other row at its
+/// served position, counts all three as suppressed and the rest as records.
+#[test]
+fn suppressed_rows_across_a_checkpoint_and_a_resume() {
+    use crate::resume::{BIG, EVERY, N, checkpoints, job, manifest_of, scenario, unit_entry};
+    use postpress_sim::{Provider, expected_keys};
+    let t = TestDir::new();
+    let fault = "[[accounts.faults]]\ndataset = \"followers\"\npage = 250\nfault = \"errors/resource_not_found\"\ntimes = 1\n";
+    let sim = Sim::with_scenario(&t, &scenario(fault), &[]);
+    let job = job(&t, &sim, &[BIG], EVERY);
+    let truth = expected_keys(SEED, Provider::Linkedin, Dataset::Followers, BIG, N, 0.0, 0);
+    let hidden = [5usize, 15_000, 30_000];
+    let keys: Vec<String> = hidden.iter().map(|&i| truth[i].clone()).collect();
+    write_suppressed(&t.out(), "test", &keys);
+
+    run_job(&job, &[]).expect_code(3, &t.out());
+    let first = manifests(&t.out()).pop().expect("manifest");
+    let r1 = first["run_id"].as_str().expect("run_id").to_owned();
+    let left = checkpoints(&t.out());
+    assert_eq!(left.len(), 1, "{}", tree(&t.out()));
+    let cp = &left[0].1;
+    let (rows, position, suppressed) = (
+        cp["rows"].as_u64().expect("rows"),
+        cp["position"].as_u64().expect("position"),
+        cp["suppressed"].as_u64().expect("suppressed"),
+    );
+    assert_eq!(suppressed, 2, "{cp}");
+    assert_eq!(position, rows + suppressed, "{cp}");
+    assert!((15_001..30_000).contains(&position), "{cp}");
+
+    run_job(&job, &[]).expect_code(0, &t.out());
+    let last = manifests(&t.out())
+        .into_iter()
+        .find(|m| m["run_id"] != r1.as_str())
+        .expect("the rerun's manifest");
+    let unit = unit_entry(
+        &manifest_of(&t.out(), last["run_id"].as_str().expect("id")),
+        BIG,
+    );
+    assert_eq!(unit["resumed_from"], r1.as_str());
+    assert_eq!(unit["suppressed"], 3);
+    assert_eq!(unit["records"], N - 3);
+    let rows = read_unit(&t.out(), "followers", "linkedin", BIG);
+    let got: Vec<(i64, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["position"].as_i64().expect("position"),
+                r["id"].as_str().expect("id"),
+            )
+        })
+        .collect();
+    let want: Vec<(i64, &str)> = truth
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !hidden.contains(i))
+        .map(|(i, k)| (i as i64, k.as_str()))
+        .collect();
+    assert!(
+        got == want,
+        "positions and keys differ from the list minus the suppressed"
+    );
+}
