@@ -174,6 +174,7 @@ pub async fn erase(job: &Job, opts: &EraseOptions) -> Result<EraseReport, Lifecy
         files: Vec::new(),
         rows_removed: 0,
     };
+    let keys = Arc::new(opts.keys.clone());
     let mut discarded = Vec::new();
     for (c, s) in scanned.iter().filter(|(_, s)| s.matches > 0) {
         let path = c.meta.location.to_string();
@@ -181,7 +182,7 @@ pub async fn erase(job: &Job, opts: &EraseOptions) -> Result<EraseReport, Lifecy
             Place::Unit | Place::Table => {
                 let removed = match opts.dry_run {
                     true => s.matches,
-                    false => replace(&dest, &c.meta, &opts.keys).await?,
+                    false => replace(&dest, &c.meta, &keys).await?,
                 };
                 info!(path = %path, rows_removed = removed, "File rewritten without the erased rows.");
                 report.files.push(FileChange {
@@ -241,15 +242,19 @@ pub async fn erase(job: &Job, opts: &EraseOptions) -> Result<EraseReport, Lifecy
 async fn replace(
     dest: &store::Destination,
     meta: &object_store::ObjectMeta,
-    keys: &EraseKeys,
+    keys: &Arc<EraseKeys>,
 ) -> Result<u64, LifecycleError> {
     let path = &meta.location;
     let store: &Arc<dyn ObjectStore> = &dest.store;
     let bytes = async { store.get(path).await?.bytes().await }
         .await
         .map_err(LifecycleError::store("get", path))?;
-    let (new, removed) =
-        rewrite::without_keys(bytes, keys).map_err(|source| LifecycleError::Rewrite {
+    // Decoding and encoding a whole file is CPU work: off the async workers.
+    let keys = keys.clone();
+    let (new, removed) = tokio::task::spawn_blocking(move || rewrite::without_keys(bytes, &keys))
+        .await
+        .unwrap_or_else(|e| Err(parquet::errors::ParquetError::External(Box::new(e))))
+        .map_err(|source| LifecycleError::Rewrite {
             path: path.to_string(),
             source,
         })?;

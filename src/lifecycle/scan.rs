@@ -31,6 +31,7 @@ const FOOTER_GUESS: usize = 8 << 10;
 const KEY_COLUMNS: [&str; 2] = ["member_id", "id"];
 
 /// The keys being erased, in memory only: never logged, never written. `Debug` shows a count.
+#[derive(Clone)]
 pub struct EraseKeys {
     keys: HashSet<String>,
 }
