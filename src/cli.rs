@@ -51,6 +51,17 @@ pub enum Command {
         after_help = "Example:\n  postpress-etl views job.toml > views.sql && duckdb -init views.sql"
     )]
     Views(ViewsArgs),
+    /// Delete what the job's [retention] says is too old (SPEC §12); needs no API key.
+    #[command(
+        after_help = "Example:\n  postpress-etl prune job.toml --snapshot-date 2026-11-26 --dry-run"
+    )]
+    Prune(PruneArgs),
+    /// Remove every row of the given people from the whole output and keep them out of later
+    /// runs (SPEC §12); needs no API key.
+    #[command(
+        after_help = "Example:\n  postpress-etl erase job.toml --keys-file /var/run/secrets/erase/keys.txt"
+    )]
+    Erase(EraseArgs),
 }
 
 /// `views` flags.
@@ -61,6 +72,53 @@ pub struct ViewsArgs {
     /// Output to read, overriding output.url: a path, file:///abs/path or s3://bucket/prefix.
     #[arg(long)]
     pub output: Option<String>,
+}
+
+/// `prune` flags.
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// The job file (TOML): its [retention] and output.
+    pub job: PathBuf,
+    /// The date the limits count back from, YYYY-MM-DD (Airflow: {{ ds }}); default: today in UTC.
+    #[arg(long)]
+    pub snapshot_date: Option<String>,
+    /// Destination, overriding output.url: a path, file:///abs/path or s3://bucket/prefix.
+    #[arg(long)]
+    pub output: Option<String>,
+    /// Print per table and date the objects and bytes that would go; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait for runs, finalizes and other lifecycle commands of the output.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub wait: String,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `erase` flags. Keys come from `--key` or `--keys-file` (a mounted Secret), never both.
+#[derive(Debug, clap::Args)]
+pub struct EraseArgs {
+    /// The job file (TOML): its output.
+    pub job: PathBuf,
+    /// A follower's `id` or a followed member's `member_id`; repeatable.
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// A file of keys, one per line (blank lines and lines starting with # skipped).
+    #[arg(long, value_name = "FILE")]
+    pub keys_file: Option<PathBuf>,
+    /// Destination, overriding output.url: a path, file:///abs/path or s3://bucket/prefix.
+    #[arg(long)]
+    pub output: Option<String>,
+    /// Print the files and row counts that would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait for runs, finalizes and other lifecycle commands of the output.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub wait: String,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// `finalize` flags.

@@ -10,6 +10,7 @@ pub mod api;
 pub mod cli;
 pub mod finalize;
 pub mod job;
+pub mod lifecycle;
 pub mod manifest;
 pub mod model;
 pub mod progress;

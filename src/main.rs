@@ -3,7 +3,9 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use postpress_etl::cli::{self, Cli, Command, FinalizeArgs, LogFormat, RunArgs};
+use postpress_etl::cli::{
+    self, Cli, Command, EraseArgs, FinalizeArgs, LogFormat, PruneArgs, RunArgs,
+};
 use postpress_etl::finalize::{self, FinalizeOptions};
 use postpress_etl::job::{Job, LoadOptions};
 use postpress_etl::model::SnapshotDate;
@@ -38,6 +40,8 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(e.exit(), &anyhow::Error::new(e)),
         },
+        Command::Erase(args) => erase_command(args),
+        Command::Prune(args) => prune_command(args),
     }
 }
 
@@ -126,6 +130,7 @@ fn validate(path: &std::path::Path, shard: Option<&str>) -> ExitCode {
         job.output.row_group_rows,
         job.output.checkpoint_rows
     );
+    println!("  retention: {}", job.retention);
     println!(
         "  {} accounts, {} units{}:",
         job.accounts.len(),
@@ -360,4 +365,98 @@ fn spawn_signal_handler(stop: Stop, files: ReportFiles, facts: RunFacts) {
         write_run_files(&files, &facts, &Outcome::Abandoned { signal: first });
         std::process::exit(code);
     });
+}
+
+/// A runtime for the commands that only read and write the output.
+fn runtime() -> Result<tokio::runtime::Runtime, anyhow::Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// `erase` (SPEC §12): keys refused or a bad flag exit 2 having changed nothing; a destination
+/// error exits 1. No key is ever printed.
+fn erase_command(args: EraseArgs) -> ExitCode {
+    use postpress_etl::lifecycle::{erase, lease, read_keys, scan::EraseKeys};
+    let keys = match read_keys(&args.keys, args.keys_file.as_deref()) {
+        Ok(k) => k,
+        Err(e) => return fail(Exit::Usage, &anyhow::Error::new(e)),
+    };
+    let wait = match lease::parse_wait(&args.wait) {
+        Ok(w) => w,
+        Err(e) => return fail(Exit::Usage, &anyhow::Error::new(e)),
+    };
+    let job = match Job::load(
+        &args.job,
+        &LoadOptions::from_env(args.output.clone(), false),
+    ) {
+        Ok(j) => j,
+        Err(e) => return fail(Exit::Usage, &anyhow::Error::new(e)),
+    };
+    init_tracing(args.log_format);
+    let opts = erase::EraseOptions {
+        hashes: postpress_etl::lifecycle::hashes(&keys),
+        keys: EraseKeys::new(keys),
+        dry_run: args.dry_run,
+        wait,
+        id: run::new_run_id(),
+    };
+    let outcome = runtime().and_then(|rt| {
+        rt.block_on(erase::erase(&job, &opts))
+            .map_err(anyhow::Error::new)
+    });
+    match outcome {
+        Ok(report) => {
+            print!("{}", report.summary());
+            Exit::Done.into()
+        }
+        Err(e) => fail(Exit::Fatal, &e),
+    }
+}
+
+/// `prune` (SPEC §12): exit 0 done, 1 destination error, 2 job or flag error.
+fn prune_command(args: PruneArgs) -> ExitCode {
+    use postpress_etl::lifecycle::{lease, prune};
+    let date = match args.snapshot_date.as_deref() {
+        None => run::today_utc(),
+        Some(s) => match s.parse::<SnapshotDate>() {
+            Ok(d) => d.date(),
+            Err(()) => {
+                let e = anyhow::anyhow!(
+                    "--snapshot-date {s:?} is not allowed; use a real date as YYYY-MM-DD"
+                );
+                return fail(Exit::Usage, &e);
+            }
+        },
+    };
+    let wait = match lease::parse_wait(&args.wait) {
+        Ok(w) => w,
+        Err(e) => return fail(Exit::Usage, &anyhow::Error::new(e)),
+    };
+    let job = match Job::load(
+        &args.job,
+        &LoadOptions::from_env(args.output.clone(), false),
+    ) {
+        Ok(j) => j,
+        Err(e) => return fail(Exit::Usage, &anyhow::Error::new(e)),
+    };
+    init_tracing(args.log_format);
+    let opts = prune::PruneOptions {
+        date,
+        dry_run: args.dry_run,
+        wait,
+        id: run::new_run_id(),
+    };
+    let outcome = runtime().and_then(|rt| {
+        rt.block_on(prune::prune(&job, &opts))
+            .map_err(anyhow::Error::new)
+    });
+    match outcome {
+        Ok(report) => {
+            print!("{}", report.summary());
+            Exit::Done.into()
+        }
+        Err(e) => fail(Exit::Fatal, &e),
+    }
 }

@@ -164,6 +164,12 @@ fn accounts_csv_is_read_and_checked() {
     o.expect_code(0, t.path());
     assert!(o.stdout.contains("2 accounts, 3 units"), "{}", o.stdout);
     assert!(
+        o.stdout
+            .contains("retention: units forever, snapshots forever, changes forever"),
+        "{}",
+        o.stdout
+    );
+    assert!(
         o.stdout.contains("acc_a") && o.stdout.contains("limit 50"),
         "{}",
         o.stdout

@@ -208,7 +208,7 @@ impl Moto {
     }
 
     /// As [`Moto::start`], with the server's request log (one line per request) written to `log`.
-    fn start_logged(envs: &[(&str, &str)], log: Option<&Path>) -> Moto {
+    pub(crate) fn start_logged(envs: &[(&str, &str)], log: Option<&Path>) -> Moto {
         let bin = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/moto_server");
         assert!(
             Path::new(bin).exists(),

@@ -11,6 +11,7 @@ use super::diff::{ChangeKind, KeyIndex, change_rows, key_column};
 use super::discover::{Previous, UnitKey};
 use super::read::{Expect, UnitData};
 use super::{DateCtx, FinalizeError, StagedTable};
+use crate::lifecycle::SuppressedSet;
 use crate::model::{Dataset, Provider, SnapshotDate};
 use crate::schema::Variant;
 use crate::schema::tables::{changes_schema, snapshot_schema};
@@ -108,6 +109,7 @@ async fn load(
     provider: Provider,
     plan: AccountPlan,
     day: String,
+    suppressed: SuppressedSet,
 ) -> Result<Loaded, FinalizeError> {
     fn expect<'a>(
         variant: &'a Variant,
@@ -115,6 +117,7 @@ async fn load(
         provider: Provider,
         date: &'a str,
         finalizing: &'a str,
+        suppressed: &'a SuppressedSet,
     ) -> Expect<'a> {
         Expect {
             variant,
@@ -122,14 +125,15 @@ async fn load(
             provider,
             snapshot_date: date,
             finalizing,
+            suppressed,
         }
     }
-    let today_expect = expect(&variant, &plan, provider, &day, &day);
+    let today_expect = expect(&variant, &plan, provider, &day, &day, &suppressed);
     let today = UnitData::load(&store, &plan.files, &today_expect).await?;
     let previous = match &plan.previous {
         Some(p) => {
             let before = SnapshotDate::from(p.date).to_string();
-            let e = expect(&variant, &plan, provider, &before, &day);
+            let e = expect(&variant, &plan, provider, &before, &day, &suppressed);
             Some(UnitData::load(&store, &p.files, &e).await?)
         }
         None => None,
@@ -173,6 +177,7 @@ pub(super) async fn dataset_tables(
                     provider,
                     plan,
                     ctx.day.clone(),
+                    ctx.suppressed.clone(),
                 );
                 // Aborted when dropped: an error stops the loads in flight too.
                 let task = AbortOnDropHandle::new(tokio::spawn(task));

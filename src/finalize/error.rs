@@ -10,6 +10,13 @@ pub enum FinalizeError {
     /// The embedded schemas are broken (a build defect).
     #[error("schema registry")]
     Schema(#[from] crate::schema::SchemaError),
+    /// The erased keys' hashes could not be read: no table is built without them.
+    #[error("cannot read the suppressed keys of the destination")]
+    Suppressed {
+        /// Why.
+        #[source]
+        source: crate::lifecycle::SuppressedError,
+    },
     /// The destination cannot be opened.
     #[error("destination")]
     Store(#[from] store::StoreError),

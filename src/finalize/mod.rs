@@ -32,6 +32,7 @@ pub use report::{DateReport, FinalizeReport, NoUnits};
 
 use crate::error_chain as chain;
 use crate::job::Job;
+use crate::lifecycle::SuppressedSet;
 use crate::model::{Dataset, Provider, SnapshotDate};
 use crate::schema::{POSITION_COLUMN, Registry};
 use crate::sink::exclusive::Leases;
@@ -103,6 +104,8 @@ pub(crate) struct DateCtx<'a> {
     day: String,
     writer: WriterOptions,
     cancel: &'a CancellationToken,
+    /// Erased keys' hashes: their rows are left out of every table (SPEC §12).
+    suppressed: SuppressedSet,
 }
 
 /// What stays the same across dates.
@@ -115,6 +118,7 @@ struct Env<'a> {
     writer: WriterOptions,
     opts: &'a FinalizeOptions,
     cancel: &'a CancellationToken,
+    suppressed: SuppressedSet,
 }
 
 fn now() -> String {
@@ -181,15 +185,21 @@ async fn finalize_dates(
         })
         .collect();
     units.sort();
+    let layout = Layout::new(&dest.prefix);
+    // Read at the start (after any wait for the lifecycle lease, once there is one).
+    let suppressed = crate::lifecycle::suppressed::load(dest.store.as_ref(), &layout)
+        .await
+        .map_err(|source| FinalizeError::Suppressed { source })?;
     let env = Env {
         job,
         dest,
-        layout: Layout::new(&dest.prefix),
+        layout,
         registry: Registry::load()?,
         units,
         writer: writer_options(job),
         opts,
         cancel,
+        suppressed,
     };
     let store = dest.store.as_ref();
     let mut previous =
@@ -346,6 +356,7 @@ async fn finalize_date(
         day: day.clone(),
         writer: env.writer,
         cancel: env.cancel,
+        suppressed: env.suppressed.clone(),
     };
     let (mut staged, results) = dataset_tables(env, &ctx, &listing, previous).await?;
     let (rows, reads) = daily::account_rows(&env.units, &listing, previous, &results, date);

@@ -7,9 +7,10 @@
 
 use super::FinalizeError;
 use crate::error_chain as chain;
+use crate::lifecycle::SuppressedSet;
 use crate::model::Provider;
 use crate::schema::{PATH_COLUMNS, Variant};
-use arrow_array::RecordBatch;
+use arrow_array::{Array, BooleanArray, RecordBatch, StringArray};
 use arrow_schema::{Schema, SchemaRef};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -96,6 +97,8 @@ pub(super) struct Expect<'a> {
     pub snapshot_date: &'a str,
     /// The date being finalized, named by errors ("nothing was published for ...").
     pub finalizing: &'a str,
+    /// Erased keys' hashes: their rows are not read.
+    pub suppressed: &'a SuppressedSet,
 }
 
 /// One part file: fetched or to be streamed, with its checked footer.
@@ -116,6 +119,8 @@ pub(super) struct UnitData {
     pub rows: u64,
     /// The `run_id` of its first file's footer.
     pub footer_run_id: Option<String>,
+    suppressed: SuppressedSet,
+    key: String,
 }
 
 fn corrupt(path: &Path, date: &str, source: parquet::errors::ParquetError) -> FinalizeError {
@@ -240,6 +245,8 @@ impl UnitData {
             finalizing: e.finalizing.to_owned(),
             rows,
             footer_run_id,
+            suppressed: e.suppressed.clone(),
+            key: e.variant.key.clone(),
         })
     }
 
@@ -252,6 +259,32 @@ impl UnitData {
             .filter_map(|(rg, i)| rg.columns().get(i))
             .map(|c| c.uncompressed_size().max(0) as u64)
             .sum()
+    }
+
+    /// `batch` without the rows of erased keys (SPEC §12): a unit published before its erase
+    /// finished, or by a run that read an older suppressed set, adds none of them to a table,
+    /// and they are not reported as lost either.
+    fn without_suppressed(
+        &self,
+        batch: RecordBatch,
+    ) -> Result<RecordBatch, arrow_schema::ArrowError> {
+        if self.suppressed.is_empty() {
+            return Ok(batch);
+        }
+        let Some(keys) = batch
+            .column_by_name(&self.key)
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        else {
+            return Ok(batch);
+        };
+        let keep: BooleanArray = keys
+            .iter()
+            .map(|k| Some(!k.is_some_and(|k| self.suppressed.contains_key(k))))
+            .collect();
+        if keep.false_count() == 0 {
+            return Ok(batch);
+        }
+        arrow_select::filter::filter_record_batch(&batch, &keep)
     }
 
     /// A reader of every row, or of the named columns only, file after file.
@@ -358,6 +391,13 @@ impl UnitReader<'_> {
                 None => self.current = None,
                 Some(Err(source)) => return Err(corrupt(path, date, source)),
                 Some(Ok(batch)) => {
+                    let batch = self.data.without_suppressed(batch).map_err(|err| {
+                        FinalizeError::Foreign {
+                            path: path.to_string(),
+                            date: date.clone(),
+                            problem: chain(&err),
+                        }
+                    })?;
                     // The file's schema matched by names and types; a null in a required
                     // column is what is left to refuse.
                     return RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec())

@@ -8,10 +8,12 @@ mod accounts;
 mod accounts_csv;
 mod error;
 mod origin;
+mod retention;
 #[cfg(test)]
 mod tests;
 mod validate;
 
+pub use retention::{MAX_RETENTION_DAYS, Retention, RetentionFile};
 pub use validate::{
     Account, Api, Fetch, Job, JobError, JobName, LoadOptions, Output, Result, api_key_source,
 };
@@ -34,6 +36,9 @@ pub struct JobFile {
     /// Where and how Parquet is written.
     #[serde(default)]
     pub output: OutputFile,
+    /// How long `prune` keeps each kind of data (SPEC §12).
+    #[serde(default)]
+    pub retention: RetentionFile,
     /// The accounts to export.
     #[serde(default)]
     pub accounts: Vec<AccountFile>,

@@ -315,3 +315,41 @@ fn output_tables_is_a_boolean() {
         "{e}"
     );
 }
+
+/// `[retention]`: missing keys and 0 keep forever; days are whole numbers up to 36500; a bad
+/// value names the key and what is allowed; unknown keys are refused.
+#[test]
+fn retention_limits() {
+    let j = load(MIN).expect("valid");
+    assert!(j.retention.is_forever());
+    assert_eq!(
+        j.retention.to_string(),
+        "units forever, snapshots forever, changes forever"
+    );
+    let j = load(&format!(
+        "{MIN}[retention]\nunits_days = 14\nsnapshots_days = 90\nchanges_days = 0\n"
+    ))
+    .expect("valid");
+    assert_eq!(j.retention.units_days.map(|d| d.get()), Some(14));
+    assert_eq!(j.retention.snapshots_days.map(|d| d.get()), Some(90));
+    assert_eq!(j.retention.changes_days, None);
+    assert_eq!(
+        j.retention.to_string(),
+        "units 14 days, snapshots 90 days, changes forever"
+    );
+    for (key, value) in [("units_days", "-1"), ("changes_days", "36501")] {
+        assert_eq!(
+            err(&format!("{MIN}[retention]\n{key} = {value}\n")),
+            format!(
+                "job file job.toml: retention.{key} = {value} is not allowed; use a whole number of days from 0 (keep forever) to 36500"
+            )
+        );
+    }
+    let e = err(&format!("{MIN}[retention]\nsnapshots_days = \"90d\"\n"));
+    assert!(
+        e.contains("snapshots_days") && e.contains("expected i64"),
+        "{e}"
+    );
+    let e = err(&format!("{MIN}[retention]\ndays = 3\n"));
+    assert!(e.contains("unknown field `days`"), "{e}");
+}

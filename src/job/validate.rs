@@ -3,6 +3,7 @@
 //! Errors name the file, the key, the bad value and what is allowed.
 
 use super::origin::header_safe;
+use super::retention::Retention;
 use super::{ApiFile, JobFile};
 use crate::api::secret::ApiKey;
 use crate::model::{Compression, Dataset, Provider};
@@ -79,6 +80,8 @@ pub struct Job {
     pub output: Output,
     /// Accounts, in file order, unique.
     pub accounts: Vec<Account>,
+    /// `[retention]`: what `prune` keeps.
+    pub retention: Retention,
 }
 
 /// Validated `[api]`.
@@ -230,10 +233,28 @@ impl Validator<'_> {
     }
 
     fn int_in(&self, key: &str, v: i64, lo: i64, hi: i64) -> Result<u64> {
+        self.int_in_with(
+            key,
+            v,
+            lo,
+            hi,
+            &format!("use a whole number from {lo} to {hi}"),
+        )
+    }
+
+    /// `v` within `lo..=hi` (`lo >= 0`), else an error saying `allowed`.
+    pub(super) fn int_in_with(
+        &self,
+        key: &str,
+        v: i64,
+        lo: i64,
+        hi: i64,
+        allowed: &str,
+    ) -> Result<u64> {
         if v < lo || v > hi {
-            return Err(self.invalid(key, v, &format!("use a whole number from {lo} to {hi}")));
+            return Err(self.invalid(key, v, allowed));
         }
-        u64::try_from(v).map_err(|_| self.invalid(key, v, "use a positive whole number"))
+        u64::try_from(v).map_err(|_| self.invalid(key, v, allowed))
     }
 
     fn rate(&self, key: &str, v: f64, hi: f64) -> Result<f64> {
@@ -259,6 +280,7 @@ impl Validator<'_> {
         let api = self.api(&file, opts)?;
         let fetch = self.fetch(&file)?;
         let output = self.output(&file, opts)?;
+        let retention = self.retention(&file.retention)?;
         let accounts = self.accounts(&file)?;
         Ok(Job {
             path: self.path.to_owned(),
@@ -267,6 +289,7 @@ impl Validator<'_> {
             fetch,
             output,
             accounts,
+            retention,
         })
     }
 

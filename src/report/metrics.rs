@@ -28,6 +28,7 @@ struct Figures {
     failed: u64,
     skipped: u64,
     records: u64,
+    suppressed: u64,
     requests: u64,
     retries: u64,
     throttled: u64,
@@ -56,6 +57,7 @@ fn figures(report: &RunReport) -> Vec<((Dataset, Provider), Figures)> {
             UnitStatus::Ok => {
                 f.ok += 1;
                 f.records += u.records;
+                f.suppressed += u.suppressed;
                 f.output_bytes += u.output_bytes;
             }
             UnitStatus::Failed => f.failed += 1,
@@ -135,11 +137,16 @@ fn counts(t: &mut Text, per_pair: &[((Dataset, Provider), Figures)]) {
         }
     }
     type Field = fn(&Figures) -> u64;
-    let families: [(&str, &str, Field); 6] = [
+    let families: [(&str, &str, Field); 7] = [
         (
             "postpress_etl_records_total",
             "Records the run published.",
             |f| f.records,
+        ),
+        (
+            "postpress_etl_suppressed_total",
+            "Rows of erased people the run dropped before staging them.",
+            |f| f.suppressed,
         ),
         (
             "postpress_etl_requests_total",
@@ -324,7 +331,7 @@ mod tests {
         let text = rendered(&Outcome::NotStarted { error: "x" });
         assert_eq!(
             text.lines().filter(|l| l.ends_with("} 0")).count(),
-            12 + 6 * 4
+            12 + 7 * 4
         );
         assert!(
             text.ends_with("postpress_etl_exit_code{job_name=\"daily\"} 1\n"),
@@ -376,6 +383,12 @@ postpress_etl_records_total{job_name="daily",dataset="followers",provider="linke
 postpress_etl_records_total{job_name="daily",dataset="followers",provider="instagram"} 0
 postpress_etl_records_total{job_name="daily",dataset="following",provider="linkedin"} 0
 postpress_etl_records_total{job_name="daily",dataset="following",provider="instagram"} 7
+# HELP postpress_etl_suppressed_total Rows of erased people the run dropped before staging them.
+# TYPE postpress_etl_suppressed_total counter
+postpress_etl_suppressed_total{job_name="daily",dataset="followers",provider="linkedin"} 0
+postpress_etl_suppressed_total{job_name="daily",dataset="followers",provider="instagram"} 0
+postpress_etl_suppressed_total{job_name="daily",dataset="following",provider="linkedin"} 0
+postpress_etl_suppressed_total{job_name="daily",dataset="following",provider="instagram"} 0
 # HELP postpress_etl_requests_total HTTP requests the run sent to the API, retries included.
 # TYPE postpress_etl_requests_total counter
 postpress_etl_requests_total{job_name="daily",dataset="followers",provider="linkedin"} 4

@@ -168,6 +168,9 @@ pub struct UnitReport {
     pub files: Vec<String>,
     /// Stale parts of earlier runs removed from the partition.
     pub stale_files_removed: u64,
+    /// Rows dropped before staging because their key was erased (SPEC §12); `records`
+    /// counts the rows published without them.
+    pub suppressed: u64,
     /// Occurrences of item fields the schema does not know (ignored).
     pub unknown_fields: u64,
     /// Their names and counts (the first few names).
@@ -200,6 +203,7 @@ impl UnitReport {
             output_bytes: 0,
             files: Vec::new(),
             stale_files_removed: 0,
+            suppressed: 0,
             unknown_fields: 0,
             unknown_field_names: BTreeMap::new(),
             duration_ms: 0,
@@ -277,6 +281,8 @@ pub struct Totals {
     pub skipped: u64,
     /// Records published.
     pub records: u64,
+    /// Rows of erased people dropped (units ok only, as `records`).
+    pub suppressed: u64,
     /// Requests sent.
     pub attempts: u64,
     pub retries: u64,
@@ -302,6 +308,7 @@ impl RunReport {
                 UnitStatus::Ok => {
                     t.ok += 1;
                     t.records += u.records;
+                    t.suppressed += u.suppressed;
                 }
                 UnitStatus::Failed => t.failed += 1,
                 UnitStatus::Skipped => t.skipped += 1,

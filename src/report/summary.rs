@@ -49,6 +49,8 @@ pub struct Counts {
     pub skipped: u64,
     /// Records published.
     pub records: u64,
+    /// Rows of erased people dropped before staging (SPEC §12).
+    pub suppressed: u64,
     /// HTTP requests sent, retries included (the manifest's `attempts`).
     pub requests: u64,
     pub retries: u64,
@@ -142,6 +144,7 @@ impl Summary {
                 failed: t.failed,
                 skipped: t.skipped,
                 records: t.records,
+                suppressed: t.suppressed,
                 requests: t.attempts,
                 retries: t.retries,
                 throttled: t.throttles,
@@ -269,6 +272,7 @@ mod tests {
     "failed": 1,
     "skipped": 1,
     "records": 257,
+    "suppressed": 0,
     "requests": 8,
     "retries": 2,
     "throttled": 1,
@@ -308,6 +312,7 @@ mod tests {
     "failed": 0,
     "skipped": 0,
     "records": 0,
+    "suppressed": 0,
     "requests": 0,
     "retries": 0,
     "throttled": 0,

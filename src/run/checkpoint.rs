@@ -76,8 +76,11 @@ pub struct Checkpoint {
     pub pages: u64,
     /// Rows in the parts.
     pub rows: u64,
-    /// The list position of the next row (= rows).
+    /// The list position of the next row: rows plus those dropped as suppressed (SPEC §12).
     pub position: u64,
+    /// Rows dropped so far because their key is suppressed; absent in older checkpoints.
+    #[serde(default)]
+    pub suppressed: u64,
     /// The parts, in order.
     pub parts: Vec<CheckpointPart>,
     /// The run that wrote this checkpoint.
@@ -150,7 +153,11 @@ impl Checkpoint {
                 self.dataset, self.provider
             ));
         }
-        if self.parts.is_empty() || rows != self.rows || self.position != self.rows {
+        // Suppressed rows leave gaps: the position is the rows plus those dropped.
+        if self.parts.is_empty()
+            || rows != self.rows
+            || self.position != self.rows.saturating_add(self.suppressed)
+        {
             return Some(format!(
                 "its {} parts hold {rows} rows, it says {} rows at position {}",
                 self.parts.len(),
@@ -240,6 +247,7 @@ mod tests {
             pages: 200,
             rows: 20_000,
             position: 20_000,
+            suppressed: 0,
             parts: (0..2)
                 .map(|i| CheckpointPart {
                     file: part_file_name(i),

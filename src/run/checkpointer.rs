@@ -29,6 +29,15 @@ pub(crate) fn unit_key<'a>(ctx: &'a RunCtx, unit: &'a Unit) -> PartitionKey<'a> 
     }
 }
 
+/// Where a unit stands after a page: rows written, the list position of its next row (rows
+/// plus the suppressed ones), and rows dropped as suppressed.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Progress {
+    pub(super) rows: u64,
+    pub(super) position: u64,
+    pub(super) suppressed: u64,
+}
+
 /// Writes one unit's checkpoints: every `checkpoint_rows` rows while it pages, `complete` before
 /// its publish, and removes them once it is published.
 pub(super) struct Checkpointer {
@@ -65,6 +74,7 @@ impl Checkpointer {
                 pages: 0,
                 rows: 0,
                 position: 0,
+                suppressed: 0,
                 parts: Vec::new(),
                 run_id: ctx.run_id.clone(),
                 runs: vec![ctx.run_id.clone()],
@@ -109,11 +119,13 @@ impl Checkpointer {
         &mut self,
         ctx: &RunCtx,
         writer: &mut PartWriter,
-        rows: u64,
+        progress: Progress,
         cursor: Option<&str>,
         pages: u64,
     ) -> Result<(), SinkError> {
-        self.since += rows;
+        self.since += progress.rows;
+        self.cp.position = progress.position;
+        self.cp.suppressed = progress.suppressed;
         let Some(cursor) = cursor else {
             return Ok(());
         };
@@ -187,7 +199,11 @@ impl Checkpointer {
         self.cp.cursor = cursor.map(str::to_owned);
         self.cp.pages = pages;
         self.cp.rows = parts.iter().map(|p| p.rows).sum();
-        self.cp.position = self.cp.rows;
+        // `position` and `suppressed` are those of the last page written (`page_written`).
+        // A complete checkpoint names every part: its position follows from them.
+        if state == State::Complete {
+            self.cp.position = self.cp.rows + self.cp.suppressed;
+        }
         self.cp.run_id.clone_from(&ctx.run_id);
         self.cp.updated_at = timestamp(Utc::now());
         sink::put_object(ctx.dest.store.as_ref(), &self.path, self.cp.to_json()).await

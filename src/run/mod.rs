@@ -30,6 +30,7 @@ pub use stop::{STOP_GRACE, Stop};
 use crate::api::client::{Client, ClientConfig};
 use crate::error_chain as chain;
 use crate::job::Job;
+use crate::lifecycle::SuppressedSet;
 use crate::progress::{Counters, Progress, ProgressMode};
 use crate::report::{FailureKind, RunReport, UnitFailure, UnitReport, UnitStatus};
 use crate::schema::{CONSTANT_COLUMNS, POSITION_COLUMN, Registry};
@@ -88,6 +89,9 @@ pub enum RunError {
     /// lease could not be taken (SPEC §10).
     #[error("this run of the job, snapshot date and shard could not start")]
     RunLease(#[source] sink::exclusive::LeaseError),
+    /// The erased keys' hashes could not be read: no row may be written without them.
+    #[error("destination")]
+    Suppressed(#[from] crate::lifecycle::SuppressedError),
 }
 
 /// How long a run waits for another run of its job, date and shard to end (SPEC §10).
@@ -147,6 +151,8 @@ pub(crate) struct RunCtx {
     fatal: Mutex<Option<String>>,
     /// When to stop early: the API refuses everyone, or the destination is gone.
     breakers: breaker::Breakers,
+    /// The hashes of erased keys (SPEC §12): their rows are dropped before they are staged.
+    suppressed: SuppressedSet,
 }
 
 impl RunCtx {
@@ -209,6 +215,15 @@ async fn setup(
             destination: dest.display.clone(),
             source,
         })?;
+    // Read at the start (after any wait for the lifecycle lease, once there is one), so a key
+    // erased before this run never reaches its staging.
+    let suppressed = crate::lifecycle::suppressed::load(dest.store.as_ref(), &layout).await?;
+    if !suppressed.is_empty() {
+        info!(
+            suppressed_keys = suppressed.len(),
+            "Rows of erased people are dropped before they are staged."
+        );
+    }
     let halt = stop.token().child_token();
     let api_key = job.api.api_key.clone().ok_or(RunError::NoKey)?;
     let client = Client::try_new(
@@ -251,6 +266,7 @@ async fn setup(
         halt,
         fatal: Mutex::new(None),
         breakers: breaker::Breakers::new(units, breaker::host_port(&job.api.base_url)),
+        suppressed,
         dest,
     })
 }

@@ -188,7 +188,8 @@ async fn fetch_and_publish(
         ctx.registry.variant(unit.dataset, a.provider),
         &a.account_id,
         &ctx.run_id,
-    );
+    )
+    .with_suppressed(ctx.suppressed.clone());
     loop {
         let Some((mut sink, mut pager)) =
             open_sink(ctx, unit, &decoder, resume.as_ref(), report).await?
@@ -210,6 +211,7 @@ async fn fetch_and_publish(
                 report.resumed_from = None;
                 report.pages_skipped = None;
                 report.records = 0;
+                report.suppressed = 0;
                 resume = None;
             }
             Err(e) => {
@@ -260,6 +262,7 @@ async fn open_sink(
     report.resumed_from = Some(cp.run_id.clone());
     report.pages_skipped = Some(cp.pages);
     report.records = cp.rows;
+    report.suppressed = cp.suppressed;
     let sink = UnitSink {
         writer: writer.with_staged(staged),
         checkpoints: Checkpointer::resumed(ctx, unit, cp.clone()),
@@ -342,6 +345,7 @@ async fn finish_publish(
     report.resumed_from = Some(cp.run_id.clone());
     report.pages_skipped = Some(cp.pages);
     report.records = cp.rows;
+    report.suppressed = cp.suppressed;
     let staged = cp.staged(ctx, key);
     publish_staged(ctx, key, &staged, report).await?;
     let path = ctx
@@ -396,14 +400,19 @@ async fn fetch_pages(
             source,
         })?;
         let rows = page.batch.num_rows();
-        sink.position += rows as i64;
+        sink.position += page.served as i64;
         let cursor = record_page(ctx, report, &page);
         if rows > 0 {
             sink.writer.write(&page.batch).await?;
         }
         pager.advance(cursor.clone())?;
         let (writer, cps) = (&mut sink.writer, &mut sink.checkpoints);
-        cps.page_written(ctx, writer, rows as u64, cursor.as_deref(), pager.pages())
+        let progress = checkpointer::Progress {
+            rows: rows as u64,
+            position: u64::try_from(sink.position).unwrap_or(0),
+            suppressed: report.suppressed,
+        };
+        cps.page_written(ctx, writer, progress, cursor.as_deref(), pager.pages())
             .await?;
     }
     Ok(())
@@ -415,6 +424,7 @@ fn record_page(ctx: &RunCtx, report: &mut UnitReport, page: &DecodedPage) -> Opt
     report.records += rows;
     report.pages += 1;
     report.unknown_fields += page.unknown_fields;
+    report.suppressed += page.suppressed;
     for (name, n) in &page.unknown_names {
         merge_unknown(&mut report.unknown_field_names, name, *n);
     }

@@ -8,8 +8,12 @@
 mod visit;
 
 use super::Variant;
+use crate::lifecycle::SuppressedSet;
 use crate::model::Dataset;
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow_array::{
+    ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
+};
+use arrow_select::filter::filter_record_batch;
 use serde::de::DeserializeSeed;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -57,6 +61,10 @@ pub struct DecodedPage {
     pub unknown_fields: u64,
     /// Their names (at most [`MAX_UNKNOWN_NAMES`]) and counts.
     pub unknown_names: BTreeMap<String, u64>,
+    /// Items the page served: the list position advances by this many, whatever was dropped.
+    pub served: usize,
+    /// Items dropped because their key is suppressed (SPEC §12).
+    pub suppressed: u64,
 }
 
 /// Decodes the pages of one unit.
@@ -69,6 +77,10 @@ pub struct PageDecoder {
     /// that large, so they are not regrown (and copied) item by item.
     rows_hint: AtomicUsize,
     bytes_hint: Vec<AtomicUsize>,
+    /// Erased keys' hashes; their rows never leave the decoder.
+    suppressed: SuppressedSet,
+    /// The key column's index in the batch.
+    key_column: Option<usize>,
 }
 
 impl PageDecoder {
@@ -83,10 +95,19 @@ impl PageDecoder {
                 .iter()
                 .map(|_| AtomicUsize::new(0))
                 .collect(),
+            key_column: variant.schema.index_of(&variant.key).ok(),
             variant,
             account_id: account_id.to_owned(),
             run_id: run_id.to_owned(),
+            suppressed: SuppressedSet::default(),
         }
+    }
+
+    /// The same decoder dropping every row whose key is in `suppressed`; positions stay those
+    /// of the list as served, so a dropped row leaves a gap.
+    pub fn with_suppressed(mut self, suppressed: SuppressedSet) -> PageDecoder {
+        self.suppressed = suppressed;
+        self
     }
 
     /// The variant's unit file schema (API columns then the file's metadata columns).
@@ -155,12 +176,37 @@ impl PageDecoder {
                 let problem = format!("cannot assemble the batch: {e}");
                 DecodeFailure::Invalid(self.error(page, None, None, problem))
             })?;
+        let (batch, suppressed) = self.suppress(batch).map_err(|e| {
+            let problem = format!("cannot drop suppressed rows: {e}");
+            DecodeFailure::Invalid(self.error(page, None, None, problem))
+        })?;
         Ok(DecodedPage {
             batch,
+            served: n,
+            suppressed,
             cursor: state.cursor,
             unknown_fields: state.unknown,
             unknown_names: state.unknown_names,
         })
+    }
+
+    /// The batch without the rows of suppressed keys, and how many those were.
+    fn suppress(&self, batch: RecordBatch) -> Result<(RecordBatch, u64), arrow_schema::ArrowError> {
+        let (false, Some(i)) = (self.suppressed.is_empty(), self.key_column) else {
+            return Ok((batch, 0));
+        };
+        let Some(keys) = batch.column(i).as_any().downcast_ref::<StringArray>() else {
+            return Ok((batch, 0));
+        };
+        let keep: BooleanArray = keys
+            .iter()
+            .map(|k| Some(!k.is_some_and(|k| self.suppressed.contains_key(k))))
+            .collect();
+        let dropped = keep.false_count() as u64;
+        if dropped == 0 {
+            return Ok((batch, 0));
+        }
+        Ok((filter_record_batch(&batch, &keep)?, dropped))
     }
 
     /// Empty builders, sized from the previous page.

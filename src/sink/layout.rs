@@ -23,6 +23,8 @@ pub const LEASE_FILE: &str = "_lease.json";
 pub const TABLES_DIR: &str = "tables";
 /// File names of finalize manifests in `_runs/snapshot_date=D/` start with this.
 pub const FINALIZE_MANIFEST_PREFIX: &str = "finalize-";
+/// The directory of `prune` and `erase` records and the suppressed lists (SPEC §12).
+pub const LIFECYCLE_DIR: &str = "_lifecycle";
 
 /// Identifies one partition of a reader table: `tables/{table}/[provider=P/]snapshot_date=D`.
 #[derive(Debug, Clone, Copy)]
@@ -216,6 +218,31 @@ impl Layout {
     pub fn units_of(&self, dataset: Dataset, provider: Provider, snapshot_date: &str) -> Path {
         self.dataset_root(dataset, provider)
             .join(format!("snapshot_date={snapshot_date}"))
+    }
+
+    /// `_lifecycle`: the records of `prune` and `erase`, and the suppressed lists.
+    pub fn lifecycle_dir(&self) -> Path {
+        self.build([PathPart::from(LIFECYCLE_DIR)])
+    }
+
+    /// `_lifecycle/suppressed`: every list of erased keys' hashes.
+    pub fn suppressed_dir(&self) -> Path {
+        self.lifecycle_dir().join("suppressed")
+    }
+
+    /// `_lifecycle/suppressed/{id}.txt`: the hashes one `erase` added.
+    pub fn suppressed_list(&self, id: &str) -> Path {
+        self.suppressed_dir().join(format!("{id}.txt"))
+    }
+
+    /// `_lifecycle/{command}-{id}.json`: what one `prune` or `erase` did.
+    pub fn lifecycle_record(&self, command: &str, id: &str) -> Path {
+        self.lifecycle_dir().join(format!("{command}-{id}.json"))
+    }
+
+    /// The root directory of a dataset's units, or of the reader tables: `{name}`.
+    pub fn top(&self, name: &str) -> Path {
+        self.build([PathPart::from(name.to_owned())])
     }
 
     /// The marker written and deleted by the destination preflight.

@@ -141,13 +141,15 @@ fn assert_summary_agrees(s: &Value, m: &Value, manifest_path: &Path, code: i32) 
         ("failed", "failed"),
         ("skipped", "skipped"),
         ("records", "records"),
+        ("suppressed", "suppressed"),
         ("requests", "attempts"),
         ("retries", "retries"),
         ("throttled", "throttles"),
+        ("storage_retries", "storage_retries"),
     ] {
         assert_eq!(c[summary_key], t[manifest_key], "counts.{summary_key}: {s}");
     }
-    assert_eq!(c.as_object().map(|o| o.len()), Some(8), "{c}");
+    assert_eq!(c.as_object().map(|o| o.len()), Some(10), "{c}");
     assert_eq!(s["failed_units"], Value::from(not_published(m)), "{s}");
     assert_eq!(s["manifest"], manifest_path.display().to_string());
 }
@@ -160,6 +162,7 @@ fn assert_metrics_agree(metrics: &Path, m: &Value, code: i32) {
     let total = |k: &str| t[k].as_f64().expect("total");
     for (family, key) in [
         ("postpress_etl_records", "records"),
+        ("postpress_etl_suppressed", "suppressed"),
         ("postpress_etl_requests", "attempts"),
         ("postpress_etl_retries", "retries"),
         ("postpress_etl_throttled", "throttles"),

@@ -109,6 +109,12 @@ pub struct SimArgs {
     /// cursor: ...") [default: never].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub cursor_ttl: Option<Duration>,
+
+    /// Fraction F, 0..=1, of every list drawn from one population shared by all accounts: the
+    /// same people follow many accounts and are followed by them (the same key as a follower's
+    /// `id` and a followed member's `member_id`) [default: 0].
+    #[arg(long, value_name = "F")]
+    pub shared_followers: Option<f64>,
 }
 
 /// The control endpoints, for `--help`.

@@ -40,6 +40,8 @@ pub struct ScenarioFile {
     pub churn: Option<f64>,
     /// Cursors older than this are refused, humantime ("10s"); default never.
     pub cursor_ttl: Option<String>,
+    /// Fraction of every list drawn from one population shared by all accounts, 0 to 1.
+    pub shared_followers: Option<f64>,
     /// Global random faults.
     pub faults: Option<FaultsFile>,
     /// The linked accounts served.
@@ -131,6 +133,8 @@ pub struct SimConfig {
     pub churn: f64,
     /// Cursors older than this are refused; never when `None`.
     pub cursor_ttl: Option<Duration>,
+    /// Fraction of every list drawn from the population shared by all accounts, `0.0..=1.0`.
+    pub shared_followers: f64,
 }
 
 /// One validated account.
@@ -184,6 +188,7 @@ impl SimConfig {
             day: 0,
             churn: 0.0,
             cursor_ttl: None,
+            shared_followers: 0.0,
         }
     }
 
@@ -238,6 +243,9 @@ impl SimConfig {
         }
         if let Some(ttl) = &file.cursor_ttl {
             config.cursor_ttl = Some(check.ttl("cursor_ttl", ttl)?);
+        }
+        if let Some(shared) = file.shared_followers {
+            config.shared_followers = check.shared("shared_followers", shared)?;
         }
         if let Some(faults) = file.faults {
             config.apply_faults(faults, &check)?;
@@ -316,6 +324,9 @@ impl SimConfig {
         }
         if let Some(ttl) = args.cursor_ttl {
             self.cursor_ttl = Some(check.positive_ttl("--cursor-ttl", ttl)?);
+        }
+        if let Some(shared) = args.shared_followers {
+            self.shared_followers = check.shared("--shared-followers", shared)?;
         }
         self.apply_fault_args(args, &check)?;
         if args.short_pages {

@@ -113,7 +113,20 @@ pub fn expected_item(
     account_id: &str,
     index: u64,
 ) -> Value {
-    let list = ListKey::new(seed, provider, dataset, account_id);
+    expected_item_shared(seed, 0.0, provider, dataset, account_id, index)
+}
+
+/// [`expected_item`] of a simulator started with `--shared-followers shared`.
+pub fn expected_item_shared(
+    seed: u64,
+    shared: f64,
+    provider: Provider,
+    dataset: Dataset,
+    account_id: &str,
+    index: u64,
+) -> Value {
+    let list =
+        ListKey::new(seed, provider, dataset, account_id).with_shared(Shared::new(seed, shared));
     let mut out = ValueOut(Map::new());
     list.item(index, &mut out);
     Value::Object(out.0)
@@ -144,22 +157,69 @@ pub(crate) struct ListKey {
     owner: u64,
     provider: Provider,
     dataset: Dataset,
+    shared: Shared,
+}
+
+/// The population shared by every account (`--shared-followers F`): item index `i` is one of
+/// its people, in every list that has an item `i`, with probability `F` drawn from the seed and
+/// `i` alone. A shared person's key comes from the seed and `i` only, so the same person is the
+/// follower `id` of every LinkedIn list holding item `i` and the `member_id` of every following
+/// list holding it (an Instagram follower's numeric id is shared among Instagram lists). Keys stay
+/// unique within a list because `i` ends every key. Churn decides which indices a list holds on
+/// a day, so sharing composes with it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Shared {
+    /// `F · 2^64`: index `i` is shared when its draw is below; 0 shares nothing.
+    threshold: u64,
+    /// Seeds the shared people's keys and content.
+    base: u64,
+}
+
+impl Shared {
+    /// The shared population of `seed` for a fraction `fraction` (0 to 1) of every list.
+    pub(crate) fn new(seed: u64, fraction: f64) -> Self {
+        let fraction = if fraction.is_nan() {
+            0.0
+        } else {
+            fraction.clamp(0.0, 1.0)
+        };
+        // `as` saturates, so a fraction of 1 shares every index.
+        let threshold = (fraction * 18_446_744_073_709_551_616.0) as u64;
+        Self {
+            threshold,
+            base: mix(seed ^ 0x5ba2_ed00_9e09_1e5f),
+        }
+    }
+
+    /// The generator of shared person `index`'s key, when item `index` is one of them.
+    fn person(&self, index: u64) -> Option<Rng> {
+        if self.threshold == 0 {
+            return None;
+        }
+        let draw = mix(self.base ^ index.wrapping_mul(0xd6e8_feb8_6659_fd93));
+        (draw < self.threshold || self.threshold == u64::MAX)
+            .then(|| Rng(mix(self.base ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15))))
+    }
 }
 
 impl ListKey {
     pub(crate) fn new(seed: u64, provider: Provider, dataset: Dataset, account_id: &str) -> Self {
         let account = fnv1a(account_id.as_bytes());
-        let provider_tag = match provider {
-            Provider::Linkedin => 0x11,
-            Provider::Instagram => 0x22,
-        };
-        let base = mix(mix(mix(seed ^ 0x5eed) ^ account) ^ (dataset.tag() << 8 | provider_tag));
+        let base =
+            mix(mix(mix(seed ^ 0x5eed) ^ account) ^ (dataset.tag() << 8 | provider_tag(provider)));
         Self {
             base,
             owner: mix(account ^ seed),
             provider,
             dataset,
+            shared: Shared::default(),
         }
+    }
+
+    /// The same list with a fraction of its items drawn from the shared population.
+    pub(crate) fn with_shared(mut self, shared: Shared) -> Self {
+        self.shared = shared;
+        self
     }
 
     /// The seed of this list's day-to-day churn.
@@ -186,12 +246,28 @@ impl ListKey {
 
     /// Emits item `index` of this list into `out`.
     pub(crate) fn item(&self, index: u64, out: &mut impl ItemOut) {
-        let mut rng = Rng(mix(self.base ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+        let mut person = self.shared.person(index);
+        // A shared person's other fields come from the population's seed too, so they look the
+        // same in every list of the same variant.
+        let base = match person {
+            Some(_) => {
+                mix(self.shared.base ^ (self.dataset.tag() << 8 | provider_tag(self.provider)))
+            }
+            None => self.base,
+        };
+        let mut rng = Rng(mix(base ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
         out.str("object", self.dataset.item_object());
+        let person = person.as_mut();
         match (self.dataset, self.provider) {
-            (Dataset::Followers, Provider::Linkedin) => linkedin_follower(&mut rng, index, out),
-            (Dataset::Followers, Provider::Instagram) => instagram_follower(&mut rng, index, out),
-            (Dataset::Following, provider) => relation(&mut rng, index, self.owner, provider, out),
+            (Dataset::Followers, Provider::Linkedin) => {
+                linkedin_follower(&mut rng, person, index, out)
+            }
+            (Dataset::Followers, Provider::Instagram) => {
+                instagram_follower(&mut rng, person, index, out)
+            }
+            (Dataset::Following, provider) => {
+                relation(&mut rng, person, index, self.owner, provider, out)
+            }
         }
         // About 2% of items carry a field the docs do not list: clients must ignore it.
         if rng.chance(20) {
@@ -212,8 +288,21 @@ impl ListKey {
     }
 }
 
-fn linkedin_follower(rng: &mut Rng, index: u64, out: &mut impl ItemOut) {
-    let id = Token::new(rng, 14, ALNUM);
+fn provider_tag(provider: Provider) -> u64 {
+    match provider {
+        Provider::Linkedin => 0x11,
+        Provider::Instagram => 0x22,
+    }
+}
+
+/// The key's token: a shared person's own, else the next draw of the item's generator (the
+/// same draw as before sharing existed, so lists without it are unchanged).
+fn key_token(rng: &mut Rng, person: Option<&mut Rng>) -> Token {
+    Token::new(person.unwrap_or(rng), 14, ALNUM)
+}
+
+fn linkedin_follower(rng: &mut Rng, person: Option<&mut Rng>, index: u64, out: &mut impl ItemOut) {
+    let id = key_token(rng, person);
     out.fmt("id", format_args!("ACoAA{id}{index}"));
     out.fmt("urn", format_args!("urn:li:fsd_profile:ACoAA{id}{index}"));
     let person = Person::new(rng);
@@ -250,8 +339,8 @@ fn linkedin_follower(rng: &mut Rng, index: u64, out: &mut impl ItemOut) {
     }
 }
 
-fn instagram_follower(rng: &mut Rng, index: u64, out: &mut impl ItemOut) {
-    let id = 10_000_000_000 + rng.below(89_999_999_999);
+fn instagram_follower(rng: &mut Rng, person: Option<&mut Rng>, index: u64, out: &mut impl ItemOut) {
+    let id = 10_000_000_000 + person.unwrap_or(rng).below(89_999_999_999);
     out.fmt("id", format_args!("{id}{index}"));
     out.fmt(
         "messaging_id",
@@ -296,7 +385,14 @@ fn instagram_follower(rng: &mut Rng, index: u64, out: &mut impl ItemOut) {
     out.bool("is_verified", rng.chance(30));
 }
 
-fn relation(rng: &mut Rng, index: u64, owner: u64, provider: Provider, out: &mut impl ItemOut) {
+fn relation(
+    rng: &mut Rng,
+    person_key: Option<&mut Rng>,
+    index: u64,
+    owner: u64,
+    provider: Provider,
+    out: &mut impl ItemOut,
+) {
     let person = Person::new(rng);
     let empty_first = rng.chance(10);
     if empty_first {
@@ -324,7 +420,7 @@ fn relation(rng: &mut Rng, index: u64, owner: u64, provider: Provider, out: &mut
     // 2015-01-01 .. 2026-01-01 in Unix milliseconds.
     let created_at = 1_420_070_400_000 + rng.below(1_767_225_600_000 - 1_420_070_400_000);
     out.int("created_at", created_at as i64);
-    let member = Token::new(rng, 14, ALNUM);
+    let member = key_token(rng, person_key);
     out.fmt("member_id", format_args!("ACoAA{member}{index}"));
     out.fmt(
         "member_urn",

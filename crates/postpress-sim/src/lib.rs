@@ -66,10 +66,12 @@ pub use api_errors::{ApiErrorType, ERROR_TYPES};
 pub use churn::MAX_DAY;
 pub use cli::{ProviderChoice, SimArgs};
 pub use config::{AccountConfig, ScenarioFile, SimConfig};
-pub use data::{Dataset, Provider, expected_item, expected_key, item_key, max_limit};
+pub use data::{
+    Dataset, Provider, expected_item, expected_item_shared, expected_key, item_key, max_limit,
+};
 pub use error::{Result, SimError};
 pub use fault::{Fault, FaultRule, Malformed, RandomFaults};
-pub use truth::{expected_indices, expected_keys, expected_list};
+pub use truth::{expected_indices, expected_keys, expected_keys_shared, expected_list};
 
 /// A bound, not yet serving, simulator.
 pub struct Sim {

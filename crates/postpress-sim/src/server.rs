@@ -30,7 +30,7 @@ use super::cache::PageCache;
 use super::churn::{self, Members};
 use super::config::{AccountConfig, SimConfig};
 use super::cursor::CursorKey;
-use super::data::{Dataset, ListKey};
+use super::data::{Dataset, ListKey, Shared};
 use super::expiry::Expiry;
 use super::fault::{ArmedRule, RandomInjector};
 use super::limit::{AccountGate, KeyGate};
@@ -84,12 +84,13 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn new(config: SimConfig) -> Self {
         let seed = config.seed;
+        let shared = Shared::new(seed, config.shared_followers);
         let accounts: Vec<Account> = config
             .accounts
             .into_iter()
             .map(|a| Account {
                 lists: [Dataset::Followers, Dataset::Following].map(|d| List {
-                    key: ListKey::new(seed, a.provider, d, &a.id),
+                    key: ListKey::new(seed, a.provider, d, &a.id).with_shared(shared),
                     size: a.len(d),
                     identity: Arc::new(Members::Identity(a.len(d))),
                 }),

@@ -16,7 +16,7 @@
 use serde_json::Value;
 
 use super::churn;
-use super::data::{Dataset, ListKey, Provider, expected_item};
+use super::data::{Dataset, ListKey, Provider, Shared, expected_item};
 
 /// The item indices of the list on `day`, in served order: position `i` holds item
 /// `indices[i]`, which is `expected_item(seed, provider, dataset, account_id, indices[i])`.
@@ -63,7 +63,24 @@ pub fn expected_keys(
     churn: f64,
     day: u32,
 ) -> Vec<String> {
-    let list = ListKey::new(seed, provider, dataset, account_id);
+    expected_keys_shared(seed, 0.0, provider, dataset, account_id, size, churn, day)
+}
+
+/// [`expected_keys`] of a simulator started with `--shared-followers shared`: sharing changes
+/// which person an item index is, never which indices a list holds.
+#[allow(clippy::too_many_arguments)]
+pub fn expected_keys_shared(
+    seed: u64,
+    shared: f64,
+    provider: Provider,
+    dataset: Dataset,
+    account_id: &str,
+    size: u64,
+    churn: f64,
+    day: u32,
+) -> Vec<String> {
+    let list =
+        ListKey::new(seed, provider, dataset, account_id).with_shared(Shared::new(seed, shared));
     expected_indices(seed, provider, dataset, account_id, size, churn, day)
         .into_iter()
         .map(|i| list.key(i))

@@ -47,6 +47,12 @@ impl Check<'_> {
             })
     }
 
+    pub(super) fn shared(&self, key: &str, fraction: f64) -> Result<f64> {
+        ((0.0..=1.0).contains(&fraction))
+            .then_some(fraction)
+            .ok_or_else(|| self.invalid(key, &fraction, "a fraction from 0 to 1"))
+    }
+
     pub(super) fn ttl(&self, key: &str, text: &str) -> Result<Duration> {
         let ttl = self.duration(key, text)?;
         self.positive_ttl(key, ttl)

@@ -7,6 +7,7 @@ mod api;
 mod churn;
 mod expiry;
 mod faults;
+mod shared;
 mod stats;
 
 use std::collections::HashSet;

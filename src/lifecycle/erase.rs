@@ -1,0 +1,269 @@
+//! `erase` (SPEC §12): adds the keys' hashes to the suppressed set first, then removes every
+//! row holding one of them from the units, the reader tables and the staged parts, and records
+//! what it did in `_lifecycle/erase-{id}.json` (hashes and paths only).
+//!
+//! Owns the order of the steps and the record. A file holding no key is left untouched; one
+//! holding some is rewritten and replaces the original in one PUT (a rename on a local disk);
+//! a staging area's unit that held one is deleted whole, so its run starts it from page 1.
+//! It must not know how files are scanned or rewritten (`scan`, `rewrite`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use super::error::LifecycleError;
+use super::keys::KeyHash;
+use super::lease::hold_lifecycle_lease;
+use super::scan::{self, Candidate, EraseKeys, Place, Scan};
+use super::{rewrite, suppressed};
+use crate::job::Job;
+use crate::sink::layout::Layout;
+use crate::sink::{self, staging, store};
+
+/// Files scanned at once.
+const SCAN_CONCURRENCY: usize = 8;
+
+/// What `erase` was asked to do.
+#[derive(Debug)]
+pub struct EraseOptions {
+    /// The keys, in memory only.
+    pub keys: EraseKeys,
+    /// Their hashes, sorted and unique: all that is ever written or shown.
+    pub hashes: Vec<KeyHash>,
+    /// Print what would change; write nothing, take no lease.
+    pub dry_run: bool,
+    /// How long to wait for other writers of the output (`--wait`).
+    pub wait: Duration,
+    /// This erase's id (`_lifecycle/erase-{id}.json`).
+    pub id: String,
+}
+
+/// One file changed (or that would be).
+#[derive(Debug, Clone, Serialize)]
+pub struct FileChange {
+    /// The object, below the output.
+    pub path: String,
+    /// `rewritten` (units, tables) or `discarded` (a staged unit, deleted with its checkpoint).
+    pub action: &'static str,
+    /// Rows holding a key.
+    pub rows_removed: u64,
+}
+
+/// What an erase did: written as `_lifecycle/erase-{id}.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EraseReport {
+    /// The erase's id.
+    pub erase_id: String,
+    /// The destination.
+    pub destination: String,
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// RFC 3339, UTC.
+    pub finished_at: String,
+    /// SHA-256 of each key, lowercase hex: the keys themselves are never written.
+    pub key_hashes: Vec<String>,
+    /// The suppressed list that keeps them out of later runs and finalizes.
+    pub suppressed_list: String,
+    /// Parquet files whose key column was read.
+    pub files_scanned: u64,
+    /// Their total size.
+    pub bytes_of_files_scanned: u64,
+    /// Bytes read to decide (footers and key columns).
+    pub bytes_read: u64,
+    /// Row groups passed over on their statistics alone.
+    pub row_groups_skipped: u64,
+    /// Files changed, in path order.
+    pub files: Vec<FileChange>,
+    /// Rows removed in all.
+    pub rows_removed: u64,
+}
+
+impl EraseReport {
+    /// The lines printed at the end (and, for `--dry-run`, all there is).
+    pub fn summary(&self) -> String {
+        let verb = if self.dry_run {
+            "would change"
+        } else {
+            "changed"
+        };
+        let mut s = String::new();
+        for f in &self.files {
+            s.push_str(&format!(
+                "{:<9} {:>7} rows  {}\n",
+                f.action, f.rows_removed, f.path
+            ));
+        }
+        s.push_str(&format!(
+            "erase {} of {} key(s): {verb} {} file(s), {} rows; scanned {} file(s), read {} of their {} bytes ({} row groups skipped on statistics)\n",
+            self.erase_id,
+            self.key_hashes.len(),
+            self.files.len(),
+            self.rows_removed,
+            self.files_scanned,
+            self.bytes_read,
+            self.bytes_of_files_scanned,
+            self.row_groups_skipped,
+        ));
+        s
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The suppressed list's name: from the hashes alone, so erasing the same keys again (a rerun
+/// after a crash) writes the same list instead of another copy.
+fn list_id(hashes: &[KeyHash]) -> String {
+    let mut h = Sha256::new();
+    for k in hashes {
+        h.update(k.0);
+    }
+    KeyHash(h.finalize().into()).to_string()[..16].to_owned()
+}
+
+/// Runs an erase against the job's output.
+pub async fn erase(job: &Job, opts: &EraseOptions) -> Result<EraseReport, LifecycleError> {
+    let dest = store::open(&job.output.url)?;
+    let layout = Layout::new(&dest.prefix);
+    let started_at = now();
+    let _lease = match opts.dry_run {
+        true => None,
+        false => Some(hold_lifecycle_lease("erase", opts.wait).await),
+    };
+    let list = layout.suppressed_list(&list_id(&opts.hashes));
+    if !opts.dry_run {
+        // Before any file is touched: from here on no run or finalize brings them back.
+        suppressed::write(&dest, &layout, &list_id(&opts.hashes), &opts.hashes).await?;
+        info!(keys = opts.hashes.len(), list = %list, "Keys added to the suppressed set.");
+    }
+    let store = dest.store.clone();
+    let candidates = scan::candidates(store.as_ref(), &layout).await?;
+    let scanned: Vec<(Candidate, Scan)> = futures::stream::iter(candidates)
+        .map(|c| {
+            let store = store.clone();
+            let keys = &opts.keys;
+            async move {
+                let s = scan::scan(&store, &c.meta, keys).await?;
+                Ok::<_, LifecycleError>((c, s))
+            }
+        })
+        .buffered(SCAN_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut report = EraseReport {
+        erase_id: opts.id.clone(),
+        destination: dest.display.clone(),
+        dry_run: opts.dry_run,
+        started_at,
+        finished_at: String::new(),
+        key_hashes: opts.hashes.iter().map(ToString::to_string).collect(),
+        suppressed_list: list.to_string(),
+        files_scanned: scanned.len() as u64,
+        bytes_of_files_scanned: scanned.iter().map(|(c, _)| c.meta.size).sum(),
+        bytes_read: scanned.iter().map(|(_, s)| s.bytes_read).sum(),
+        row_groups_skipped: scanned.iter().map(|(_, s)| s.row_groups_skipped).sum(),
+        files: Vec::new(),
+        rows_removed: 0,
+    };
+    let keys = Arc::new(opts.keys.clone());
+    let mut discarded = Vec::new();
+    for (c, s) in scanned.iter().filter(|(_, s)| s.matches > 0) {
+        let path = c.meta.location.to_string();
+        match &c.place {
+            Place::Unit | Place::Table => {
+                let removed = match opts.dry_run {
+                    true => s.matches,
+                    false => replace(&dest, &c.meta, &keys).await?,
+                };
+                info!(path = %path, rows_removed = removed, "File rewritten without the erased rows.");
+                report.files.push(FileChange {
+                    path,
+                    action: "rewritten",
+                    rows_removed: removed,
+                });
+            }
+            Place::Staged { dir } => {
+                if !discarded.contains(dir) {
+                    discarded.push(dir.clone());
+                }
+                report.files.push(FileChange {
+                    path,
+                    action: "discarded",
+                    rows_removed: s.matches,
+                });
+            }
+        }
+    }
+    if !opts.dry_run {
+        for dir in &discarded {
+            // The unit's staged parts and its checkpoint together: its next run starts it again
+            // from page 1, with the keys suppressed.
+            let listed: Vec<object_store::ObjectMeta> =
+                store
+                    .list(Some(dir))
+                    .try_collect()
+                    .await
+                    .map_err(LifecycleError::store("list", dir))?;
+            for o in &listed {
+                sink::delete_if_exists(store.as_ref(), &o.location).await?;
+            }
+            if let store::Target::Local { dir: root } = &dest.target {
+                let paths: Vec<_> = listed.iter().map(|o| o.location.clone()).collect();
+                super::prune::remove_empty_dirs(root, &paths);
+            }
+            info!(dir = %dir, objects = listed.len(), "Staged unit that held erased rows discarded.");
+        }
+    }
+    report.rows_removed = report.files.iter().map(|f| f.rows_removed).sum();
+    report.finished_at = now();
+    if !opts.dry_run {
+        let record = layout.lifecycle_record("erase", &opts.id);
+        let body = serde_json::to_vec_pretty(&report).map_err(|source| LifecycleError::Encode {
+            what: "the erase record",
+            source,
+        })?;
+        sink::put_object(store.as_ref(), &record, body).await?;
+    }
+    Ok(report)
+}
+
+/// Rewrites one file without the erased rows and puts it over the original in one PUT (on a
+/// local disk object_store writes a temporary file beside it and renames it), made durable
+/// before the next file. Returns the rows removed.
+async fn replace(
+    dest: &store::Destination,
+    meta: &object_store::ObjectMeta,
+    keys: &Arc<EraseKeys>,
+) -> Result<u64, LifecycleError> {
+    let path = &meta.location;
+    let store: &Arc<dyn ObjectStore> = &dest.store;
+    let bytes = async { store.get(path).await?.bytes().await }
+        .await
+        .map_err(LifecycleError::store("get", path))?;
+    // Decoding and encoding a whole file is CPU work: off the async workers.
+    let keys = keys.clone();
+    let (new, removed) = tokio::task::spawn_blocking(move || rewrite::without_keys(bytes, &keys))
+        .await
+        .unwrap_or_else(|e| Err(parquet::errors::ParquetError::External(Box::new(e))))
+        .map_err(|source| LifecycleError::Rewrite {
+            path: path.to_string(),
+            source,
+        })?;
+    let payload = PutPayload::from(new);
+    sink::retry_io(&CancellationToken::new(), || {
+        store.put(path, payload.clone())
+    })
+    .await
+    .map_err(LifecycleError::store("put", path))?;
+    staging::make_durable(dest, std::slice::from_ref(path)).await?;
+    Ok(removed)
+}

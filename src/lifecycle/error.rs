@@ -1,0 +1,61 @@
+//! Everything `erase` and `prune` can fail on, each naming what failed.
+
+use crate::sink::SinkError;
+
+/// A failure of `erase` or `prune` once the job and flags were accepted: the destination
+/// (exit 1). Keys are never part of one: files are named by path, keys by nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// The destination cannot be opened.
+    #[error("destination")]
+    Open(#[from] crate::sink::store::StoreError),
+    /// A store call failed.
+    #[error("destination")]
+    Store(#[from] SinkError),
+    /// The suppressed lists could not be read.
+    #[error("destination")]
+    Suppressed(#[from] super::SuppressedError),
+    /// A Parquet file could not be read.
+    #[error("cannot read Parquet file {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// A Parquet file could not be written again.
+    #[error("cannot rewrite Parquet file {path}")]
+    Rewrite {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// A JSON record could not be encoded (a defect).
+    #[error("cannot encode {what}")]
+    Encode {
+        /// Which record.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl LifecycleError {
+    pub(crate) fn store(
+        op: &'static str,
+        path: &object_store::path::Path,
+    ) -> impl FnOnce(object_store::Error) -> LifecycleError {
+        let path = path.to_string();
+        move |source| {
+            LifecycleError::Store(SinkError::Store {
+                op,
+                path,
+                source: crate::sink::Cause(source),
+            })
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! `prune` (SPEC §12): deletes, per table, the dates past the job's `[retention]` counted back
+//! from `--snapshot-date`, never a date's units before its reader tables are built and there,
+//! never a run manifest or a file outside the layouts; and staging areas untouched for longer
+//! than checkpoints are resumed (SPEC §10). On S3 it deletes in bulk (`delete_stream`).
+//!
+//! Owns the order (list, decide, delete, record). It must not know how the decision is made
+//! beyond `plan`, nor anything of HTTP.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use serde::Serialize;
+use tracing::{info, warn};
+
+use super::error::LifecycleError;
+use super::lease::hold_lifecycle_lease;
+use super::plan::{self, DateManifests, Inventory, Limit};
+use crate::job::Job;
+use crate::sink::layout::{FINALIZE_MANIFEST_PREFIX, Layout, snapshot_date_of};
+use crate::sink::{self, staging, store};
+
+/// Checkpoints older than this are not resumed (SPEC §10): their staging areas go.
+pub const STALE_STAGING: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
+/// What `prune` was asked to do.
+#[derive(Debug, Clone)]
+pub struct PruneOptions {
+    /// The date the limits count back from.
+    pub date: NaiveDate,
+    /// Print what would go; delete nothing, take no lease.
+    pub dry_run: bool,
+    /// `--wait`.
+    pub wait: Duration,
+    /// This prune's id (`_lifecycle/prune-{id}.json`).
+    pub id: String,
+}
+
+/// One table's date deleted (or that would be).
+#[derive(Debug, Clone, Serialize)]
+pub struct Deleted {
+    /// `followers` (units) or `tables/follower_changes`.
+    pub table: String,
+    /// `YYYY-MM-DD`.
+    pub snapshot_date: String,
+    /// Objects.
+    pub objects: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// A date past `units_days` whose units stay, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Kept {
+    /// `YYYY-MM-DD`.
+    pub snapshot_date: String,
+    /// Why.
+    pub reason: &'static str,
+}
+
+/// What a prune did: written as `_lifecycle/prune-{id}.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneReport {
+    /// The prune's id.
+    pub prune_id: String,
+    /// The destination.
+    pub destination: String,
+    /// The date the limits counted back from.
+    pub snapshot_date: String,
+    /// Nothing was deleted.
+    pub dry_run: bool,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// RFC 3339, UTC.
+    pub finished_at: String,
+    /// Per table and date.
+    pub deleted: Vec<Deleted>,
+    /// Dates whose units stay although past `units_days`.
+    pub kept_units: Vec<Kept>,
+    /// Staging areas deleted (checkpoints past 7 days).
+    pub staging_areas: Vec<String>,
+    /// Objects deleted in all (staging included).
+    pub objects: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Files in the unit and table trees that follow neither layout: left alone.
+    pub foreign_files: Vec<String>,
+}
+
+impl PruneReport {
+    /// What is printed at the end: per table and date, then the totals.
+    pub fn summary(&self) -> String {
+        let verb = if self.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        };
+        let mut s = String::new();
+        for d in &self.deleted {
+            s.push_str(&format!(
+                "{verb} {:<26} {}  {:>7} objects {:>12} bytes\n",
+                d.table, d.snapshot_date, d.objects, d.bytes
+            ));
+        }
+        for a in &self.staging_areas {
+            s.push_str(&format!("{verb} staging area {a}\n"));
+        }
+        for k in &self.kept_units {
+            s.push_str(&format!(
+                "kept units of {}: {}\n",
+                k.snapshot_date, k.reason
+            ));
+        }
+        s.push_str(&format!(
+            "prune {} ({}): {verb} {} objects, {} bytes; {} date(s) of units kept; {} foreign file(s) left alone\n",
+            self.prune_id,
+            self.snapshot_date,
+            self.objects,
+            self.bytes,
+            self.kept_units.len(),
+            self.foreign_files.len()
+        ));
+        s
+    }
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Runs a prune against the job's output.
+pub async fn prune(job: &Job, opts: &PruneOptions) -> Result<PruneReport, LifecycleError> {
+    let dest = store::open(&job.output.url)?;
+    let layout = Layout::new(&dest.prefix);
+    let store = dest.store.as_ref();
+    let started_at = now();
+    let _lease = match opts.dry_run {
+        true => None,
+        false => Some(hold_lifecycle_lease("prune", opts.wait).await),
+    };
+    let mut inv = Inventory::default();
+    for root in plan::roots() {
+        let dir = layout.top(root);
+        let depth = dir.parts().count();
+        let listed: Vec<_> = store
+            .list(Some(&dir))
+            .try_collect()
+            .await
+            .map_err(LifecycleError::store("list", &dir))?;
+        for meta in listed {
+            plan::classify(&mut inv, depth, root, meta);
+        }
+    }
+    tracing::debug!(
+        partitions = inv.partitions.len(),
+        "Listed the unit and table trees."
+    );
+    let manifests = date_manifests(store, &layout).await?;
+    tracing::debug!(dates = manifests.len(), "Read the manifests' finish times.");
+    let retention = &job.retention;
+    let mut doomed: Vec<(String, NaiveDate)> = Vec::new();
+    let mut kept_units = Vec::new();
+    for (table, d) in inv.partitions.keys() {
+        let limit = plan::limit_of(table);
+        if !plan::past(retention, opts.date, limit, *d) {
+            continue;
+        }
+        let stays = match limit {
+            Limit::Units => plan::units_must_stay(&inv, manifests.get(d), retention, opts.date, *d),
+            _ => None,
+        };
+        if let Some(reason) = stays {
+            let date = d.to_string();
+            if !kept_units.iter().any(|k: &Kept| k.snapshot_date == date) {
+                warn!(snapshot_date = %date, reason, "Units past units_days kept: finalize this date to let prune delete them.");
+                kept_units.push(Kept {
+                    snapshot_date: date,
+                    reason,
+                });
+            }
+            continue;
+        }
+        doomed.push((table.clone(), *d));
+    }
+    // Units first: a crash between leaves tables that still justify deleting them next time.
+    doomed.sort_by_key(|(t, d)| (plan::limit_of(t) != Limit::Units, *d, t.clone()));
+    for f in &inv.foreign {
+        warn!(path = %f, "Not part of the unit or table layouts: left alone.");
+    }
+    let areas = stale_areas(store, &layout).await?;
+    let mut report = PruneReport {
+        prune_id: opts.id.clone(),
+        destination: dest.display.clone(),
+        snapshot_date: opts.date.to_string(),
+        dry_run: opts.dry_run,
+        started_at,
+        finished_at: String::new(),
+        deleted: Vec::new(),
+        kept_units,
+        staging_areas: areas.iter().map(|a| a.id.clone()).collect(),
+        objects: 0,
+        bytes: 0,
+        foreign_files: inv.foreign.iter().map(ToString::to_string).collect(),
+    };
+    let mut paths: Vec<Path> = Vec::new();
+    for key in &doomed {
+        let p = &inv.partitions[key];
+        report.deleted.push(Deleted {
+            table: key.0.clone(),
+            snapshot_date: key.1.to_string(),
+            objects: p.objects.len() as u64,
+            bytes: p.bytes(),
+        });
+        paths.extend(p.objects.iter().map(|o| o.location.clone()));
+    }
+    for a in &areas {
+        report.bytes += a.objects.iter().map(|o| o.size).sum::<u64>();
+        paths.extend(a.objects.iter().map(|o| o.location.clone()));
+    }
+    report.objects = paths.len() as u64;
+    report.bytes += report.deleted.iter().map(|d| d.bytes).sum::<u64>();
+    tracing::debug!(objects = paths.len(), "Deleting.");
+    if !opts.dry_run {
+        delete_all(store, &paths).await?;
+        tracing::debug!("Deleted.");
+        if let store::Target::Local { dir } = &dest.target {
+            remove_empty_dirs(dir, &paths);
+            tracing::debug!("Removed the directories left empty.");
+        }
+        report.finished_at = now();
+        let record = layout.lifecycle_record("prune", &opts.id);
+        let body = serde_json::to_vec_pretty(&report).map_err(|source| LifecycleError::Encode {
+            what: "the prune record",
+            source,
+        })?;
+        sink::put_object(store, &record, body).await?;
+        info!(objects = report.objects, bytes = report.bytes, record = %record, "Pruned.");
+    } else {
+        report.finished_at = now();
+    }
+    Ok(report)
+}
+
+/// Deletes in batches: object_store sends S3 one DeleteObjects request per 1,000 keys. A key
+/// already gone counts as deleted, so a rerun after a crash finishes the job.
+async fn delete_all(store: &dyn ObjectStore, paths: &[Path]) -> Result<(), LifecycleError> {
+    let owned: Vec<Path> = paths.to_vec();
+    let input = futures::stream::iter(owned.into_iter().map(Ok)).boxed();
+    let mut results = store.delete_stream(input);
+    while let Some(r) = results.next().await {
+        match r {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => {
+                let path = match &e {
+                    object_store::Error::Generic { .. } => Path::from("(batch)"),
+                    _ => Path::from("(object)"),
+                };
+                return Err(LifecycleError::store("delete", &path)(e));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// On a local disk, the directories the deleted files leave empty go too (up to the output).
+pub(crate) fn remove_empty_dirs(root: &str, paths: &[Path]) {
+    let root = std::path::Path::new(root);
+    let mut dirs: Vec<std::path::PathBuf> = paths
+        .iter()
+        .filter_map(|p| root.join(p.as_ref()).parent().map(ToOwned::to_owned))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    // Deepest first, then each parent as it empties.
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    for d in dirs {
+        let mut cur = d.as_path();
+        while cur.starts_with(root) && cur != root && std::fs::remove_dir(cur).is_ok() {
+            match cur.parent() {
+                Some(p) => cur = p,
+                None => break,
+            }
+        }
+    }
+}
+
+/// The finish times of every date's run and finalize manifests.
+async fn date_manifests(
+    store: &dyn ObjectStore,
+    layout: &Layout,
+) -> Result<BTreeMap<NaiveDate, DateManifests>, LifecycleError> {
+    let runs = layout.top(crate::sink::layout::RUNS_DIR);
+    let listed: Vec<_> = store
+        .list(Some(&runs))
+        .try_collect()
+        .await
+        .map_err(LifecycleError::store("list", &runs))?;
+    let mut out: BTreeMap<NaiveDate, DateManifests> = BTreeMap::new();
+    for meta in listed {
+        let Some(name) = meta.location.filename().map(str::to_owned) else {
+            continue;
+        };
+        let dir = super::scan::parent(&meta.location);
+        let Some(date) =
+            snapshot_date_of(&dir).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        else {
+            continue;
+        };
+        if !name.ends_with(".json") {
+            continue;
+        }
+        let bytes = async { store.get(&meta.location).await?.bytes().await }
+            .await
+            .map_err(LifecycleError::store("get", &meta.location))?;
+        // A manifest that cannot be read records no finish: as if its run never ended.
+        let finished = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("finished_at")?.as_str().map(str::to_owned))
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        let entry = out.entry(date).or_default();
+        let is_finalize = name.starts_with(FINALIZE_MANIFEST_PREFIX);
+        match (finished, is_finalize) {
+            (Some(t), true) => entry.finalizes.push(t),
+            (Some(t), false) => entry.runs.push(t),
+            // A run whose finish is unknown may be later than any finalize.
+            (None, false) => entry.runs.push(DateTime::<Utc>::MAX_UTC),
+            (None, true) => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Staging areas whose newest object (checkpoint, part or lease) is older than
+/// [`STALE_STAGING`]: no run resumes them any more. A live area renews its lease, so it stays.
+async fn stale_areas(
+    store: &dyn ObjectStore,
+    layout: &Layout,
+) -> Result<Vec<staging::AreaListing>, LifecycleError> {
+    let cutoff = Utc::now() - STALE_STAGING;
+    let areas = staging::list_areas(store, layout, "").await?;
+    Ok(areas
+        .into_iter()
+        .filter(|a| a.newest().is_some_and(|t| t < cutoff))
+        .collect())
+}

@@ -1,0 +1,181 @@
+//! The suppressed set (SPEC §12): the SHA-256 of every erased key, kept in
+//! `{url}/_lifecycle/suppressed/{id}.txt` (one lowercase hex hash per line), read by `run` and
+//! `finalize` at their start so an erased person never comes back.
+//!
+//! Owns the files' format, loading them into a [`SuppressedSet`] and writing one. It must not
+//! know about HTTP or Parquet: callers ask whether a key is in the set.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use super::keys::KeyHash;
+use crate::sink::layout::Layout;
+use crate::sink::{self, Cause, SinkError};
+
+/// Why the suppressed set could not be loaded; a run or finalize does not start without it.
+#[derive(Debug, thiserror::Error)]
+pub enum SuppressedError {
+    /// Listing or reading a list failed.
+    #[error("cannot read the suppressed keys")]
+    Store(#[source] SinkError),
+    /// A line that is not a SHA-256 in hex: refusing to guess which rows to keep out.
+    #[error("suppressed list {path}, line {line}: not a SHA-256 in hex; fix or remove the line")]
+    BadLine {
+        /// The list.
+        path: String,
+        /// 1-based.
+        line: usize,
+    },
+}
+
+/// The hashes of every erased key; empty (and free to ask) when nothing was ever erased.
+#[derive(Debug, Clone, Default)]
+pub struct SuppressedSet {
+    hashes: Arc<HashSet<KeyHash>>,
+}
+
+impl SuppressedSet {
+    /// A set of these hashes.
+    pub fn from_hashes(hashes: impl IntoIterator<Item = KeyHash>) -> SuppressedSet {
+        SuppressedSet {
+            hashes: Arc::new(hashes.into_iter().collect()),
+        }
+    }
+
+    /// Whether nothing is suppressed: callers skip hashing altogether.
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// How many hashes the set holds.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// Whether `key` hashes to a listed value.
+    pub fn contains_key(&self, key: &str) -> bool {
+        !self.hashes.is_empty() && self.hashes.contains(&KeyHash::of(key))
+    }
+
+    /// Whether this hash is listed.
+    pub fn contains(&self, hash: &KeyHash) -> bool {
+        self.hashes.contains(hash)
+    }
+}
+
+/// Reads every `_lifecycle/suppressed/*.txt` of the destination.
+pub async fn load(
+    store: &dyn ObjectStore,
+    layout: &Layout,
+) -> Result<SuppressedSet, SuppressedError> {
+    let dir = layout.suppressed_dir();
+    let store_error = |op, path: String| {
+        move |source: object_store::Error| {
+            SuppressedError::Store(SinkError::Store {
+                op,
+                path,
+                source: Cause(source),
+            })
+        }
+    };
+    let listed: Vec<_> = store
+        .list(Some(&dir))
+        .try_collect()
+        .await
+        .map_err(store_error("list", dir.to_string()))?;
+    let mut hashes = HashSet::new();
+    for meta in listed {
+        if !meta.location.as_ref().ends_with(".txt") {
+            continue;
+        }
+        let path = meta.location.to_string();
+        let bytes = async { store.get(&meta.location).await?.bytes().await }
+            .await
+            .map_err(store_error("get", path.clone()))?;
+        parse_into(&bytes, &path, &mut hashes)?;
+    }
+    Ok(SuppressedSet {
+        hashes: Arc::new(hashes),
+    })
+}
+
+fn parse_into(
+    bytes: &[u8],
+    path: &str,
+    hashes: &mut HashSet<KeyHash>,
+) -> Result<(), SuppressedError> {
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let text = std::str::from_utf8(line).unwrap_or("\u{0}").trim();
+        if text.is_empty() {
+            continue;
+        }
+        let hash = KeyHash::from_hex(text).ok_or_else(|| SuppressedError::BadLine {
+            path: path.to_owned(),
+            line: i + 1,
+        })?;
+        hashes.insert(hash);
+    }
+    Ok(())
+}
+
+/// The text of a list: one lowercase hex hash per line.
+pub fn render(hashes: &[KeyHash]) -> Vec<u8> {
+    let mut out = String::with_capacity(hashes.len() * 65);
+    for h in hashes {
+        out.push_str(&h.to_string());
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+/// Writes `_lifecycle/suppressed/{id}.txt` in one PUT, and on a local disk makes it durable
+/// before any data file is touched.
+pub async fn write(
+    dest: &crate::sink::store::Destination,
+    layout: &Layout,
+    id: &str,
+    hashes: &[KeyHash],
+) -> Result<(), SinkError> {
+    let path = layout.suppressed_list(id);
+    sink::put_object(dest.store.as_ref(), &path, render(hashes)).await?;
+    crate::sink::staging::make_durable(dest, std::slice::from_ref(&path)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lists written and read back; a non-hash line is refused with its line number.
+    #[tokio::test]
+    async fn lists_round_trip() {
+        let store = object_store::memory::InMemory::new();
+        let layout = Layout::new(&object_store::path::Path::from("out"));
+        let a = KeyHash::of("a");
+        let b = KeyHash::of("b");
+        let empty = load(&store, &layout).await.unwrap();
+        assert!(empty.is_empty() && !empty.contains_key("a"));
+        store
+            .put(&layout.suppressed_list("e1"), render(&[a]).into())
+            .await
+            .unwrap();
+        store
+            .put(&layout.suppressed_list("e2"), render(&[a, b]).into())
+            .await
+            .unwrap();
+        let set = load(&store, &layout).await.unwrap();
+        assert_eq!(set.len(), 2);
+        assert!(set.contains_key("a") && set.contains_key("b") && !set.contains_key("c"));
+        store
+            .put(&layout.suppressed_list("e3"), b"abc\n".to_vec().into())
+            .await
+            .unwrap();
+        let e = load(&store, &layout).await.unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "suppressed list out/_lifecycle/suppressed/e3.txt, line 1: not a SHA-256 in hex; fix or remove the line"
+        );
+    }
+}
