@@ -8,10 +8,11 @@
 //! unit starts where (that is `resume`).
 
 use super::RunCtx;
-use super::checkpoint::{self, Checkpoint};
+use super::checkpoint::Checkpoint;
+use super::unit_staging::{self, UnitStaging};
 use crate::error_chain as chain;
 use crate::sink::exclusive::{Held, LeaseError, Taken};
-use crate::sink::layout::{CHECKPOINT_FILE, PartitionKey};
+use crate::sink::layout::CHECKPOINT_FILE;
 use crate::sink::lease::{Lease, RENEW_EVERY};
 use crate::sink::staging;
 use chrono::Utc;
@@ -179,7 +180,7 @@ async fn release_area(ctx: &RunCtx, held: Held) {
     let mut keep: HashSet<Path> = HashSet::from([ctx.layout.lease(&lease.area)]);
     for meta in &checkpoints {
         keep.insert(meta.location.clone());
-        match checkpoint::load(ctx, &meta.location).await {
+        match unit_staging::load(store, &meta.location).await {
             Ok(Some(cp)) => keep.extend(part_paths(ctx, &cp)),
             Ok(None) => {}
             Err(e) => {
@@ -203,14 +204,7 @@ async fn release_area(ctx: &RunCtx, held: Held) {
 
 /// The staged parts a checkpoint names.
 fn part_paths(ctx: &RunCtx, cp: &Checkpoint) -> Vec<Path> {
-    let Some((dataset, provider)) = cp.unit_key() else {
-        return Vec::new();
-    };
-    let key = PartitionKey {
-        dataset,
-        provider,
-        snapshot_date: &cp.snapshot_date,
-        account_id: &cp.account_id,
-    };
-    cp.staged(ctx, &key).into_iter().map(|p| p.path).collect()
+    UnitStaging::of_checkpoint(&ctx.dest, &ctx.layout, cp)
+        .map(|s| s.staged(cp).into_iter().map(|p| p.path).collect())
+        .unwrap_or_default()
 }

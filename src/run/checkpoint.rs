@@ -10,14 +10,11 @@
 //! Owns the checkpoint's form, its checks on load, and reading it; the unit writes checkpoints
 //! with `checkpointer`. Knows nothing about HTTP.
 
-use super::RunCtx;
 use crate::model::{Dataset, Provider};
 use crate::sink;
-use crate::sink::layout::{Area, PartitionKey, part_file_name};
+use crate::sink::layout::part_file_name;
 use crate::sink::lease::parse_timestamp;
-use crate::sink::parquet::StagedPart;
 use chrono::{DateTime, Utc};
-use object_store::ObjectStoreExt;
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 
@@ -192,39 +189,11 @@ impl Checkpoint {
         parse_timestamp(&self.updated_at)
     }
 
-    /// Its parts as the part writer and the publish step know them.
-    pub(crate) fn staged(&self, ctx: &RunCtx, key: &PartitionKey<'_>) -> Vec<StagedPart> {
-        let area = Area::Staging { run_id: &self.area };
-        self.parts
-            .iter()
-            .enumerate()
-            .map(|(i, p)| StagedPart {
-                path: ctx.layout.part(area, key, i),
-                file_name: p.file.clone(),
-                rows: p.rows,
-                bytes: p.bytes,
-            })
-            .collect()
-    }
-
     /// JSON, one key per line.
     pub fn to_json(&self) -> Vec<u8> {
         let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
         v.push(b'\n');
         v
-    }
-}
-
-/// Reads the checkpoint at `path`; `Ok(None)` when there is none.
-pub(crate) async fn load(ctx: &RunCtx, path: &Path) -> Result<Option<Checkpoint>, CheckpointError> {
-    let read = async { ctx.dest.store.get(path).await?.bytes().await };
-    match read.await {
-        Ok(bytes) => Checkpoint::parse(path, &bytes).map(Some),
-        Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(source) => Err(CheckpointError::Read {
-            path: path.to_string(),
-            source: source.into(),
-        }),
     }
 }
 

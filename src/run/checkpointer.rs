@@ -5,28 +5,22 @@
 //!
 //! Knows the part writer and the staging layout; knows nothing about HTTP.
 
-use super::RunCtx;
 use super::checkpoint::{Checkpoint, CheckpointPart, FORMAT_VERSION, State};
-use super::plan::Unit;
-use crate::sink::layout::{Area, PartitionKey};
+use super::unit_staging::UnitStaging;
 use crate::sink::lease::timestamp;
 use crate::sink::parquet::{PartWriter, StagedPart};
 use crate::sink::{self, SinkError, staging};
 use chrono::Utc;
-use futures::TryStreamExt;
-use object_store::ObjectMeta;
 use object_store::path::Path;
-use std::collections::HashMap;
 use tracing::{info, warn};
 
-/// The partition key of a unit of this run.
-pub(crate) fn unit_key<'a>(ctx: &'a RunCtx, unit: &'a Unit) -> PartitionKey<'a> {
-    PartitionKey {
-        dataset: unit.dataset,
-        provider: unit.account.provider,
-        snapshot_date: &ctx.snapshot_date,
-        account_id: &unit.account.account_id,
-    }
+/// Who writes a unit's checkpoints: the run's identity as a checkpoint records it.
+pub(super) struct Writer<'a> {
+    pub(super) job: &'a str,
+    pub(super) shard: Option<&'a str>,
+    pub(super) run_id: &'a str,
+    /// Rows between two checkpoints (`output.checkpoint_rows`).
+    pub(super) every: u64,
 }
 
 /// Where a unit stands after a page: rows written, the list position of its next row (rows
@@ -43,7 +37,9 @@ pub(super) struct Progress {
 pub(super) struct Checkpointer {
     /// The checkpoint as last written (or resumed); its progress fields are rewritten each time.
     cp: Checkpoint,
-    path: Path,
+    /// The unit's staging in the checkpoint's area.
+    staging: UnitStaging,
+    run_id: String,
     every: u64,
     since: u64,
     /// Parts named by the last checkpoint written: a later run continues after them.
@@ -54,53 +50,57 @@ pub(super) struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// For a unit starting from page 1, staging into `area`.
-    pub(super) fn fresh(ctx: &RunCtx, unit: &Unit, area: &str) -> Checkpointer {
-        let key = unit_key(ctx, unit);
+    /// For a unit starting from page 1, staging into `staging`'s area.
+    pub(super) fn fresh(by: &Writer<'_>, staging: UnitStaging) -> Checkpointer {
+        let key = staging.key();
         let now = timestamp(Utc::now());
+        let cp = Checkpoint {
+            version: FORMAT_VERSION,
+            job: by.job.to_owned(),
+            snapshot_date: key.snapshot_date.to_owned(),
+            shard: by.shard.map(str::to_owned),
+            dataset: key.dataset.to_string(),
+            provider: key.provider.to_string(),
+            account_id: key.account_id.to_owned(),
+            area: staging.area().to_owned(),
+            state: State::Paging,
+            cursor: None,
+            pages: 0,
+            rows: 0,
+            position: 0,
+            suppressed: 0,
+            parts: Vec::new(),
+            run_id: by.run_id.to_owned(),
+            runs: vec![by.run_id.to_owned()],
+            started_at: now.clone(),
+            updated_at: now,
+        };
         Checkpointer {
-            path: ctx.layout.checkpoint(Area::Staging { run_id: area }, &key),
-            cp: Checkpoint {
-                version: FORMAT_VERSION,
-                job: ctx.job.clone(),
-                snapshot_date: ctx.snapshot_date.clone(),
-                shard: ctx.shard.clone(),
-                dataset: unit.dataset.to_string(),
-                provider: unit.account.provider.to_string(),
-                account_id: unit.account.account_id.clone(),
-                area: area.to_owned(),
-                state: State::Paging,
-                cursor: None,
-                pages: 0,
-                rows: 0,
-                position: 0,
-                suppressed: 0,
-                parts: Vec::new(),
-                run_id: ctx.run_id.clone(),
-                runs: vec![ctx.run_id.clone()],
-                started_at: now.clone(),
-                updated_at: now,
-            },
-            every: ctx.checkpoint_rows,
+            cp,
+            staging,
+            run_id: by.run_id.to_owned(),
+            every: by.every,
             since: 0,
             kept: 0,
             may_exist: false,
         }
     }
 
-    /// For a unit continuing `cp`.
-    pub(super) fn resumed(ctx: &RunCtx, unit: &Unit, mut cp: Checkpoint) -> Checkpointer {
-        let key = unit_key(ctx, unit);
-        if cp.runs.last() != Some(&ctx.run_id) {
-            cp.runs.push(ctx.run_id.clone());
+    /// For a unit continuing `cp`, whose area `staging` is.
+    pub(super) fn resumed(
+        by: &Writer<'_>,
+        staging: UnitStaging,
+        mut cp: Checkpoint,
+    ) -> Checkpointer {
+        if cp.runs.last().map(String::as_str) != Some(by.run_id) {
+            cp.runs.push(by.run_id.to_owned());
         }
         Checkpointer {
-            path: ctx
-                .layout
-                .checkpoint(Area::Staging { run_id: &cp.area }, &key),
             kept: cp.parts.len(),
             cp,
-            every: ctx.checkpoint_rows,
+            staging,
+            run_id: by.run_id.to_owned(),
+            every: by.every,
             since: 0,
             may_exist: true,
         }
@@ -117,7 +117,6 @@ impl Checkpointer {
     /// written is only logged (the previous one stays valid).
     pub(super) async fn page_written(
         &mut self,
-        ctx: &RunCtx,
         writer: &mut PartWriter,
         progress: Progress,
         cursor: Option<&str>,
@@ -138,11 +137,8 @@ impl Checkpointer {
             .iter()
             .map(|p| p.path.clone())
             .collect();
-        let saved = match staging::make_durable(&ctx.dest, &fresh).await {
-            Ok(()) => {
-                self.save(ctx, State::Paging, Some(cursor), &parts, pages)
-                    .await
-            }
+        let saved = match staging::make_durable(self.staging.dest(), &fresh).await {
+            Ok(()) => self.save(State::Paging, Some(cursor), &parts, pages).await,
             Err(e) => Err(e),
         };
         // Counted from here either way: a failed checkpoint is tried again after another
@@ -167,18 +163,17 @@ impl Checkpointer {
 
     /// Before the publish of a unit that checkpointed: marks it complete, so a crash during the
     /// publish is finished by the next run instead of fetched again.
-    pub(super) async fn complete(&mut self, ctx: &RunCtx, staged: &[StagedPart], pages: u64) {
+    pub(super) async fn complete(&mut self, staged: &[StagedPart], pages: u64) {
         if self.kept == 0 {
             return;
         }
-        if let Err(e) = self.save(ctx, State::Complete, None, staged, pages).await {
+        if let Err(e) = self.save(State::Complete, None, staged, pages).await {
             warn!(error = %crate::error_chain(&e), "The complete checkpoint could not be written.");
         }
     }
 
     async fn save(
         &mut self,
-        ctx: &RunCtx,
         state: State,
         cursor: Option<&str>,
         parts: &[StagedPart],
@@ -192,7 +187,7 @@ impl Checkpointer {
                 file: p.file_name.clone(),
                 rows: p.rows,
                 bytes: p.bytes,
-                run_id: ctx.run_id.clone(),
+                run_id: self.run_id.clone(),
             });
         }
         self.cp.state = state;
@@ -204,76 +199,20 @@ impl Checkpointer {
         if state == State::Complete {
             self.cp.position = self.cp.rows + self.cp.suppressed;
         }
-        self.cp.run_id.clone_from(&ctx.run_id);
+        self.cp.run_id.clone_from(&self.run_id);
         self.cp.updated_at = timestamp(Utc::now());
-        sink::put_object(ctx.dest.store.as_ref(), &self.path, self.cp.to_json()).await
+        let path = self.staging.checkpoint_path();
+        sink::put_object(self.staging.store().as_ref(), &path, self.cp.to_json()).await
     }
 
     /// After the unit is published: its checkpoint goes.
     /// A unit that never checkpointed has nothing to remove: no store call then.
-    pub(super) async fn remove(&self, ctx: &RunCtx) {
+    pub(super) async fn remove(&self) {
         if !self.may_exist {
             return;
         }
-        if let Err(e) = sink::delete_if_exists(ctx.dest.store.as_ref(), &self.path).await {
+        if let Err(e) = self.staging.remove_checkpoint().await {
             warn!(error = %crate::error_chain(&e), "A published unit's checkpoint could not be deleted.");
         }
-    }
-}
-
-/// Whether every part a checkpoint names is staged, at the size it had when it was named.
-/// A listing that fails counts as parts missing (the unit then starts again from page 1).
-pub(crate) async fn parts_present(
-    ctx: &RunCtx,
-    key: &PartitionKey<'_>,
-    area: &str,
-    staged: &[StagedPart],
-) -> bool {
-    let dir = ctx.layout.partition(Area::Staging { run_id: area }, key);
-    let listed: Result<Vec<ObjectMeta>, _> = ctx.dest.store.list(Some(&dir)).try_collect().await;
-    let listed = match listed {
-        Ok(l) => l,
-        Err(e) => {
-            warn!(error = %sink::Cause(e), staging = %dir, "A checkpoint's parts could not be listed.");
-            return false;
-        }
-    };
-    let sizes: HashMap<&Path, u64> = listed.iter().map(|m| (&m.location, m.size)).collect();
-    staged.iter().all(|p| sizes.get(&p.path) == Some(&p.bytes))
-}
-
-/// Whether a complete checkpoint's publish can be finished: each part it names is still staged
-/// or already published, at its size.
-pub(crate) async fn parts_publishable(
-    ctx: &RunCtx,
-    key: &PartitionKey<'_>,
-    cp: &Checkpoint,
-) -> bool {
-    let staged_dir = ctx
-        .layout
-        .partition(Area::Staging { run_id: &cp.area }, key);
-    let final_dir = ctx.layout.partition(Area::Final, key);
-    let mut sizes: HashMap<String, Vec<u64>> = HashMap::new();
-    for dir in [&staged_dir, &final_dir] {
-        let listed: Result<Vec<ObjectMeta>, _> = ctx.dest.store.list(Some(dir)).try_collect().await;
-        let Ok(listed) = listed else {
-            return false;
-        };
-        for m in listed {
-            let name = m.location.filename().unwrap_or_default().to_owned();
-            sizes.entry(name).or_default().push(m.size);
-        }
-    }
-    cp.parts
-        .iter()
-        .all(|p| sizes.get(&p.file).is_some_and(|s| s.contains(&p.bytes)))
-}
-
-/// Deletes a unit's checkpoint and every part staged beside it in its area: a refused cursor,
-/// a checkpoint too old, or one whose unit was published since.
-pub(crate) async fn discard(ctx: &RunCtx, key: &PartitionKey<'_>, area: &str) {
-    let dir = ctx.layout.partition(Area::Staging { run_id: area }, key);
-    if let Err(e) = sink::delete_prefix(ctx.dest.store.as_ref(), &dir).await {
-        warn!(error = %crate::error_chain(&e), staging = %dir, "A discarded checkpoint's parts could not be deleted.");
     }
 }

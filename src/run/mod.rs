@@ -23,6 +23,7 @@ mod tables;
 #[cfg(test)]
 mod tests;
 mod unit;
+mod unit_staging;
 
 pub use plan::{KeyShare, Shard, ShardError, Unit, new_run_id, plan, today_utc};
 pub use stop::{STOP_GRACE, Stop};
@@ -156,6 +157,27 @@ pub(crate) struct RunCtx {
 }
 
 impl RunCtx {
+    /// A unit's staging in `area` (this run's id, or the earlier run's it continues).
+    fn staging(&self, unit: &Unit, area: &str) -> unit_staging::UnitStaging {
+        let key = crate::sink::layout::PartitionKey {
+            dataset: unit.dataset,
+            provider: unit.account.provider,
+            snapshot_date: &self.snapshot_date,
+            account_id: &unit.account.account_id,
+        };
+        unit_staging::UnitStaging::new(&self.dest, &self.layout, &key, area)
+    }
+
+    /// The run as its units' checkpoints record it.
+    fn checkpoint_writer(&self) -> checkpointer::Writer<'_> {
+        checkpointer::Writer {
+            job: &self.job,
+            shard: self.shard.as_deref(),
+            run_id: &self.run_id,
+            every: self.checkpoint_rows,
+        }
+    }
+
     /// A run-fatal error: recorded once, and every unit stops.
     fn abort(&self, message: String) {
         self.fatal

@@ -7,9 +7,9 @@
 //! Knows checkpoints, leases and the published layout; knows nothing about pages or HTTP.
 
 use super::RunCtx;
-use super::checkpoint::{self, Checkpoint, MAX_AGE, State};
-use super::checkpointer;
+use super::checkpoint::{Checkpoint, MAX_AGE, State};
 use super::plan::Unit;
+use super::unit_staging::{self, UnitStaging};
 use crate::error_chain as chain;
 use crate::model::{Dataset, Provider};
 use crate::sink::lease::{LIVE_FOR, Lease, RENEW_EVERY};
@@ -145,7 +145,7 @@ async fn decide(
         Some(f) if published.is_some_and(|t| *t > f.meta.last_modified) => {
             info!(account_id = %unit.account.account_id, dataset = %unit.dataset, checkpoint_of = %f.cp.run_id,
                 "The unit was published after its checkpoint was written; the checkpoint is discarded.");
-            checkpointer::discard(ctx, &checkpointer::unit_key(ctx, unit), &f.cp.area).await;
+            ctx.staging(unit, &f.cp.area).discard().await;
             Start::Fresh
         }
         Some(f) => Start::Resume(Box::new(f)),
@@ -208,7 +208,7 @@ async fn gather(
 ) -> usize {
     let mut discarded = 0;
     for meta in area.checkpoints() {
-        let cp = match checkpoint::load(ctx, &meta.location).await {
+        let cp = match unit_staging::load(ctx.dest.store.as_ref(), &meta.location).await {
             Ok(Some(cp)) => cp,
             Ok(None) => continue,
             Err(e) => {
@@ -229,13 +229,9 @@ async fn gather(
             }
             info!(account_id = %cp.account_id, dataset = %cp.dataset, updated_at = %cp.updated_at,
                 "A checkpoint older than 7 days is not resumed; it is removed.");
-            let key = crate::sink::layout::PartitionKey {
-                dataset,
-                provider,
-                snapshot_date: &cp.snapshot_date,
-                account_id: &cp.account_id,
-            };
-            checkpointer::discard(ctx, &key, &cp.area).await;
+            if let Some(staging) = UnitStaging::of_checkpoint(&ctx.dest, &ctx.layout, &cp) {
+                staging.discard().await;
+            }
             discarded += 1;
             continue;
         }
@@ -290,8 +286,10 @@ async fn published_units(ctx: &RunCtx, units: &[Unit]) -> HashMap<UnitId, DateTi
 
 /// Whether the unit's partition holds a published part (a failed listing says no).
 async fn is_published(ctx: &RunCtx, unit: &Unit) -> bool {
-    let key = checkpointer::unit_key(ctx, unit);
-    let dir = ctx.layout.partition(crate::sink::layout::Area::Final, &key);
+    let staging = ctx.staging(unit, &ctx.run_id);
+    let dir = ctx
+        .layout
+        .partition(crate::sink::layout::Area::Final, &staging.key());
     let listed: Result<Vec<ObjectMeta>, _> = ctx.dest.store.list(Some(&dir)).try_collect().await;
     listed.is_ok_and(|l| {
         l.iter().any(|m| {
@@ -359,7 +357,7 @@ pub(crate) async fn settle(ctx: &RunCtx, unit: &Unit, f: Found) -> Result<Start,
     if !ctx.areas.take_over(ctx, &f.lease).await {
         return Err(Waited::StillLive(Box::new(f.lease)));
     }
-    match checkpoint::load(ctx, &f.meta.location).await {
+    match unit_staging::load(ctx.dest.store.as_ref(), &f.meta.location).await {
         Ok(Some(cp)) => {
             let f = Box::new(Found { cp, ..f });
             Ok(match f.cp.state {

@@ -7,15 +7,15 @@ use super::checkpoint::Checkpoint;
 use super::checkpointer::{self, Checkpointer};
 use super::plan::Unit;
 use super::resume::{self, Start, Waited};
+use super::unit_staging::UnitStaging;
 use crate::api::client::{FetchStats, PageError, ParseFailure, UnitRequest};
 use crate::api::error::ApiError;
 use crate::api::paginate::Paginator;
 use crate::error_chain as chain;
 use crate::report::{FailureKind, SkipReason, UnitFailure, UnitReport, UnitStatus};
 use crate::schema::decode::{DecodeFailure, DecodedPage, PageDecoder, merge_unknown};
-use crate::sink::layout::{Area, PartitionKey};
 use crate::sink::parquet::{FileIdentity, PartWriter, StagedPart};
-use crate::sink::{self, publish};
+use crate::sink::publish;
 use chrono::Utc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
@@ -157,7 +157,59 @@ fn identity(ctx: &RunCtx, unit: &Unit) -> FileIdentity {
 struct UnitSink {
     writer: PartWriter,
     checkpoints: Checkpointer,
+    /// Where the writer stages: the run's area, or the resumed checkpoint's.
+    staging: UnitStaging,
     position: i64,
+}
+
+/// Where a unit's fetch begins, decided once from its start: only the states that reach the
+/// fetch, each checked against its staging (a checkpoint whose parts are gone starts again).
+enum Begin {
+    /// From page 1, staging into the run's own area.
+    Fresh,
+    /// From a checkpoint whose parts are all staged, in its area.
+    Resume {
+        cp: Checkpoint,
+        staging: UnitStaging,
+        staged: Vec<StagedPart>,
+    },
+    /// An earlier run fetched every page and its publish was cut short: finish it, no request.
+    Finish {
+        cp: Checkpoint,
+        staging: UnitStaging,
+    },
+}
+
+/// The unit's begin from its settled start: a checkpoint is resumed only when every part it
+/// names is staged, a publish finished only when every part is staged or published; otherwise
+/// its staging is discarded and the unit begins at page 1.
+async fn begin(ctx: &RunCtx, unit: &Unit, start: Start) -> Begin {
+    match start {
+        Start::Finish(f) => {
+            let staging = ctx.staging(unit, &f.cp.area);
+            if staging.publishable(&f.cp).await {
+                return Begin::Finish { cp: f.cp, staging };
+            }
+            warn!(checkpoint_of = %f.cp.run_id, "Parts the complete checkpoint names are missing: fetching the unit from page 1.");
+            staging.discard().await;
+            Begin::Fresh
+        }
+        Start::Resume(f) => {
+            let staging = ctx.staging(unit, &f.cp.area);
+            let staged = staging.staged(&f.cp);
+            if staging.parts_present(&staged).await {
+                return Begin::Resume {
+                    cp: f.cp,
+                    staging,
+                    staged,
+                };
+            }
+            warn!(checkpoint_of = %f.cp.run_id, "Parts the checkpoint names are missing from staging: restarting the unit from page 1.");
+            staging.discard().await;
+            Begin::Fresh
+        }
+        Start::Fresh | Start::Published | Start::Deferred(_) => Begin::Fresh,
+    }
 }
 
 /// Fetches the unit holding `slot`, one of the run's fetch slots, which `publish_unit` gives up
@@ -170,19 +222,10 @@ async fn fetch_and_publish(
     stats: &mut FetchStats,
     report: &mut UnitReport,
 ) -> Result<(), UnitError> {
-    let key = checkpointer::unit_key(ctx, unit);
-    let mut resume = match start {
-        Start::Finish(f) if checkpointer::parts_publishable(ctx, &key, &f.cp).await => {
-            return finish_publish(ctx, &key, f.cp, report).await;
-        }
-        Start::Finish(f) => {
-            warn!(checkpoint_of = %f.cp.run_id, "Parts the complete checkpoint names are missing: fetching the unit from page 1.");
-            checkpointer::discard(ctx, &key, &f.cp.area).await;
-            None
-        }
-        Start::Resume(f) => Some(f.cp),
-        Start::Fresh | Start::Published | Start::Deferred(_) => None,
-    };
+    let mut begin = begin(ctx, unit, start).await;
+    if let Begin::Finish { cp, staging } = begin {
+        return finish_publish(ctx, &staging, cp, report).await;
+    }
     let a = &unit.account;
     let decoder = PageDecoder::new(
         ctx.registry.variant(unit.dataset, a.provider),
@@ -191,28 +234,24 @@ async fn fetch_and_publish(
     )
     .with_suppressed(ctx.suppressed.clone());
     loop {
-        let Some((mut sink, mut pager)) =
-            open_sink(ctx, unit, &decoder, resume.as_ref(), report).await?
-        else {
-            resume = None;
-            continue;
-        };
+        let (mut sink, mut pager) = open_sink(ctx, unit, &decoder, &begin, report)?;
         let fetched = fetch_pages(ctx, unit, &decoder, &mut sink, &mut pager, stats, report).await;
         match fetched {
-            Ok(()) => return publish_unit(ctx, &key, sink, pager.pages(), slot, report).await,
-            Err(e) if resume.is_some() && report.pages == 0 && e.is_refused_cursor() => {
+            Ok(()) => return publish_unit(ctx, sink, pager.pages(), slot, report).await,
+            Err(e)
+                if matches!(begin, Begin::Resume { .. })
+                    && report.pages == 0
+                    && e.is_refused_cursor() =>
+            {
                 warn!(error = %chain(&e), discarded_rows = report.records,
                     "The API refused the checkpoint's cursor: restarting the unit from page 1 and discarding its staged parts.");
                 sink.writer.abort().await;
-                let area = resume
-                    .as_ref()
-                    .map_or(ctx.run_id.as_str(), |cp| cp.area.as_str());
-                checkpointer::discard(ctx, &key, area).await;
+                sink.staging.discard().await;
                 report.resumed_from = None;
                 report.pages_skipped = None;
                 report.records = 0;
                 report.suppressed = 0;
-                resume = None;
+                begin = Begin::Fresh;
             }
             Err(e) => {
                 let keep = sink.checkpoints.kept();
@@ -223,40 +262,38 @@ async fn fetch_and_publish(
     }
 }
 
-/// The unit's writer, checkpoints and cursor: from page 1, or from `resume`'s checkpoint when
-/// every part it names is still staged (`None` otherwise: the unit starts again from page 1).
-async fn open_sink(
+/// The unit's writer, checkpoints and cursor: from page 1 in the run's area, or from a
+/// checkpoint whose parts are staged, in its area.
+fn open_sink(
     ctx: &RunCtx,
     unit: &Unit,
     decoder: &PageDecoder,
-    resume: Option<&Checkpoint>,
+    begin: &Begin,
     report: &mut UnitReport,
-) -> Result<Option<(UnitSink, Paginator)>, UnitError> {
-    let key = checkpointer::unit_key(ctx, unit);
-    let area = resume.map_or(ctx.run_id.as_str(), |cp| cp.area.as_str());
+) -> Result<(UnitSink, Paginator), UnitError> {
+    let staging = match begin {
+        Begin::Resume { staging, .. } | Begin::Finish { staging, .. } => staging.clone(),
+        Begin::Fresh => ctx.staging(unit, &ctx.run_id),
+    };
     let writer = PartWriter::try_new(
-        ctx.dest.store.clone(),
-        ctx.layout.clone(),
-        area,
-        &key,
+        staging.store().clone(),
+        staging.layout().clone(),
+        staging.area(),
+        &staging.key(),
         decoder.schema(),
         ctx.writer_opts,
         &identity(ctx, unit),
     )?;
-    let Some(cp) = resume else {
+    let by = ctx.checkpoint_writer();
+    let Begin::Resume { cp, staged, .. } = begin else {
         let sink = UnitSink {
             writer,
-            checkpoints: Checkpointer::fresh(ctx, unit, area),
+            checkpoints: Checkpointer::fresh(&by, staging.clone()),
+            staging,
             position: 0,
         };
-        return Ok(Some((sink, Paginator::new(ctx.max_pages))));
+        return Ok((sink, Paginator::new(ctx.max_pages)));
     };
-    let staged = cp.staged(ctx, &key);
-    if !checkpointer::parts_present(ctx, &key, area, &staged).await {
-        warn!(checkpoint_of = %cp.run_id, "Parts the checkpoint names are missing from staging: restarting the unit from page 1.");
-        checkpointer::discard(ctx, &key, area).await;
-        return Ok(None);
-    }
     let cursor = cp.cursor.clone().unwrap_or_default();
     info!(checkpoint_of = %cp.run_id, rows = cp.rows, pages_skipped = cp.pages, "Resuming the unit from its checkpoint.");
     report.resumed_from = Some(cp.run_id.clone());
@@ -264,14 +301,12 @@ async fn open_sink(
     report.records = cp.rows;
     report.suppressed = cp.suppressed;
     let sink = UnitSink {
-        writer: writer.with_staged(staged),
-        checkpoints: Checkpointer::resumed(ctx, unit, cp.clone()),
+        writer: writer.with_staged(staged.clone()),
+        checkpoints: Checkpointer::resumed(&by, staging.clone(), cp.clone()),
+        staging,
         position: i64::try_from(cp.position).unwrap_or(i64::MAX),
     };
-    Ok(Some((
-        sink,
-        Paginator::resume(ctx.max_pages, cursor, cp.pages),
-    )))
+    Ok((sink, Paginator::resume(ctx.max_pages, cursor, cp.pages)))
 }
 
 /// Closes the last part and publishes the unit; a unit that checkpointed is marked complete
@@ -282,7 +317,6 @@ async fn open_sink(
 /// rows. Either way the next unit fetches while this one publishes.
 async fn publish_unit(
     ctx: &RunCtx,
-    key: &PartitionKey<'_>,
     sink: UnitSink,
     pages: u64,
     slot: SemaphorePermit<'_>,
@@ -291,6 +325,7 @@ async fn publish_unit(
     let UnitSink {
         writer,
         mut checkpoints,
+        staging,
         ..
     } = sink;
     let small = writer
@@ -311,22 +346,23 @@ async fn publish_unit(
             source: PageError::Api(ApiError::Cancelled),
         });
     }
-    checkpoints.complete(ctx, &staged, pages).await;
-    publish_staged(ctx, key, &staged, report).await?;
-    checkpoints.remove(ctx).await;
+    checkpoints.complete(&staged, pages).await;
+    publish_staged(ctx, &staging, &staged, report).await?;
+    checkpoints.remove().await;
     Ok(())
 }
 
 /// Moves a unit's staged parts into its partition and records what was published.
 async fn publish_staged(
     ctx: &RunCtx,
-    key: &PartitionKey<'_>,
+    staging: &UnitStaging,
     staged: &[StagedPart],
     report: &mut UnitReport,
 ) -> Result<(), UnitError> {
-    let store = ctx.dest.store.as_ref();
+    let store = staging.store().as_ref();
     let how = ctx.dest.part_move();
-    let published = publish::publish(store, &ctx.layout, key, staged, how, &ctx.halt).await?;
+    let key = staging.key();
+    let published = publish::publish(store, staging.layout(), &key, staged, how, &ctx.halt).await?;
     report.output_bytes = staged.iter().map(|p| p.bytes).sum();
     report.files = published.files;
     report.stale_files_removed = published.removed;
@@ -337,7 +373,7 @@ async fn publish_staged(
 /// `complete`): no request is sent.
 async fn finish_publish(
     ctx: &RunCtx,
-    key: &PartitionKey<'_>,
+    staging: &UnitStaging,
     cp: Checkpoint,
     report: &mut UnitReport,
 ) -> Result<(), UnitError> {
@@ -346,12 +382,9 @@ async fn finish_publish(
     report.pages_skipped = Some(cp.pages);
     report.records = cp.rows;
     report.suppressed = cp.suppressed;
-    let staged = cp.staged(ctx, key);
-    publish_staged(ctx, key, &staged, report).await?;
-    let path = ctx
-        .layout
-        .checkpoint(Area::Staging { run_id: &cp.area }, key);
-    sink::delete_if_exists(ctx.dest.store.as_ref(), &path).await?;
+    let staged = staging.staged(&cp);
+    publish_staged(ctx, staging, &staged, report).await?;
+    staging.remove_checkpoint().await?;
     Ok(())
 }
 
@@ -412,7 +445,7 @@ async fn fetch_pages(
             position: u64::try_from(sink.position).unwrap_or(0),
             suppressed: report.suppressed,
         };
-        cps.page_written(ctx, writer, progress, cursor.as_deref(), pager.pages())
+        cps.page_written(writer, progress, cursor.as_deref(), pager.pages())
             .await?;
     }
     Ok(())
