@@ -53,7 +53,8 @@ fn summary_and_metrics_of_a_run_that_could_not_start() {
             "status": "failed", "exit_code": 1, "error": error, "job": "test-job",
             "run_id": null, "snapshot_date": DATE, "shard": null,
             "counts": {"units": 0, "ok": 0, "failed": 0, "skipped": 0, "records": 0,
-                       "requests": 0, "retries": 0, "throttled": 0},
+                       "requests": 0, "retries": 0, "throttled": 0,
+                       "storage_retries": 0},
             "failed_units": [], "manifest": null,
         })
     );
@@ -160,7 +161,8 @@ fn summary_of_usage_and_job_file_errors() {
                 "status": "invalid", "exit_code": 2, "error": error, "job": null,
                 "run_id": null, "snapshot_date": date, "shard": shard,
                 "counts": {"units": 0, "ok": 0, "failed": 0, "skipped": 0, "records": 0,
-                           "requests": 0, "retries": 0, "throttled": 0},
+                           "requests": 0, "retries": 0, "throttled": 0,
+                       "storage_retries": 0},
                 "failed_units": [], "manifest": null,
             }),
             "{case}"

@@ -144,10 +144,11 @@ fn assert_summary_agrees(s: &Value, m: &Value, manifest_path: &Path, code: i32) 
         ("requests", "attempts"),
         ("retries", "retries"),
         ("throttled", "throttles"),
+        ("storage_retries", "storage_retries"),
     ] {
         assert_eq!(c[summary_key], t[manifest_key], "counts.{summary_key}: {s}");
     }
-    assert_eq!(c.as_object().map(|o| o.len()), Some(8), "{c}");
+    assert_eq!(c.as_object().map(|o| o.len()), Some(9), "{c}");
     assert_eq!(s["failed_units"], Value::from(not_published(m)), "{s}");
     assert_eq!(s["manifest"], manifest_path.display().to_string());
 }
