@@ -43,15 +43,19 @@ e2e: build ## Export with the real binary and query the result with DuckDB
 test: lint ## Everything CI runs: lint, unit + integration tests (S3 included), DuckDB end to end
 	bash scripts/venv.sh
 	bash scripts/s3-server.sh start
-	eval "$$(bash scripts/s3-server.sh env)" && POSTPRESS_S3_TESTS=1 $(CARGO) test --workspace --all-targets; \
+	eval "$$(bash scripts/s3-server.sh env)" && POSTPRESS_S3_TESTS=1 $(CARGO) test --workspace --all-targets \
+	  && POSTPRESS_S3_TESTS=1 POSTPRESS_CRASH_SWEEP=local $(CARGO) test --features crash-points --test integration crash_points -- --nocapture; \
 	  status=$$?; bash scripts/s3-server.sh stop; exit $$status
 	$(MAKE) validate-jobs
 	bash scripts/e2e.sh
 	bash scripts/venv-deploy.sh && .venv-deploy/bin/python scripts/check-deploy.py
-	POSTPRESS_CRASH_SWEEP=full $(CARGO) test --features crash-points --test integration crash_points -- --nocapture
 
-crash-sweep: ## Every crash point of a small run and its finalize, on its own (also part of `make test`)
-	POSTPRESS_CRASH_SWEEP=full $(CARGO) test --features crash-points --test integration crash_points -- --nocapture
+crash-sweep: ## Every crash point of a small run and its finalize, local disk and S3 (make test: all local, a quarter on S3)
+	bash scripts/venv.sh
+	bash scripts/s3-server.sh start
+	eval "$$(bash scripts/s3-server.sh env)" && POSTPRESS_S3_TESTS=1 POSTPRESS_CRASH_SWEEP=full \
+	  $(CARGO) test --features crash-points --test integration crash_points -- --nocapture; \
+	  status=$$?; bash scripts/s3-server.sh stop; exit $$status
 
 bench: ## Benchmarks against the simulator; writes bench/results.md
 	bash bench/run.sh
