@@ -116,7 +116,8 @@ struct Env<'a> {
     units: Vec<(UnitKey, Provider)>,
     writer: WriterOptions,
     opts: &'a FinalizeOptions,
-    cancel: &'a CancellationToken,
+    /// Cancelled on a signal, or when the date's lease was taken over by another finalize.
+    cancel: CancellationToken,
 }
 
 fn ymd(d: NaiveDate) -> String {
@@ -188,7 +189,7 @@ async fn finalize_dates(
         })
         .collect();
     units.sort();
-    let env = Env {
+    let mut env = Env {
         job,
         dest,
         layout: Layout::new(&dest.prefix),
@@ -196,7 +197,7 @@ async fn finalize_dates(
         units,
         writer: writer_options(job),
         opts,
-        cancel,
+        cancel: cancel.clone(),
     };
     let store = dest.store.as_ref();
     let mut previous =
@@ -220,9 +221,30 @@ async fn finalize_dates(
         let held = leases
             .take_waiting(&path, fresh, &opts.run_id, "finalize", wait, cancel)
             .await
-            .map_err(|source| FinalizeError::Lease { date: day, source })?;
+            .map_err(|source| FinalizeError::Lease {
+                date: day.clone(),
+                source,
+            })?;
         let kept = leases.keep(held, RENEW_EVERY);
-        let outcome = finalize_date(&env, date, &mut previous).await;
+        // A lease lost while building (this finalize looked stale) stops the date unpublished.
+        env.cancel = cancel.child_token();
+        let lost = kept.lost();
+        let stop_date = env.cancel.clone();
+        let watcher = tokio::spawn(async move {
+            lost.cancelled().await;
+            stop_date.cancel();
+        });
+        let mut outcome = finalize_date(&env, date, &mut previous).await;
+        watcher.abort();
+        if kept.lost().is_cancelled() && outcome.is_err() && !cancel.is_cancelled() {
+            outcome = Err(FinalizeError::Lease {
+                date: day.clone(),
+                source: crate::sink::exclusive::LeaseError::Lost {
+                    path: path.to_string(),
+                    by: "another finalize".to_owned(),
+                },
+            });
+        }
         if let Err(e) = kept.release().await {
             tracing::warn!(error = %chain(&e), "The date's finalize lease could not be released; it goes stale in 90 s.");
         }
@@ -358,7 +380,7 @@ async fn finalize_date(
         days: crate::run::plan::days_since_epoch(date),
         day: day.clone(),
         writer: env.writer,
-        cancel: env.cancel,
+        cancel: &env.cancel,
     };
     let (mut staged, results) = dataset_tables(env, &ctx, &listing, previous).await?;
     let (rows, reads) = daily::account_rows(&env.units, &listing, previous, &results, date);
