@@ -18,7 +18,7 @@ demo: build ## Run the demo job against the simulator, output in ./out
 lint: ## cargo fmt --check and clippy with -D warnings
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy --all-targets --features crash-points -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --features postpress-etl/crash-points -- -D warnings
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
@@ -46,16 +46,20 @@ docs: build ## Check README.md and docs/: every SQL block on a demo output, link
 test: lint ## Everything CI runs: lint, unit + integration tests (S3 included), DuckDB end to end, docs
 	bash scripts/venv.sh
 	bash scripts/s3-server.sh start
-	eval "$$(bash scripts/s3-server.sh env)" && POSTPRESS_S3_TESTS=1 $(CARGO) test --workspace --all-targets; \
+	eval "$$(bash scripts/s3-server.sh env)" && POSTPRESS_S3_TESTS=1 POSTPRESS_CRASH_SWEEP=local \
+	  $(CARGO) test --workspace --all-targets --features postpress-etl/crash-points; \
 	  status=$$?; bash scripts/s3-server.sh stop; exit $$status
 	$(MAKE) validate-jobs
 	bash scripts/e2e.sh
 	bash scripts/check-docs.sh
 	bash scripts/venv-deploy.sh && .venv-deploy/bin/python scripts/check-deploy.py
-	POSTPRESS_CRASH_SWEEP=full $(CARGO) test --features crash-points --test integration crash_points -- --nocapture
 
-crash-sweep: ## Every crash point of a small run and its finalize, on its own (also part of `make test`)
-	POSTPRESS_CRASH_SWEEP=full $(CARGO) test --features crash-points --test integration crash_points -- --nocapture
+crash-sweep: ## Every crash point of a small run and its finalize, local disk and S3 (make test: all local, a quarter on S3)
+	bash scripts/venv.sh
+	bash scripts/s3-server.sh start
+	eval "$$(bash scripts/s3-server.sh env)" && POSTPRESS_S3_TESTS=1 POSTPRESS_CRASH_SWEEP=full \
+	  $(CARGO) test --workspace --features postpress-etl/crash-points --test integration crash_points -- --nocapture; \
+	  status=$$?; bash scripts/s3-server.sh stop; exit $$status
 
 bench: ## Benchmarks against the simulator; writes bench/results.md
 	bash bench/run.sh

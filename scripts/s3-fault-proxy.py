@@ -3,7 +3,7 @@
 answers a share of requests with a fault instead of forwarding them.
 
     s3-fault-proxy.py --upstream http://127.0.0.1:9000 [--rate 0.1] [--faults 503,500,reset,stall]
-                      [--stall 2.0] [--seed 1] [--port 0] [--log FILE]
+                      [--stall 2.0] [--seed 1] [--port 0] [--log FILE] [--strip-conditions]
 
 Faults, picked at random among --faults for each faulty request:
   503    503 SlowDown with S3's XML error body
@@ -12,7 +12,8 @@ Faults, picked at random among --faults for each faulty request:
   stall  the request waits --stall seconds, then is forwarded
 
 The bound address (http://127.0.0.1:PORT) is the first line on stdout. Every request and fault
-is counted; GET /_proxy/stats returns the counts as JSON. --log appends one line per forwarded
+is counted. --strip-conditions removes If-Match / If-None-Match from every request forwarded,
+as an S3-compatible server that ignores conditional writes would. GET /_proxy/stats returns the counts as JSON. --log appends one line per forwarded
 request: its end time (seconds since the epoch), method, path and status. Python's standard
 library only.
 """
@@ -47,6 +48,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--log")
+    ap.add_argument("--strip-conditions", action="store_true")
     args = ap.parse_args()
     faults = [f for f in args.faults.split(",") if f]
     for f in faults:
@@ -114,6 +116,12 @@ def main():
                 time.sleep(args.stall)
             conn = http.client.HTTPConnection(up.hostname, up.port, timeout=120)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+            if args.strip_conditions:
+                headers = {
+                    k: v
+                    for k, v in headers.items()
+                    if k.lower() not in ("if-match", "if-none-match")
+                }
             conn.request(self.command, self.path, body=body, headers=headers)
             resp = conn.getresponse()
             data = resp.read()

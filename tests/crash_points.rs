@@ -6,8 +6,10 @@
 //! date's tables are the files of one finalize. Then a rerun gives exactly the clean run's
 //! output, asking the API only for the pages no checkpoint holds.
 //!
-//! `make test` and `make crash-sweep` try them all (POSTPRESS_CRASH_SWEEP=full, under a minute);
-//! without that variable every fourth is tried. The test prints how many it tried.
+//! The same sweep runs on the S3 test server, where a publish is copies then deletes.
+//! `make crash-sweep` tries every crash point on both (POSTPRESS_CRASH_SWEEP=full, about 2
+//! minutes); `make test` all on the local disk and every fourth on S3 (`local`, under a minute);
+//! without the variable every fourth is tried. The test prints how many it tried.
 
 use crate::util::*;
 use serde_json::Value;
@@ -37,17 +39,54 @@ fn accounts() -> String {
     )
 }
 
-/// A run of `job` into `out` with the crash-point environment `env`; its exit code (None: it
-/// aborted).
-fn run(job: &Path, out: &Path, env: &[(&str, String)]) -> (Option<i32>, String) {
+/// Where a sweep writes: a local directory per trial, or a prefix per trial in an S3 bucket
+/// of the test server (read back into a local directory for the checks).
+enum Dest {
+    Local(PathBuf),
+    S3 { endpoint: String, bucket: String },
+}
+
+impl Dest {
+    /// The `--output` of trial `name`.
+    fn url(&self, name: &str) -> String {
+        match self {
+            Dest::Local(dir) => dir.join(name).display().to_string(),
+            Dest::S3 { bucket, .. } => format!("s3://{bucket}/{name}"),
+        }
+    }
+
+    /// The environment a run needs to reach it.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Dest::Local(_) => Vec::new(),
+            Dest::S3 { endpoint, .. } => {
+                crate::s3::aws_env(endpoint, crate::s3::KEY_ID, crate::s3::SECRET)
+                    .iter()
+                    .map(|(k, v)| (*k, (*v).to_owned()))
+                    .collect()
+            }
+        }
+    }
+
+    /// Trial `name`'s output as local files, read back into `scratch` from S3 (fresh each time).
+    fn view(&self, name: &str, scratch: &Path) -> PathBuf {
+        match self {
+            Dest::Local(dir) => dir.join(name),
+            Dest::S3 { endpoint, bucket } => {
+                std::fs::remove_dir_all(scratch).ok();
+                std::fs::create_dir_all(scratch).expect("scratch dir");
+                crate::s3::download(&crate::s3::s3_store(endpoint, bucket), name, scratch);
+                scratch.to_path_buf()
+            }
+        }
+    }
+}
+
+/// A run of `job` into `url` with extra environment `env`; its exit code (None: it aborted).
+fn run(job: &Path, url: &str, env: &[(&str, String)]) -> (Option<i32>, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_postpress-etl"))
         .args(["run", job.to_str().expect("utf-8"), "--snapshot-date", DATE])
-        .args([
-            "--progress",
-            "off",
-            "--output",
-            out.to_str().expect("utf-8"),
-        ])
+        .args(["--progress", "off", "--output", url])
         .env("POSTPRESS_API_KEY", KEY)
         .env_remove("RUST_LOG")
         .envs(env.iter().map(|(k, v)| (k, v.as_str())))
@@ -172,35 +211,42 @@ fn big_pages(sim: &Sim) -> u64 {
         .unwrap_or(0)
 }
 
-#[test]
-fn every_crash_point_of_a_run_and_its_finalize_recovers_exactly() {
-    let t = TestDir::new();
-    let sim = Sim::with_scenario(&t, &scenario(), &[]);
+/// Sweeps the crash points of the small run into `dest`: every one with
+/// `POSTPRESS_CRASH_SWEEP=full` (or `local`, on a local disk), else every fourth. Returns
+/// (tried, operations).
+fn sweep(t: &TestDir, dest: &Dest, what: &str) -> (u64, u64) {
+    let sim = Sim::with_scenario(t, &scenario(), &[]);
     let job = t.job_with(
         &sim,
         "concurrency = 1\nmax_attempts = 1",
         "checkpoint_rows = 1000",
         &accounts(),
     );
-    let log = t.path().join("ops.log");
-    let clean = t.path().join("clean");
-    let (code, err) = run(
-        &job,
-        &clean,
-        &[("POSTPRESS_CRASH_LOG", log.display().to_string())],
+    let scratch = t.path().join(format!("view-{what}"));
+    let log = t.path().join(format!("ops-{what}.log"));
+    let mut env = dest.env();
+    env.push(("POSTPRESS_CRASH_LOG", log.display().to_string()));
+    let (code, err) = run(&job, &dest.url("clean"), &env);
+    assert_eq!(
+        code,
+        Some(3),
+        "{what}: the clean run: one unit fails\n{err}"
     );
-    assert_eq!(code, Some(3), "the clean run: one unit fails\n{err}");
     let ops = std::fs::read_to_string(&log)
         .expect("ops log")
         .lines()
         .count() as u64;
-    assert!(ops > 20, "a clean run has its operations logged: {ops}");
-    let want = output_of(&clean);
+    assert!(
+        ops > 20,
+        "{what}: a clean run has its operations logged: {ops}"
+    );
+    let want = output_of(&dest.view("clean", &scratch));
     assert!(
         want.iter().any(|(k, _)| k.starts_with("tables/")),
-        "the run built its tables: {want:?}"
+        "{what}: the run built its tables: {want:?}"
     );
-    let full = std::env::var("POSTPRESS_CRASH_SWEEP").is_ok_and(|v| v == "full");
+    let sweep = std::env::var("POSTPRESS_CRASH_SWEEP").unwrap_or_default();
+    let full = sweep == "full" || (sweep == "local" && matches!(dest, Dest::Local(_)));
     let mut tried = 0;
     let mut not_reached = 0;
     for n in 1..=ops {
@@ -208,37 +254,37 @@ fn every_crash_point_of_a_run_and_its_finalize_recovers_exactly() {
             if !full && (n + u64::from(when == "after")) % 4 != 0 {
                 continue;
             }
-            let label = format!("crash {when} operation {n} of {ops}");
-            let out = t.path().join(format!("out-{n}-{when}"));
-            let env = [
-                ("POSTPRESS_CRASH_AT", n.to_string()),
-                ("POSTPRESS_CRASH_WHEN", when.to_owned()),
-            ];
-            let (code, err) = run(&job, &out, &env);
+            let label = format!("{what}: crash {when} operation {n} of {ops}");
+            let name = format!("out-{n}-{when}");
+            let mut env = dest.env();
+            env.push(("POSTPRESS_CRASH_AT", n.to_string()));
+            env.push(("POSTPRESS_CRASH_WHEN", when.to_owned()));
+            let (code, err) = run(&job, &dest.url(&name), &env);
             if code.is_some() {
                 // Units run side by side (one fetching, one publishing): a run may do an
                 // operation or two fewer than the clean one, and end before the last points.
                 assert!(n + 3 > ops, "{label}: the run aborted\n{err}");
                 assert_eq!(
-                    output_of(&out),
+                    output_of(&dest.view(&name, &scratch)),
                     want,
                     "{label}: a run that ended is the clean run"
                 );
                 not_reached += 1;
-                std::fs::remove_dir_all(&out).ok();
                 continue;
             }
-            assert_visible_state_sound(&out, &label);
-            let held = checkpointed_pages(&out);
+            let seen = dest.view(&name, &scratch);
+            assert_visible_state_sound(&seen, &label);
+            let held = checkpointed_pages(&seen);
             http_post(&sim.url, "/_sim/stats/reset");
-            let (code, err) = run(&job, &out, &[]);
+            let (code, err) = run(&job, &dest.url(&name), &dest.env());
             assert_eq!(code, Some(3), "{label}: the rerun\n{err}");
+            let seen = dest.view(&name, &scratch);
             assert_eq!(
-                output_of(&out),
+                output_of(&seen),
                 want,
                 "{label}: the rerun's output is the clean run's"
             );
-            assert_visible_state_sound(&out, &label);
+            assert_visible_state_sound(&seen, &label);
             if let Some(pages) = held {
                 assert_eq!(
                     big_pages(&sim),
@@ -246,14 +292,37 @@ fn every_crash_point_of_a_run_and_its_finalize_recovers_exactly() {
                     "{label}: the rerun asks only for the pages no checkpoint holds"
                 );
             }
-            std::fs::remove_dir_all(&out).ok();
+            if let Dest::Local(dir) = dest {
+                std::fs::remove_dir_all(dir.join(&name)).ok();
+            }
             tried += 1;
         }
     }
     eprintln!(
-        "crash points: tried {tried} of {} ({ops} destination operations, before and after \
-         each); {not_reached} not reached (the run ended first)",
+        "crash points ({what}): tried {tried} of {} ({ops} destination operations, before and \
+         after each); {not_reached} not reached (the run ended first)",
         2 * ops
     );
     assert!(tried > 0);
+    (tried, ops)
+}
+
+/// Every crash point on a local disk.
+#[test]
+fn every_crash_point_of_a_run_and_its_finalize_recovers_exactly() {
+    let t = TestDir::new();
+    let dest = Dest::Local(t.path().join("out"));
+    sweep(&t, &dest, "local disk");
+}
+
+/// Every crash point on the S3 test server (publishes are copies then deletes there).
+#[test]
+fn every_crash_point_on_s3_recovers_exactly() {
+    let Some(endpoint) = crate::s3::s3_endpoint("every_crash_point_on_s3_recovers_exactly") else {
+        return;
+    };
+    let bucket = crate::s3::unique_bucket("crash");
+    crate::s3::create_bucket(&endpoint, &bucket);
+    let t = TestDir::new();
+    sweep(&t, &Dest::S3 { endpoint, bucket }, "S3");
 }

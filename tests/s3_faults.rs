@@ -20,10 +20,15 @@ struct Proxy {
 
 impl Proxy {
     fn start(upstream: &str, rate: f64, faults: &str) -> Proxy {
+        Proxy::start_with(upstream, rate, faults, &[])
+    }
+
+    fn start_with(upstream: &str, rate: f64, faults: &str, extra: &[&str]) -> Proxy {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/s3-fault-proxy.py");
         let mut child = Command::new("python3")
             .args([script, "--upstream", upstream, "--rate", &rate.to_string()])
             .args(["--faults", faults, "--stall", "1.5", "--seed", "7"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -187,4 +192,63 @@ fn s3_run_and_finalize_stop_at_full_faults_naming_the_server() {
             "no API request"
         );
     }
+}
+
+/// A server that ignores conditional writes (the proxy strips If-Match / If-None-Match): the run
+/// and a finalize refuse it before any API request, saying why and what the job can set; with
+/// `output.exclusive_leases = false` the run goes on with advisory leases and exits 0.
+#[test]
+fn s3_store_ignoring_conditional_writes_is_refused_unless_the_job_opts_out() {
+    let Some(ep) =
+        s3_endpoint("s3_store_ignoring_conditional_writes_is_refused_unless_the_job_opts_out")
+    else {
+        return;
+    };
+    let bucket = unique_bucket("nocond");
+    create_bucket(&ep, &bucket);
+    let proxy = Proxy::start_with(&ep, 0.0, "", &["--strip-conditions"]);
+    let env = aws_env(&proxy.endpoint, KEY_ID, SECRET);
+    let t = TestDir::new();
+    let sim = Sim::with_scenario(&t, crate::run::SIZES, &[]);
+    let url = format!("url = \"s3://{bucket}/pp\"");
+    let job = t.job_with(&sim, "", &url, &crate::run::size_accounts());
+    let o = run_job_env(&job, &[], &env);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("does not honour conditional writes")
+            && o.stderr.contains("output.exclusive_leases = false"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(
+        sim.stats()["requests"].as_u64().unwrap_or(0),
+        0,
+        "no API request"
+    );
+    let fin = etl(
+        &[
+            "finalize",
+            job.to_str().expect("utf-8"),
+            "--snapshot-date",
+            DATE,
+        ],
+        &env,
+    );
+    assert_eq!(fin.code, Some(1), "{}", fin.stderr);
+    assert!(
+        fin.stderr.contains("does not honour conditional writes"),
+        "{}",
+        fin.stderr
+    );
+    let advisory = t.job_with(
+        &sim,
+        "",
+        &format!("{url}\nexclusive_leases = false\ntables = false"),
+        &crate::run::size_accounts(),
+    );
+    let o = run_job_env(&advisory, &[], &env);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let dl = t.path().join("download");
+    download(&s3_store(&ep, &bucket), "pp", &dl);
+    crate::run::assert_all_sizes_exact(&dl);
 }

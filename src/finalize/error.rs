@@ -119,7 +119,14 @@ impl FinalizeError {
 
     /// Whether a signal stopped it.
     pub fn is_interrupted(&self) -> bool {
-        matches!(self, FinalizeError::Interrupted { .. })
+        matches!(
+            self,
+            FinalizeError::Interrupted { .. }
+                | FinalizeError::Lease {
+                    source: crate::sink::exclusive::LeaseError::Cancelled { .. },
+                    ..
+                }
+        )
     }
 
     /// The error with its object named by its full location (`s3://bucket/key`, a local path)

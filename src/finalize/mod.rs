@@ -117,7 +117,8 @@ struct Env<'a> {
     units: Vec<(UnitKey, Provider)>,
     writer: WriterOptions,
     opts: &'a FinalizeOptions,
-    cancel: &'a CancellationToken,
+    /// Cancelled on a signal, or when the date's lease was taken over by another finalize.
+    cancel: CancellationToken,
     suppressed: SuppressedSet,
 }
 
@@ -190,7 +191,7 @@ async fn finalize_dates(
     let suppressed = crate::lifecycle::suppressed::load(dest.store.as_ref(), &layout)
         .await
         .map_err(|source| FinalizeError::Suppressed { source })?;
-    let env = Env {
+    let mut env = Env {
         job,
         dest,
         layout,
@@ -198,7 +199,7 @@ async fn finalize_dates(
         units,
         writer: writer_options(job),
         opts,
-        cancel,
+        cancel: cancel.clone(),
         suppressed,
     };
     let store = dest.store.as_ref();
@@ -223,9 +224,30 @@ async fn finalize_dates(
         let held = leases
             .take_waiting(&path, fresh, &opts.run_id, "finalize", wait, cancel)
             .await
-            .map_err(|source| FinalizeError::Lease { date: day, source })?;
+            .map_err(|source| FinalizeError::Lease {
+                date: day.clone(),
+                source,
+            })?;
         let kept = leases.keep(held, RENEW_EVERY);
-        let outcome = finalize_date(&env, date, &mut previous).await;
+        // A lease lost while building (this finalize looked stale) stops the date unpublished.
+        env.cancel = cancel.child_token();
+        let lost = kept.lost();
+        let stop_date = env.cancel.clone();
+        let watcher = tokio::spawn(async move {
+            lost.cancelled().await;
+            stop_date.cancel();
+        });
+        let mut outcome = finalize_date(&env, date, &mut previous).await;
+        watcher.abort();
+        if kept.lost().is_cancelled() && outcome.is_err() && !cancel.is_cancelled() {
+            outcome = Err(FinalizeError::Lease {
+                date: day.clone(),
+                source: crate::sink::exclusive::LeaseError::Lost {
+                    path: path.to_string(),
+                    by: "another finalize".to_owned(),
+                },
+            });
+        }
         if let Err(e) = kept.release().await {
             tracing::warn!(error = %chain(&e), "The date's finalize lease could not be released; it goes stale in 90 s.");
         }
@@ -355,7 +377,7 @@ async fn finalize_date(
         staging_area: &env.opts.staging_area,
         day: day.clone(),
         writer: env.writer,
-        cancel: env.cancel,
+        cancel: &env.cancel,
         suppressed: env.suppressed.clone(),
     };
     let (mut staged, results) = dataset_tables(env, &ctx, &listing, previous).await?;

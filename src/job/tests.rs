@@ -353,3 +353,17 @@ fn retention_limits() {
     let e = err(&format!("{MIN}[retention]\ndays = 3\n"));
     assert!(e.contains("unknown field `days`"), "{e}");
 }
+
+/// `output.exclusive_leases` defaults to true (leases by conditional writes); false opts out,
+/// for stores that cannot write conditionally; anything but a boolean is refused, naming it.
+#[test]
+fn output_exclusive_leases_is_a_boolean_defaulting_to_true() {
+    assert!(load(MIN).expect("valid").output.exclusive_leases);
+    let j = load(&format!("{MIN}[output]\nexclusive_leases = false\n")).expect("valid");
+    assert!(!j.output.exclusive_leases);
+    let e = err(&format!("{MIN}[output]\nexclusive_leases = \"no\"\n"));
+    assert!(
+        e.starts_with("job file job.toml is not valid: ") && e.contains("exclusive_leases"),
+        "{e}"
+    );
+}

@@ -10,7 +10,6 @@
 //! Knows the lease file's form and how to tell whether its holder lives; knows nothing about
 //! units, checkpoints or the API.
 
-use super::{Result, put_object};
 use chrono::{DateTime, SecondsFormat, Utc};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -230,13 +229,6 @@ pub async fn read(store: &dyn ObjectStore, path: &Path) -> Option<Lease> {
             None
         }
     }
-}
-
-/// Writes a lease (one PUT, with retries).
-pub async fn write(store: &dyn ObjectStore, path: &Path, lease: &Lease) -> Result<()> {
-    let mut bytes = serde_json::to_vec_pretty(lease).unwrap_or_default();
-    bytes.push(b'\n');
-    put_object(store, path, bytes).await
 }
 
 #[cfg(test)]
