@@ -142,7 +142,8 @@ pub async fn run_command(
             source,
         })?;
     let leases = Leases::new(&dest, job.output.exclusive_leases);
-    dest.preflight_leases(&leases, &layout.lease_check_marker(&opts.staging_area))
+    leases
+        .preflight(&dest, &layout.lease_check_marker(&opts.staging_area))
         .await
         .map_err(|source| FinalizeError::Preflight {
             destination: dest.display.clone(),
@@ -220,7 +221,7 @@ async fn finalize_dates(
             &opts.run_id,
             Utc::now(),
         );
-        let wait = crate::run::lease_wait(crate::run::RUN_LEASE_WAIT);
+        let wait = crate::sink::exclusive::Wait::up_to(crate::sink::exclusive::WRITER_WAIT);
         let held = leases
             .take_waiting(&path, fresh, &opts.run_id, "finalize", wait, cancel)
             .await

@@ -1,14 +1,12 @@
 //! `[retention]` (SPEC §12): how many days of each kind of data `prune` keeps.
 //!
-//! Owns the raw table, its validation and the validated [`Retention`]. It must not know what
-//! `prune` deletes or how: it only says how old is too old.
+//! Owns the raw table and the validated [`Retention`] (`validate.rs` checks one into the
+//! other). It must not know what `prune` deletes or how: it only says how old is too old.
 
 use std::fmt;
 use std::num::NonZeroU32;
 
 use serde::Deserialize;
-
-use super::validate::{Result, Validator};
 
 /// The most days a limit may name: 100 years of daily snapshots.
 pub const MAX_RETENTION_DAYS: i64 = 36_500;
@@ -59,25 +57,5 @@ impl fmt::Display for Retention {
             show(self.snapshots_days),
             show(self.changes_days)
         )
-    }
-}
-
-impl Validator<'_> {
-    pub(super) fn retention(&self, r: &RetentionFile) -> Result<Retention> {
-        let days = |key: &str, v: i64| -> Result<Option<NonZeroU32>> {
-            let v = self.int_in_with(
-                key,
-                v,
-                0,
-                MAX_RETENTION_DAYS,
-                "use a whole number of days from 0 (keep forever) to 36500",
-            )?;
-            Ok(u32::try_from(v).ok().and_then(NonZeroU32::new))
-        };
-        Ok(Retention {
-            units_days: days("retention.units_days", r.units_days)?,
-            snapshots_days: days("retention.snapshots_days", r.snapshots_days)?,
-            changes_days: days("retention.changes_days", r.changes_days)?,
-        })
     }
 }

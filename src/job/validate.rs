@@ -498,3 +498,26 @@ fn is_loopback(url: &reqwest::Url) -> bool {
         None => false,
     }
 }
+
+impl Validator<'_> {
+    pub(super) fn retention(
+        &self,
+        r: &super::retention::RetentionFile,
+    ) -> Result<super::retention::Retention> {
+        let days = |key: &str, v: i64| -> Result<Option<NonZeroU32>> {
+            let v = self.int_in_with(
+                key,
+                v,
+                0,
+                super::retention::MAX_RETENTION_DAYS,
+                "use a whole number of days from 0 (keep forever) to 36500",
+            )?;
+            Ok(u32::try_from(v).ok().and_then(NonZeroU32::new))
+        };
+        Ok(super::retention::Retention {
+            units_days: days("retention.units_days", r.units_days)?,
+            snapshots_days: days("retention.snapshots_days", r.snapshots_days)?,
+            changes_days: days("retention.changes_days", r.changes_days)?,
+        })
+    }
+}

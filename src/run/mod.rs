@@ -95,19 +95,6 @@ pub enum RunError {
     Suppressed(#[from] crate::lifecycle::SuppressedError),
 }
 
-/// How long a run waits for another run of its job, date and shard to end (SPEC §10).
-pub const RUN_LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// How a run or finalize waits for a lease held by another: at most `bound`, reading it every
-/// 2 s and logging whom it waits for every 30 s.
-pub fn lease_wait(bound: std::time::Duration) -> sink::exclusive::Wait {
-    sink::exclusive::Wait {
-        bound,
-        poll: std::time::Duration::from_secs(2),
-        log_every: std::time::Duration::from_secs(30),
-    }
-}
-
 /// Units beyond `concurrency` that may exist at once: fetched, and encoding or publishing without
 /// a fetch slot (as many as `concurrency` up to this bound, so a run of one unit at a time has
 /// two). Without a bound a slow destination would let every unit of the run fetch ahead.
@@ -231,7 +218,8 @@ async fn setup(
             source,
         })?;
     let leases = sink::exclusive::Leases::new(&dest, job.output.exclusive_leases);
-    dest.preflight_leases(&leases, &layout.lease_check_marker(&run_id))
+    leases
+        .preflight(&dest, &layout.lease_check_marker(&run_id))
         .await
         .map_err(|source| RunError::Preflight {
             destination: dest.display.clone(),
@@ -358,7 +346,7 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
 }
 
 /// Takes the lease of the run's job, snapshot date and shard (SPEC §10), waiting up to
-/// [`RUN_LEASE_WAIT`] while another run holds it, and keeps it renewed for the run's life. A
+/// [`sink::exclusive::WRITER_WAIT`] while another run holds it, and keeps it renewed for the run's life. A
 /// lease lost to another process (this one looked stale) stops the run.
 async fn hold_run_lease(ctx: &Arc<RunCtx>) -> Result<sink::exclusive::Kept, RunError> {
     let path = ctx
@@ -379,7 +367,7 @@ async fn hold_run_lease(ctx: &Arc<RunCtx>) -> Result<sink::exclusive::Kept, RunE
             fresh,
             &ctx.run_id,
             "run",
-            lease_wait(RUN_LEASE_WAIT),
+            sink::exclusive::Wait::up_to(sink::exclusive::WRITER_WAIT),
             &ctx.halt,
         )
         .await

@@ -117,6 +117,21 @@ pub struct Wait {
     pub log_every: Duration,
 }
 
+/// How long a run or finalize waits for a lease another holds (SPEC §10: up to 1 hour).
+pub const WRITER_WAIT: Duration = Duration::from_secs(3600);
+
+impl Wait {
+    /// How a run, finalize or lifecycle command waits for a lease held by another: at most
+    /// `bound`, reading it every 2 s and logging whom it waits for every 30 s.
+    pub fn up_to(bound: Duration) -> Wait {
+        Wait {
+            bound,
+            poll: Duration::from_secs(2),
+            log_every: Duration::from_secs(30),
+        }
+    }
+}
+
 /// The leases of one destination.
 #[derive(Clone)]
 pub struct Leases {
@@ -216,6 +231,43 @@ impl Leases {
             Mode::Advisory => Version::None,
         };
         Ok(Some((lease, version)))
+    }
+
+    /// Checks that leases can be exclusive here (SPEC §10): the store refuses a second
+    /// create-if-absent and, on S3, a write conditional on a wrong ETag. Nothing to check when
+    /// the job opted out (advisory leases).
+    pub async fn preflight(
+        &self,
+        dest: &store::Destination,
+        marker: &Path,
+    ) -> std::result::Result<(), store::PreflightError> {
+        if self.mode() == Mode::Advisory {
+            return Ok(());
+        }
+        let source = match conditional_writes_work(self, marker).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => super::SinkError::NoConditionalWrites {
+                path: marker.to_string(),
+            },
+            Err(LeaseError::Store(e)) => e,
+            Err(e) => super::SinkError::Store {
+                op: "put",
+                path: marker.to_string(),
+                source: super::Cause(object_store::Error::Generic {
+                    store: "lease check",
+                    source: Box::new(e),
+                }),
+            },
+        };
+        let cause = match (&source, &dest.target) {
+            (super::SinkError::NoConditionalWrites { .. }, store::Target::Local { dir }) => {
+                store::PreflightCause::NoConditionalWrites {
+                    target: format!("output directory {dir}"),
+                }
+            }
+            _ => dest.diagnose(&source),
+        };
+        Err(store::PreflightError { cause, source })
     }
 
     /// Reads a lease (without its version). `None` when there is none.

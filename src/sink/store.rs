@@ -390,43 +390,6 @@ impl Destination {
             })
     }
 
-    /// Checks that leases can be exclusive here (SPEC §10): the store refuses a second
-    /// create-if-absent and, on S3, a write conditional on a wrong ETag. Nothing to check when
-    /// the job opted out (advisory leases).
-    pub async fn preflight_leases(
-        &self,
-        leases: &super::exclusive::Leases,
-        marker: &Path,
-    ) -> Result<(), PreflightError> {
-        if leases.mode() == super::exclusive::Mode::Advisory {
-            return Ok(());
-        }
-        let source = match super::exclusive::conditional_writes_work(leases, marker).await {
-            Ok(true) => return Ok(()),
-            Ok(false) => SinkError::NoConditionalWrites {
-                path: marker.to_string(),
-            },
-            Err(super::exclusive::LeaseError::Store(e)) => e,
-            Err(e) => SinkError::Store {
-                op: "put",
-                path: marker.to_string(),
-                source: super::Cause(object_store::Error::Generic {
-                    store: "lease check",
-                    source: Box::new(e),
-                }),
-            },
-        };
-        let cause = match (&source, &self.target) {
-            (SinkError::NoConditionalWrites { .. }, Target::Local { dir }) => {
-                PreflightCause::NoConditionalWrites {
-                    target: format!("output directory {dir}"),
-                }
-            }
-            _ => self.diagnose(&source),
-        };
-        Err(PreflightError { cause, source })
-    }
-
     /// Names the cause of a failed storage call.
     pub fn diagnose(&self, e: &SinkError) -> PreflightCause {
         let (bucket, endpoint, region) = match &self.target {
