@@ -104,6 +104,16 @@ pub enum FinalizeError {
         #[source]
         source: crate::sink::exclusive::LeaseError,
     },
+    /// An erase or prune of the output held its lifecycle lease for the whole wait, or the
+    /// suppressed set could not be read after it (SPEC §12): nothing was published for the date.
+    #[error("the reader tables of {date} could not be built")]
+    Lifecycle {
+        /// The date.
+        date: String,
+        /// Why.
+        #[source]
+        source: crate::lifecycle::lease::AdmitError,
+    },
     /// An account has more distinct keys than an index can hold.
     #[error("an account has more than 4,294,967,295 distinct keys")]
     TooManyKeys,

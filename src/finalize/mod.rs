@@ -186,11 +186,9 @@ async fn finalize_dates(
         .collect();
     units.sort();
     let layout = Layout::new(&dest.prefix);
-    // Read at the start (after any wait for the lifecycle lease, once there is one).
-    let suppressed = crate::lifecycle::suppressed::load(dest.store.as_ref(), &layout)
-        .await
-        .map_err(|source| FinalizeError::Suppressed { source })?;
-    let env = Env {
+    // Read per date once its lease is held and no erase or prune holds the output's (below).
+    let suppressed = crate::lifecycle::SuppressedSet::to_be_loaded();
+    let mut env = Env {
         job,
         dest,
         layout,
@@ -225,7 +223,21 @@ async fn finalize_dates(
             .await
             .map_err(|source| FinalizeError::Lease { date: day, source })?;
         let kept = leases.keep(held, RENEW_EVERY);
-        let outcome = finalize_date(&env, date, &mut previous).await;
+        // SPEC §12: wait for a live erase or prune of the output, then read the suppressed set.
+        let admitted =
+            crate::lifecycle::lease::admit(&leases, store, &env.layout, &opts.run_id, cancel)
+                .await
+                .map_err(|source| FinalizeError::Lifecycle {
+                    date: SnapshotDate::from(date).to_string(),
+                    source,
+                });
+        let outcome = match admitted {
+            Ok(set) => {
+                env.suppressed = set;
+                finalize_date(&env, date, &mut previous).await
+            }
+            Err(e) => Err(e),
+        };
         if let Err(e) = kept.release().await {
             tracing::warn!(error = %chain(&e), "The date's finalize lease could not be released; it goes stale in 90 s.");
         }
