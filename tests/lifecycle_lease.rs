@@ -322,3 +322,116 @@ fn a_dry_run_takes_no_lease() {
         .collect();
     assert!(claims.is_empty(), "{claims:?}");
 }
+
+/// Sends `signal` (`STOP`, `CONT`) to a process.
+fn signal(pid: u32, signal: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill -{signal} {pid}");
+}
+
+/// A real run and a real erase of the same output: the run is frozen (SIGSTOP) once it holds
+/// its lease, the erase started then waits for it and names it, writing nothing; once the run
+/// is let go and ends, the erase finishes. Every unit the run published is the simulator's list
+/// minus the erased people, in order, and no file of the output holds them.
+#[test]
+fn a_real_erase_waits_for_a_real_run() {
+    let t = TestDir::new();
+    let sim = Sim::start(&[
+        "--accounts",
+        "4",
+        "--followers",
+        &FOLLOWERS.to_string(),
+        "--following",
+        &FOLLOWING.to_string(),
+        "--churn",
+        &CHURN.to_string(),
+        "--shared-followers",
+        &SHARED.to_string(),
+        "--latency",
+        "400ms",
+    ]);
+    let job = shared_job(&t, &sim, "");
+    let out = t.out();
+    set_day(&sim, 0);
+    let d = date(0);
+    let (mut run, run_log) = spawn(&[
+        "run",
+        job.to_str().expect("utf-8"),
+        "--snapshot-date",
+        &d,
+        "--progress",
+        "off",
+    ]);
+    let lease = out.join(format!(
+        "_leases/run/test-job/snapshot_date={d}/shard=all.json"
+    ));
+    assert!(
+        wait_until(WAIT, || lease.exists()),
+        "the run takes its lease:\n{}",
+        text(&run_log)
+    );
+    signal(run.id(), "STOP");
+    let held: Value = serde_json::from_slice(&std::fs::read(&lease).expect("lease")).expect("json");
+    assert!(
+        held["released_at"].is_null(),
+        "the run ended before it could be frozen; raise --latency: {held}"
+    );
+    let run_id = held["holder"].as_str().expect("holder").to_owned();
+    let keys = everywhere(0..=0);
+    let file = keys_file(&t, &keys);
+    let (mut erase, erase_log) = spawn(&[
+        "erase",
+        job.to_str().expect("utf-8"),
+        "--keys-file",
+        file.to_str().expect("utf-8"),
+    ]);
+    let waiting = wait_until(WAIT, || {
+        text(&erase_log).contains("Other writers of the output are live")
+    });
+    let list_meanwhile = out.join("_lifecycle/suppressed").exists();
+    signal(run.id(), "CONT");
+    let run_code = run.wait().expect("wait").code();
+    let erase_code = erase.wait().expect("wait").code();
+    let (run_log, erase_log) = (text(&run_log), text(&erase_log));
+    assert!(waiting, "erase says it waits:\n{erase_log}");
+    assert!(
+        erase_log.contains(&run_id),
+        "it names the run {run_id}:\n{erase_log}"
+    );
+    assert!(!list_meanwhile, "nothing written while the run is live");
+    assert_eq!(run_code, Some(0), "{run_log}");
+    assert_eq!(erase_code, Some(0), "{erase_log}");
+    for (account, p) in ACCOUNTS {
+        let lists = [
+            ("followers", postpress_sim::Dataset::Followers),
+            ("following", postpress_sim::Dataset::Following),
+        ];
+        for (name, dataset) in lists {
+            let column = if name == "followers" {
+                "id"
+            } else {
+                "member_id"
+            };
+            let got: Vec<String> = unit_rows(&out, name, p, account, 0)
+                .iter()
+                .map(|r| r[column].as_str().expect("key").to_owned())
+                .collect();
+            let want: Vec<String> = truth(account, p, dataset, 0)
+                .into_iter()
+                .filter(|k| !keys.contains(k))
+                .collect();
+            assert_eq!(got, want, "{name} of {account}");
+        }
+    }
+    assert_eq!(rows_holding(&all_rows(&out), &keys), BTreeMap::new());
+    for k in &keys {
+        assert!(
+            !run_log.contains(k.as_str()) && !erase_log.contains(k.as_str()),
+            "a key in the logs"
+        );
+    }
+}
