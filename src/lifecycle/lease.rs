@@ -28,7 +28,7 @@ use super::LifecycleError;
 use super::suppressed::{self, SuppressedError, SuppressedSet};
 use crate::sink::exclusive::{Kept, LeaseError, Leases, Taken, is_claim};
 use crate::sink::layout::{LEASES_DIR, Layout};
-use crate::sink::lease::{Lease, RENEW_EVERY};
+use crate::sink::lease::{LIVE_FOR, Lease, RENEW_EVERY};
 use crate::sink::store::Destination;
 
 /// `--wait`'s default: how long `erase` and `prune` wait for other writers of the output.
@@ -149,10 +149,14 @@ async fn live_writers(
             source: crate::sink::Cause(e),
         })
     })?;
+    // Every renewal rewrites a lease, so one untouched for twice LIVE_FOR (a margin for the
+    // store's clock) is stale: not read, as the leases of every past date and shard stay.
+    let cutoff = chrono::Duration::from_std(LIVE_FOR * 2).unwrap_or(chrono::Duration::MAX);
+    let now = Utc::now();
     let mut live = Vec::new();
     for meta in listed {
         let name = meta.location.as_ref();
-        if !name.ends_with(".json") || is_claim(name) {
+        if !name.ends_with(".json") || is_claim(name) || now - meta.last_modified > cutoff {
             continue;
         }
         if let Some(l) = leases.read(&meta.location).await?
