@@ -101,6 +101,82 @@ def record_finalize(a):
     print(json.dumps(row))
 
 
+def record_lifecycle(a):
+    """Case 9: one prune or erase, its time and its record (`_lifecycle/{command}-*.json`)."""
+    row = {"case": a.case, "kind": "lifecycle", "command": a.command, "label": a.label, **parse_time(a.time)}
+    if a.meta:
+        row["meta"] = json.loads(a.meta)
+    found = sorted(glob.glob(os.path.join(a.out, "_lifecycle", f"{a.command}-*.json")), key=os.path.getmtime)
+    if not found:
+        raise SystemExit(f"report: no {a.command} record under {a.out}/_lifecycle")
+    rec = json.load(open(found[-1], encoding="utf-8"))
+    parquet = [p for p in glob.glob(os.path.join(a.out, "**", "*.parquet"), recursive=True)]
+    row["output_bytes"] = sum(os.path.getsize(p) for p in parquet)
+    row["output_files"] = len(parquet)
+    if a.command == "prune":
+        row["objects"] = rec["objects"]
+        row["bytes"] = rec["bytes"]
+        row["dates"] = len({d["snapshot_date"] for d in rec["deleted"]})
+    else:
+        for k in ("files_scanned", "bytes_of_files_scanned", "bytes_read", "row_groups_skipped", "rows_removed"):
+            row[k] = rec[k]
+        row["rewritten"] = sum(1 for f in rec["files"] if f["action"] == "rewritten")
+    print(json.dumps(row))
+
+
+def brief_lifecycle(a):
+    for line in open(a.file, encoding="utf-8"):
+        r = json.loads(line)
+        if r["command"] == "prune":
+            print(f"  {r['label']}: {r['objects']:,} objects in {r['wall_s']:.2f} s "
+                  f"({r['objects'] / max(r['wall_s'], 1e-3):,.0f}/s)")
+        else:
+            print(f"  {r['label']}: {r['wall_s']:.2f} s, read {r['bytes_read'] / MB:.1f} of "
+                  f"{r['bytes_of_files_scanned'] / MB:.1f} MB, {r['rewritten']} files rewritten, "
+                  f"{r['rows_removed']} rows")
+
+
+def lifecycle_section(rows, targets):
+    """Case 9: prune and erase on a retained output."""
+    meta = rows[0].get("meta", {})
+    out = ["", "## 9. Data lifecycle: prune and erase", ""]
+    out.append(
+        f"{meta.get('accounts', '?'):,} accounts (both providers, 50 followers + 20 followed each, 2% daily "
+        f"churn, 5% of every list from one shared population) × {meta.get('days', '?')} days, every date "
+        f"finalized, `units_days = {meta.get('units_days', '?')}`. `prune` of the last date deletes the "
+        "units past the limit; then `erase` of 10 follower ids each in about 1% of the accounts' latest "
+        "lists, and the same erase again. Output on this machine's disk; each command under `/usr/bin/time -v`."
+    )
+    out.append("")
+    trs = []
+    for r in rows:
+        if r["command"] == "prune":
+            what = f"{r['objects']:,} objects, {r['bytes'] / MB:.1f} MB, {r['dates']} dates"
+            rate = f"{r['objects'] / max(r['wall_s'], 1e-3):,.0f} objects/s"
+        else:
+            share = r["bytes_read"] / max(r["bytes_of_files_scanned"], 1) * 100
+            what = (f"{r['files_scanned']:,} files scanned, {r['rewritten']:,} rewritten, "
+                    f"{r['rows_removed']:,} rows removed")
+            rate = (f"read {r['bytes_read'] / MB:.1f} of {r['bytes_of_files_scanned'] / MB:.1f} MB "
+                    f"(**{share:.1f}%**), {r['row_groups_skipped']:,} row groups skipped")
+        trs.append([r["label"], f"{r['wall_s']:.2f}", f"{cpu(r):.2f}", mib(r["max_rss_kb"]), what, rate])
+    out.append(md_table(["command", "wall s", "CPU s", "peak RSS MiB", "what", "rate / read"], trs))
+    prune = [r for r in rows if r["command"] == "prune"]
+    erase = [r for r in rows if r["command"] == "erase" and r["rewritten"] > 0]
+    if prune:
+        rate = prune[0]["objects"] / max(prune[0]["wall_s"], 1e-3)
+        targets.append(["9: prune on disk, objects deleted per second", "≥ 2,000/s", f"{rate:,.0f}/s",
+                        "met" if rate >= 2000 else "missed"])
+    if erase:
+        r = erase[0]
+        share = r["bytes_read"] / max(r["bytes_of_files_scanned"], 1) * 100
+        targets.append(["9: erase of 10 keys, bytes read of the output", "< 20%", f"{share:.1f}%",
+                        "met" if share < 20 else "missed"])
+        targets.append(["9: erase of 10 keys, wall time", "< 15 s", f"{r['wall_s']:.2f} s",
+                        "met" if r["wall_s"] < 15 else "missed"])
+    return out
+
+
 def brief_finalize(a):
     rows = [json.loads(line) for line in open(a.file, encoding="utf-8") if line.strip()]
     for r in rows[:3] + (["..."] if len(rows) > 4 else []) + rows[max(3, len(rows) - 1):]:
@@ -620,6 +696,9 @@ def table(a):
     if by_case.get(7):
         checkpoint_table(by_case[7], out, targets)
 
+    if by_case.get(9):
+        out += lifecycle_section(by_case[9], targets)
+
     if by_case.get(8):
         out += small_accounts(by_case[8], targets)
 
@@ -708,6 +787,15 @@ def main():
     fz.add_argument("--meta")
     bf = sub.add_parser("brief-finalize")
     bf.add_argument("file")
+    lc = sub.add_parser("lifecycle")
+    lc.add_argument("--case", type=int, required=True)
+    lc.add_argument("--label", required=True)
+    lc.add_argument("--command", choices=["prune", "erase"], required=True)
+    lc.add_argument("--time", required=True)
+    lc.add_argument("--out", required=True)
+    lc.add_argument("--meta")
+    bl = sub.add_parser("brief-lifecycle")
+    bl.add_argument("file")
     mi = sub.add_parser("micro")
     mi.add_argument("--criterion", required=True)
     t = sub.add_parser("table")
@@ -719,6 +807,8 @@ def main():
         "brief": brief,
         "finalize": record_finalize,
         "brief-finalize": brief_finalize,
+        "lifecycle": record_lifecycle,
+        "brief-lifecycle": brief_lifecycle,
         "micro": micro,
         "table": table,
     }[a.cmd](a)

@@ -16,22 +16,26 @@
 #                               unit) against the default 100,000 (none), runs alternated
 #   8. many small accounts      2,000 accounts x (50 followers + 20 following): 4,000 one-page
 #                               units, output on this machine's disk and on a tmpfs
+#   9. data lifecycle           400 accounts x 12 days with every table and units_days = 7:
+#                               prune (objects/s), erase of 10 keys in ~1% of the accounts (wall
+#                               time, bytes read against the output's total), erase again
 #
 # Peak RSS and CPU time come from GNU time (`/usr/bin/time -v`); the simulator's CPU time from
 # /proc/PID/stat. The Parquet output goes to a tmpfs (/dev/shm) when there is one, so the
 # machine's disk is not part of the figures; case 3 also runs once with the output on disk.
-# Environment knobs: BENCH_CASES="1 2 3 4 5 6 7 8" (a subset), BENCH_RUNS=3 (measured runs of cases 1, 7, 8 and 3 at 32 and 64,
+# Environment knobs: BENCH_CASES="1 2 3 4 5 6 7 8 9" (a subset), BENCH_RUNS=3 (measured runs of cases 1, 7, 8 and 3 at 32 and 64,
 # the median is reported), BENCH_OUT=bench/results.md, BENCH_TMP (scratch dir), BENCH_OUTPUT
 # (where the job writes its Parquet), BENCH_PROFILE=release (debug: the debug binaries, to try the
 # script quickly). Case 6's sizes: BENCH_TABLES_ACCOUNTS=2000, BENCH_TABLES_DAYS=30,
 # BENCH_TABLES_FOLLOWERS=50, BENCH_TABLES_FOLLOWING=20, BENCH_TABLES_CHURN=0.02,
-# BENCH_BIG_FOLLOWERS=1000000 (0 skips it). Cases 1-4 export with output.tables = false: they
+# BENCH_BIG_FOLLOWERS=1000000 (0 skips it). Case 9's: BENCH_LC_ACCOUNTS=400, BENCH_LC_DAYS=12,
+# BENCH_LC_UNITS_DAYS=7. Cases 1-4 export with output.tables = false: they
 # measure the export; case 6 measures finalize on its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-CASES=${BENCH_CASES:-1 2 3 4 5 6 7 8}
+CASES=${BENCH_CASES:-1 2 3 4 5 6 7 8 9}
 PROFILE=${BENCH_PROFILE:-release}
 RUNS=${BENCH_RUNS:-3}
 OUT=${BENCH_OUT:-bench/results.md}
@@ -274,6 +278,25 @@ fi
 if [[ " $CASES " == *" 6 "* ]]; then
     # shellcheck source=tables.sh
     source bench/tables.sh
+fi
+
+if [[ " $CASES " == *" 9 "* ]]; then
+    # Uses case 6's helpers (export_day, day_of).
+    if [[ " $CASES " != *" 6 "* ]]; then
+        export_day() {
+            local rc=0
+            POSTPRESS_BASE_URL=$SIM_URL/api/v1 "$ETL" run "$1" --progress off --snapshot-date "$2" \
+                >"$SCRATCH/stdout.txt" 2>"$SCRATCH/stderr.txt" || rc=$?
+            if [ "$rc" != 0 ]; then
+                echo "bench: export $2 exited $rc" >&2
+                tail -20 "$SCRATCH/stderr.txt" >&2
+                return 1
+            fi
+        }
+        day_of() { date -u -d "2026-01-01 + $1 days" +%F; }
+    fi
+    # shellcheck source=lifecycle.sh
+    source bench/lifecycle.sh
 fi
 
 if [[ " $CASES " == *" 7 "* ]]; then

@@ -6,11 +6,15 @@
 Airflow (the pinned Airflow 3 and cncf.kubernetes provider of .venv-deploy; no database):
 * DagBag imports deploy/airflow/ with no import error and no warning; the DAG processor's
   checks pass: no value that changes at every parse, and the DAG serializes.
-* The task graph: validate -> export (mapped, one per shard) -> finalize, and check_summaries
-  after export.
+* The task graph: validate -> export (mapped, one per shard) -> finalize -> prune, and
+  check_summaries after export.
 * The run the timetable schedules on RENDER_DATE, rendered the way a worker renders it:
   `--snapshot-date RENDER_DATE`, every shard I/N exactly once, `--skip-published` and
-  `--summary-json /airflow/xcom/return.json` with do_xcom_push on export, finalize of that date.
+  `--summary-json /airflow/xcom/return.json` with do_xcom_push on export, finalize and prune of
+  that date.
+* The erase DAG (SPEC section 12): no schedule (manual trigger only), one task, `erase` with
+  `--keys-file` under a mounted Secret volume, no `--key`, nothing templated in its arguments
+  (keys must not come from conf or params) and no XCom push.
 * check_summaries' verdict on sample run summaries (SPEC section 11).
 Kubernetes: kubernetes-validate --strict (unknown fields fail) for every minor in K8S_VERSIONS,
 on every document of deploy/k8s/*.yaml, on the CronJob with its optional Pushgateway blocks
@@ -21,7 +25,9 @@ What no schema knows, for the pods of the manifests and of the DAG:
   accepts it (the binary of target/debug; without it, its keys are compared with jobs/*.toml);
 * the Secret is mounted where api.api_key_file points (run and validate);
 * an Indexed Job's completions is the N of --shard auto/N; the CronJob passes no
-  --snapshot-date; finalize-job.yaml finalizes the Indexed Job's date;
+  --snapshot-date; finalize-job.yaml finalizes the Indexed Job's date and then prunes it (an
+  init container finalizes, the container prunes the same date);
+* an erase Job exists, reads its keys with --keys-file from a mounted Secret, never --key;
 * the ConfigMaps hold jobs/example-k8s.toml and jobs/accounts.csv.
 Each tool rejects its broken fixture in deploy/tests/broken/ with its own message.
 
@@ -232,8 +238,8 @@ def check_airflow(pods: list) -> None:
     serialized = DagSerialization.from_dict(DagSerialization.to_dict(dag))
 
     graph = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
-    expected = {"validate": ["export"], "export": ["check_summaries", "finalize"], "finalize": [],
-                "check_summaries": []}
+    expected = {"validate": ["export"], "export": ["check_summaries", "finalize"], "finalize": ["prune"],
+                "prune": [], "check_summaries": []}
     check(graph == expected, where, f"task graph {graph}, expected {expected}")
     if graph != expected:
         return
@@ -248,7 +254,7 @@ def check_airflow(pods: list) -> None:
     date = RENDER_DATE.isoformat()
     api = ApiClient()
     seen_shards = []
-    for task_id, indexes in (("validate", [-1]), ("export", range(shards)), ("finalize", [-1])):
+    for task_id, indexes in (("validate", [-1]), ("export", range(shards)), ("finalize", [-1]), ("prune", [-1])):
         for i in indexes:
             task, context = render(dag, dag.get_task(task_id), i, run)
             tw = f"{where} {task_id}" + (f"[{i}]" if i >= 0 else "")
@@ -262,15 +268,48 @@ def check_airflow(pods: list) -> None:
                 check(value_of(args, "--summary-json") == SUMMARY_JSON and task.do_xcom_push, tw,
                       f"needs --summary-json {SUMMARY_JSON} and do_xcom_push=True for the summary to reach XCom")
                 seen_shards.append(value_of(args, "--shard"))
-            elif task_id == "finalize":
-                check(args == ["finalize", "/etc/postpress/job.toml", "--snapshot-date", date], tw, f"arguments {args}")
+            elif task_id in ("finalize", "prune"):
+                check(args == [task_id, "/etc/postpress/job.toml", "--snapshot-date", date], tw, f"arguments {args}")
             pod = api.sanitize_for_serialization(task.build_pod_request_obj(context, dry_run=True))
             pods.append((tw, "Pod", {}, pod["spec"]))
     want = [f"{i}/{shards}" for i in range(shards)]
     check(sorted(seen_shards) == want, where, f"export shards {seen_shards}, expected each of {want} once")
     check_summaries_verdict(f"{where} check_summaries", dag.get_task("check_summaries").python_callable, shards)
-    ok_since(failures, f"DagBag: {where}: validate -> export x{shards} -> finalize, check_summaries; the run due "
-             f"{run.logical_date.isoformat()} renders --snapshot-date {date} --shard {', '.join(seen_shards)}")
+    ok_since(failures, f"DagBag: {where}: validate -> export x{shards} -> finalize -> prune, check_summaries; the run "
+             f"due {run.logical_date.isoformat()} renders --snapshot-date {date} --shard {', '.join(seen_shards)}")
+    check_erase_dag(bag, run, pods)
+
+
+def check_erase_dag(bag, run, pods: list) -> None:
+    """The manual erase DAG: no schedule; keys from a file of a mounted Secret, never argv or XCom."""
+    failures = len(check.failed)
+    from airflow.serialization.serialized_objects import DagSerialization
+    from kubernetes.client import ApiClient
+
+    dag = bag.dags.get("postpress_etl_erase")
+    if not check(dag is not None, "deploy/airflow", f"no DAG postpress_etl_erase; DAGs: {bag.dag_ids}"):
+        return
+    where = rel(dag.fileloc) + " postpress_etl_erase"
+    DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    timetable = type(dag.timetable).__name__
+    check(dag.schedule is None and timetable == "NullTimetable", where,
+          f"must have no schedule (manual trigger only), has {dag.schedule!r} ({timetable})")
+    check([t.task_id for t in dag.tasks] == ["erase"], where, f"tasks {[t.task_id for t in dag.tasks]}, expected erase")
+    task = dag.get_task("erase") if dag.has_task("erase") else None
+    if task is None:
+        return
+    raw = list(task.arguments)
+    check(not any("{{" in str(a) or "{%" in str(a) for a in raw), where,
+          f"templated arguments {raw}: keys must not come from conf, params or XCom")
+    check("--key" not in raw, where, "--key on the command line: keys belong in a mounted Secret file")
+    check(not task.do_xcom_push, where, "do_xcom_push must be False")
+    rendered, context = render(dag, task, -1, run)
+    args = rendered.arguments
+    check(args[:2] == ["erase", "/etc/postpress/job.toml"] and value_of(args, "--keys-file") is not None, where,
+          f"arguments {args}: expected erase JOB --keys-file FILE")
+    pod = ApiClient().sanitize_for_serialization(rendered.build_pod_request_obj(context, dry_run=True))
+    pods.append((f"{where} erase", "Pod", {}, pod["spec"]))
+    ok_since(failures, f"DagBag: {where}: no schedule; erase --keys-file {value_of(args, '--keys-file')}, no XCom")
 
 
 # --- Kubernetes --------------------------------------------------------------------------------
@@ -345,7 +384,7 @@ def check_cli(where: str, args: list) -> None:
         return
     if not cli_help:
         commands = subprocess.run([BINARY, "--help"], capture_output=True, text=True).stdout
-        for command in ("run", "validate", "finalize"):
+        for command in ("run", "validate", "finalize", "prune", "erase"):
             known = re.search(rf"^\s+{command}\s", commands, re.M)
             text = subprocess.run([BINARY, command, "--help"], capture_output=True, text=True).stdout if known else ""
             cli_help[command] = set(re.findall(r"--[a-z][a-z0-9-]*", text)) if known else None
@@ -358,15 +397,19 @@ def check_cli(where: str, args: list) -> None:
     check(not unknown, where, f"postpress-etl {args[0]} does not know {unknown} (see postpress-etl {args[0]} --help)")
 
 
-def check_pod(where: str, kind: str, spec: dict, pod: dict, configmaps: dict) -> dict | None:
-    """The checks no schema knows for each container; returns the main container's args."""
+COMMANDS = {"run", "validate", "finalize", "prune", "erase"}
+
+
+def check_pod(where: str, kind: str, spec: dict, pod: dict, configmaps: dict) -> list[list]:
+    """The checks no schema knows for each container; returns the args of the postpress-etl
+    containers, init containers first (they run in that order)."""
     volumes = {v.get("name"): v for v in pod.get("volumes") or []}
-    main = None
-    for c in pod.get("containers") or []:
+    commands = []
+    for c in (pod.get("initContainers") or []) + (pod.get("containers") or []):
         args = c.get("args") or []
-        if len(args) < 2 or args[0] not in {"run", "validate", "finalize"}:
+        if len(args) < 2 or args[0] not in COMMANDS:
             continue  # a sidecar
-        main = args
+        commands.append(args)
         check_cli(where, args)
         mounts = {m.get("mountPath"): m for m in c.get("volumeMounts") or []}
         job_path = args[1]
@@ -376,6 +419,16 @@ def check_pod(where: str, kind: str, spec: dict, pod: dict, configmaps: dict) ->
             continue
         validate_job_file(where, name, files)
         key_file = dig(tomllib.loads(files[name]), "api", "api_key_file")
+        if args[0] == "erase":
+            keys = value_of(args, "--keys-file")
+            check("--key" not in args and keys is not None, where,
+                  f"erase must read its keys with --keys-file from a mounted Secret, never --key: {args}")
+            if keys:
+                directory, filename = posixpath.split(keys)
+                secret = dig(volumes, dig(mounts, directory, "name"), "secret") or {}
+                items = secret.get("items")
+                check(bool(secret) and (not items or filename in {i.get("path") for i in items}), where,
+                      f"--keys-file {keys!r}, but no Secret volume puts {filename!r} at {directory}")
         needs_key = args[0] in {"run", "validate"}
         if needs_key and check(key_file is not None, where, f"{job_path} names no api.api_key_file"):
             directory, filename = posixpath.split(key_file)
@@ -390,7 +443,7 @@ def check_pod(where: str, kind: str, spec: dict, pod: dict, configmaps: dict) ->
             shard = value_of(args, "--shard") or ""
             check(shard == f"auto/{spec.get('completions')}", where,
                   f"--shard {shard!r} but completions is {spec.get('completions')}: pass auto/N, N = completions")
-    return main
+    return commands
 
 
 def check_k8s(dag_pods: list) -> None:
@@ -433,9 +486,15 @@ def check_k8s(dag_pods: list) -> None:
         spec = dig(doc, "spec", "jobTemplate", "spec") if kind == "CronJob" else doc.get("spec")
         if kind in {"CronJob", "Job"}:
             where = f"{where} {kind.lower()}/{dig(doc, 'metadata', 'name')}"
-            args = check_pod(where, kind, spec, dig(spec, "template", "spec") or {}, configmaps)
-            if args:
+            commands = check_pod(where, kind, spec, dig(spec, "template", "spec") or {}, configmaps)
+            for args in commands:
                 dates[(args[0], spec.get("completionMode"))] = (where, value_of(args, "--snapshot-date"))
+            names = [a[0] for a in commands]
+            if "finalize" in names:
+                check(names == ["finalize", "prune"], where,
+                      f"runs {names}: expected finalize (init container), then prune")
+                check(len({value_of(a, "--snapshot-date") for a in commands}) == 1, where,
+                      f"finalize and prune of different dates: {commands}")
     for where, kind, spec, pod in dag_pods:
         check_pod(where, kind, spec, pod, configmaps)
     if os.path.exists(BINARY):
@@ -447,6 +506,7 @@ def check_k8s(dag_pods: list) -> None:
     backfill, final = dates.get(("run", "Indexed")), dates.get(("finalize", None))
     if check(backfill and final, "deploy/k8s", "expected an Indexed Job that runs and a Job that finalizes"):
         check(backfill[1] == final[1], final[0], f"finalizes {final[1]}, but the Indexed Job exports {backfill[1]}")
+    check(("erase", None) in dates, "deploy/k8s", "expected a Job that erases (keys from a mounted Secret)")
 
     toml = tomllib.loads
     for cm, key, path, same in (

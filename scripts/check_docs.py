@@ -36,7 +36,7 @@ DOCS = [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md"))
 PENDING = {"docs/reliability.md"}
 
 # The subcommands whose --help docs/cli.md shows, in this order.
-COMMANDS = ["", "run", "validate", "finalize", "views", "schema"]
+COMMANDS = ["", "run", "validate", "finalize", "prune", "erase", "views", "schema"]
 
 FENCE = re.compile(r"^( *)(```+|~~~+)\s*([\w+-]*)")
 SKIP = re.compile(r"<!--\s*docs-check:\s*skip\s+(.*?)\s*-->")
@@ -302,6 +302,7 @@ PROBES = {
     "fetch": 'name = "probe"\n[fetch]\n{key} = 1\n',
     "output": 'name = "probe"\n[output]\n{key} = 1\n',
     "accounts": 'name = "probe"\n[[accounts]]\n{key} = 1\n',
+    "retention": 'name = "probe"\n[retention]\n{key} = 1\n',
 }
 
 

@@ -204,6 +204,10 @@ fn schema_prints_the_data_dictionary() {
         "timestamp_ms",
         "snapshot_date",
         "date32",
+        "_lifecycle/suppressed/{id}.txt",
+        "_lifecycle/erase-{id}.json",
+        "counts.suppressed",
+        "account_daily keeps its counts",
     ] {
         assert!(o.stdout.contains(needle), "{needle} missing:\n{}", o.stdout);
     }

@@ -211,8 +211,10 @@ fn erase_removes_people_everywhere_and_keeps_them_out() {
         .map(|(p, _)| p.display().to_string())
         .collect();
     assert!(
-        changed.iter().all(|p| p.starts_with("_lifecycle/erase-")),
-        "only a new record: {changed:?}"
+        changed
+            .iter()
+            .all(|p| p.starts_with("_lifecycle/erase-") || p.starts_with("_lifecycle/lease.json")),
+        "only a new record and the lifecycle lease: {changed:?}"
     );
 
     // The next day, while they still follow: nothing of them is staged or published, and the

@@ -9,6 +9,7 @@ mod crash_points;
 mod durability;
 mod lease_race;
 mod lifecycle_erase;
+mod lifecycle_lease;
 mod lifecycle_prune;
 mod lifecycle_s3;
 mod lifecycle_suppress;

@@ -2,7 +2,7 @@
 
 One DAG run per day:
 
-    validate ─► export (SHARDS mapped pods) ─┬─► finalize
+    validate ─► export (SHARDS mapped pods) ─┬─► finalize ─► prune
                                              └─► check_summaries
 
 * `validate` checks the job file once: `postpress-etl validate /etc/postpress/job.toml`.
@@ -20,6 +20,12 @@ One DAG run per day:
   `postpress-etl finalize /etc/postpress/job.toml --snapshot-date {{ ds }}`. It runs after failed
   shards too: the tables hold what was published, and `account_daily` marks the rest failed or
   missing. Clearing a failed shard later with its downstream tasks rebuilds them.
+* `prune` deletes what the job's `[retention]` says is too old (SPEC section 12), relative to
+  the run's date: `postpress-etl prune /etc/postpress/job.toml --snapshot-date {{ ds }}`. It runs
+  once finalize succeeded: a date's units go only once its reader tables were built after its
+  last run, so a failed finalize would only make prune keep (and warn about) that date. It takes
+  the output's lifecycle lease and waits (up to `--wait`, 1h) for any run or finalize still
+  holding theirs. Without a `[retention]` table it deletes nothing. Exit 1 is worth a retry.
 * `check_summaries` reads every shard's summary from XCom, logs the accounts that failed and
   fails (no retries) if a shard failed, pushed no summary, or reported failed units. The DAG run
   then ends failed: hook alerting to it (`on_failure_callback` on this task or the DAG).
@@ -28,8 +34,21 @@ Needs Airflow 3.0+ (`airflow.sdk`; `make check-deploy` runs 3.3; Airflow 2 has n
 and is past its end of life) and apache-airflow-providers-cncf-kubernetes 10.6+ (XCom pushed from
 failed pods too; checked with 10.25), and the Kubernetes objects of deploy/k8s/: the
 ServiceAccount `postpress-etl` (IRSA for S3), the ConfigMaps `postpress-etl-job-sharded` and
-`postpress-etl-accounts`, and the Secret `postpress-api-key`. finalize's pod does without the
-Secret: it sends no API request.
+`postpress-etl-accounts`, and the Secret `postpress-api-key`. finalize's and prune's pods do
+without the Secret: they send no API request.
+
+A second DAG, `postpress_etl_erase`, has no schedule: trigger it by hand to remove people from
+the whole output (SPEC section 12). The keys never pass through Airflow (no `conf`, no params,
+no XCom: those land in its database and logs). Put them in the Secret `postpress-erase-keys`
+first, one key per line, then trigger the DAG; its pod mounts the Secret and runs
+`postpress-etl erase /etc/postpress/job.toml --keys-file /var/run/secrets/postpress-erase/keys.txt`:
+
+    kubectl -n data-jobs create secret generic postpress-erase-keys --from-file=keys.txt=./keys.txt
+    airflow dags trigger postpress_etl_erase
+    kubectl -n data-jobs delete secret postpress-erase-keys   # once it succeeded
+
+erase logs and records only the keys' SHA-256. It waits (up to 1h) for a run or finalize of
+the output in flight; rerunning it after a failure finishes the job.
 The XCom sidecar runs the image of `[kubernetes] xcom_sidecar_container_image` (alpine by
 default) as the pod's user 65532.
 
@@ -276,5 +295,67 @@ with DAG(
         log.info("All %d shards exported: %s", len(summaries), totals)
         return totals
 
-    validate >> export >> finalize
+    prune = KubernetesPodOperator(
+        task_id="prune",
+        name="postpress-etl-prune",
+        arguments=["prune", JOB_FILE, "--snapshot-date", "{{ ds }}"],
+        # Reads and deletes in S3 only: no API key in its pod either.
+        **{
+            **POD,
+            "volumes": [v for v in VOLUMES if v.name != "api-key"],
+            "volume_mounts": [m for m in VOLUME_MOUNTS if m.name != "api-key"],
+        },
+    )
+
+    validate >> export >> finalize >> prune
     check_summaries(export.output)
+
+
+# Where the erase pod finds the keys: the Secret ERASE_SECRET, key `keys.txt`, as a file.
+ERASE_SECRET = "postpress-erase-keys"
+ERASE_KEYS_DIR = "/var/run/secrets/postpress-erase"
+ERASE_KEYS_FILE = f"{ERASE_KEYS_DIR}/keys.txt"
+
+with DAG(
+    dag_id="postpress_etl_erase",
+    description="Remove people from the whole postpress output (keys from a mounted Secret)",
+    # Manual trigger only.
+    schedule=None,
+    start_date=pendulum.datetime(2024, 5, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "owner": "data-engineering",
+        # A rerun finishes what a failed one started; erasing twice rewrites nothing.
+        "retries": 2,
+        "retry_delay": timedelta(minutes=10),
+        # Up to 1h waiting for a run or finalize in flight, then the rewrite.
+        "execution_timeout": timedelta(hours=3),
+    },
+    tags=["postpress", "erase"],
+) as erase_dag:
+    KubernetesPodOperator(
+        task_id="erase",
+        name="postpress-etl-erase",
+        arguments=["erase", JOB_FILE, "--keys-file", ERASE_KEYS_FILE],
+        # Nothing of the run goes to XCom: its summary names files and counts, never keys, but
+        # there is no reason to copy it into Airflow's database.
+        do_xcom_push=False,
+        **{
+            **POD,
+            # No API key (erase sends no request); the keys' Secret, read-only, owner-readable.
+            "volumes": [v for v in VOLUMES if v.name != "api-key"]
+            + [
+                k8s.V1Volume(
+                    name="erase-keys",
+                    secret=k8s.V1SecretVolumeSource(
+                        secret_name=ERASE_SECRET,
+                        default_mode=0o440,
+                        items=[k8s.V1KeyToPath(key="keys.txt", path="keys.txt")],
+                    ),
+                )
+            ],
+            "volume_mounts": [m for m in VOLUME_MOUNTS if m.name != "api-key"]
+            + [k8s.V1VolumeMount(name="erase-keys", mount_path=ERASE_KEYS_DIR, read_only=True)],
+        },
+    )

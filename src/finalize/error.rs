@@ -10,13 +10,6 @@ pub enum FinalizeError {
     /// The embedded schemas are broken (a build defect).
     #[error("schema registry")]
     Schema(#[from] crate::schema::SchemaError),
-    /// The erased keys' hashes could not be read: no table is built without them.
-    #[error("cannot read the suppressed keys of the destination")]
-    Suppressed {
-        /// Why.
-        #[source]
-        source: crate::lifecycle::SuppressedError,
-    },
     /// The destination cannot be opened.
     #[error("destination")]
     Store(#[from] store::StoreError),
@@ -103,6 +96,16 @@ pub enum FinalizeError {
         /// Why.
         #[source]
         source: crate::sink::exclusive::LeaseError,
+    },
+    /// An erase or prune of the output held its lifecycle lease for the whole wait, or the
+    /// suppressed set could not be read after it (SPEC §12): nothing was published for the date.
+    #[error("the reader tables of {date} could not be built")]
+    Lifecycle {
+        /// The date.
+        date: String,
+        /// Why.
+        #[source]
+        source: crate::lifecycle::lease::AdmitError,
     },
     /// An account has more distinct keys than an index can hold.
     #[error("an account has more than 4,294,967,295 distinct keys")]

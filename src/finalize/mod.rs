@@ -188,10 +188,8 @@ async fn finalize_dates(
         .collect();
     units.sort();
     let layout = Layout::new(&dest.prefix);
-    // Read at the start (after any wait for the lifecycle lease, once there is one).
-    let suppressed = crate::lifecycle::suppressed::load(dest.store.as_ref(), &layout)
-        .await
-        .map_err(|source| FinalizeError::Suppressed { source })?;
+    // Read per date once its lease is held and no erase or prune holds the output's (below).
+    let suppressed = crate::lifecycle::SuppressedSet::to_be_loaded();
     let mut env = Env {
         job,
         dest,
@@ -230,6 +228,14 @@ async fn finalize_dates(
                 source,
             })?;
         let kept = leases.keep(held, RENEW_EVERY);
+        // SPEC §12: wait for a live erase or prune of the output, then read the suppressed set.
+        let admitted =
+            crate::lifecycle::lease::admit(&leases, store, &env.layout, &opts.run_id, cancel)
+                .await
+                .map_err(|source| FinalizeError::Lifecycle {
+                    date: SnapshotDate::from(date).to_string(),
+                    source,
+                });
         // A lease lost while building (this finalize looked stale) stops the date unpublished.
         env.cancel = cancel.child_token();
         let lost = kept.lost();
@@ -238,7 +244,13 @@ async fn finalize_dates(
             lost.cancelled().await;
             stop_date.cancel();
         });
-        let mut outcome = finalize_date(&env, date, &mut previous).await;
+        let mut outcome = match admitted {
+            Ok(set) => {
+                env.suppressed = set;
+                finalize_date(&env, date, &mut previous).await
+            }
+            Err(e) => Err(e),
+        };
         watcher.abort();
         if kept.lost().is_cancelled() && outcome.is_err() && !cancel.is_cancelled() {
             outcome = Err(FinalizeError::Lease {

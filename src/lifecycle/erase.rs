@@ -135,18 +135,42 @@ pub async fn erase(job: &Job, opts: &EraseOptions) -> Result<EraseReport, Lifecy
     let dest = store::open(&job.output.url)?;
     let layout = Layout::new(&dest.prefix);
     let started_at = now();
-    let _lease = match opts.dry_run {
-        true => None,
-        false => Some(hold_lifecycle_lease("erase", opts.wait).await),
+    if opts.dry_run {
+        return erase_in(&dest, &layout, opts, started_at).await;
+    }
+    let lease = hold_lifecycle_lease(
+        &dest,
+        &layout,
+        job.output.exclusive_leases,
+        "erase",
+        &opts.id,
+        opts.wait,
+    )
+    .await?;
+    let lost = lease.lost();
+    let outcome = tokio::select! {
+        r = erase_in(&dest, &layout, opts, started_at) => r,
+        () = lost.cancelled() => Err(LifecycleError::LeaseLost),
     };
+    lease.release().await;
+    outcome
+}
+
+/// The erase itself, under the lifecycle lease unless a dry run.
+async fn erase_in(
+    dest: &store::Destination,
+    layout: &Layout,
+    opts: &EraseOptions,
+    started_at: String,
+) -> Result<EraseReport, LifecycleError> {
     let list = layout.suppressed_list(&list_id(&opts.hashes));
     if !opts.dry_run {
         // Before any file is touched: from here on no run or finalize brings them back.
-        suppressed::write(&dest, &layout, &list_id(&opts.hashes), &opts.hashes).await?;
+        suppressed::write(dest, layout, &list_id(&opts.hashes), &opts.hashes).await?;
         info!(keys = opts.hashes.len(), list = %list, "Keys added to the suppressed set.");
     }
     let store = dest.store.clone();
-    let candidates = scan::candidates(store.as_ref(), &layout).await?;
+    let candidates = scan::candidates(store.as_ref(), layout).await?;
     let scanned: Vec<(Candidate, Scan)> = futures::stream::iter(candidates)
         .map(|c| {
             let store = store.clone();
@@ -182,7 +206,7 @@ pub async fn erase(job: &Job, opts: &EraseOptions) -> Result<EraseReport, Lifecy
             Place::Unit | Place::Table => {
                 let removed = match opts.dry_run {
                     true => s.matches,
-                    false => replace(&dest, &c.meta, &keys).await?,
+                    false => replace(dest, &c.meta, &keys).await?,
                 };
                 info!(path = %path, rows_removed = removed, "File rewritten without the erased rows.");
                 report.files.push(FileChange {

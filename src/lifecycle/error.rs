@@ -12,6 +12,15 @@ pub enum LifecycleError {
     /// A store call failed.
     #[error("destination")]
     Store(#[from] SinkError),
+    /// The lifecycle lease could not be taken (other writers stayed live, or a store error).
+    #[error(transparent)]
+    Lease(#[from] super::lease::HoldError),
+    /// Another process took the lifecycle lease over while this one worked (it looked stale):
+    /// this one stopped so that two never write the output at once.
+    #[error(
+        "another process took the lifecycle lease over; stopped so that two never write the output at once (run again to finish)"
+    )]
+    LeaseLost,
     /// The suppressed lists could not be read.
     #[error("destination")]
     Suppressed(#[from] super::SuppressedError),

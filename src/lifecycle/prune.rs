@@ -135,12 +135,37 @@ fn now() -> String {
 pub async fn prune(job: &Job, opts: &PruneOptions) -> Result<PruneReport, LifecycleError> {
     let dest = store::open(&job.output.url)?;
     let layout = Layout::new(&dest.prefix);
-    let store = dest.store.as_ref();
     let started_at = now();
-    let _lease = match opts.dry_run {
-        true => None,
-        false => Some(hold_lifecycle_lease("prune", opts.wait).await),
+    if opts.dry_run {
+        return prune_in(job, &dest, &layout, opts, started_at).await;
+    }
+    let lease = hold_lifecycle_lease(
+        &dest,
+        &layout,
+        job.output.exclusive_leases,
+        "prune",
+        &opts.id,
+        opts.wait,
+    )
+    .await?;
+    let lost = lease.lost();
+    let outcome = tokio::select! {
+        r = prune_in(job, &dest, &layout, opts, started_at) => r,
+        () = lost.cancelled() => Err(LifecycleError::LeaseLost),
     };
+    lease.release().await;
+    outcome
+}
+
+/// The prune itself, under the lifecycle lease unless a dry run.
+async fn prune_in(
+    job: &Job,
+    dest: &store::Destination,
+    layout: &Layout,
+    opts: &PruneOptions,
+    started_at: String,
+) -> Result<PruneReport, LifecycleError> {
+    let store = dest.store.as_ref();
     let mut inv = Inventory::default();
     for root in plan::roots() {
         let dir = layout.top(root);
@@ -158,7 +183,7 @@ pub async fn prune(job: &Job, opts: &PruneOptions) -> Result<PruneReport, Lifecy
         partitions = inv.partitions.len(),
         "Listed the unit and table trees."
     );
-    let manifests = date_manifests(store, &layout).await?;
+    let manifests = date_manifests(store, layout).await?;
     tracing::debug!(dates = manifests.len(), "Read the manifests' finish times.");
     let retention = &job.retention;
     let mut doomed: Vec<(String, NaiveDate)> = Vec::new();
@@ -190,7 +215,7 @@ pub async fn prune(job: &Job, opts: &PruneOptions) -> Result<PruneReport, Lifecy
     for f in &inv.foreign {
         warn!(path = %f, "Not part of the unit or table layouts: left alone.");
     }
-    let areas = stale_areas(store, &layout).await?;
+    let areas = stale_areas(store, layout).await?;
     let mut report = PruneReport {
         prune_id: opts.id.clone(),
         destination: dest.display.clone(),

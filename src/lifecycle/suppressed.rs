@@ -6,7 +6,7 @@
 //! know about HTTP or Parquet: callers ask whether a key is in the set.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -32,37 +32,57 @@ pub enum SuppressedError {
 }
 
 /// The hashes of every erased key; empty (and free to ask) when nothing was ever erased.
+///
+/// Clones share one set. A set made by [`SuppressedSet::to_be_loaded`] is empty until
+/// [`SuppressedSet::fill`]: a `run` builds its context before it may read the lists (after its
+/// wait for the lifecycle lease, see `lease::admit`) and fills it then, before any unit starts.
 #[derive(Debug, Clone, Default)]
 pub struct SuppressedSet {
-    hashes: Arc<HashSet<KeyHash>>,
+    hashes: Arc<OnceLock<HashSet<KeyHash>>>,
 }
 
 impl SuppressedSet {
     /// A set of these hashes.
     pub fn from_hashes(hashes: impl IntoIterator<Item = KeyHash>) -> SuppressedSet {
         SuppressedSet {
-            hashes: Arc::new(hashes.into_iter().collect()),
+            hashes: Arc::new(OnceLock::from(hashes.into_iter().collect::<HashSet<_>>())),
         }
+    }
+
+    /// A set read later, with [`SuppressedSet::fill`]; empty until then.
+    pub fn to_be_loaded() -> SuppressedSet {
+        SuppressedSet::default()
+    }
+
+    /// Gives a set made by [`SuppressedSet::to_be_loaded`] (and every clone of it) the hashes
+    /// of `loaded`. False when it had hashes already (then it keeps them).
+    pub fn fill(&self, loaded: &SuppressedSet) -> bool {
+        let hashes = loaded.hashes.get().cloned().unwrap_or_default();
+        self.hashes.set(hashes).is_ok()
+    }
+
+    fn set(&self) -> Option<&HashSet<KeyHash>> {
+        self.hashes.get()
     }
 
     /// Whether nothing is suppressed: callers skip hashing altogether.
     pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
+        self.set().is_none_or(HashSet::is_empty)
     }
 
     /// How many hashes the set holds.
     pub fn len(&self) -> usize {
-        self.hashes.len()
+        self.set().map_or(0, HashSet::len)
     }
 
     /// Whether `key` hashes to a listed value.
     pub fn contains_key(&self, key: &str) -> bool {
-        !self.hashes.is_empty() && self.hashes.contains(&KeyHash::of(key))
+        !self.is_empty() && self.contains(&KeyHash::of(key))
     }
 
     /// Whether this hash is listed.
     pub fn contains(&self, hash: &KeyHash) -> bool {
-        self.hashes.contains(hash)
+        self.set().is_some_and(|s| s.contains(hash))
     }
 }
 
@@ -97,9 +117,7 @@ pub async fn load(
             .map_err(store_error("get", path.clone()))?;
         parse_into(&bytes, &path, &mut hashes)?;
     }
-    Ok(SuppressedSet {
-        hashes: Arc::new(hashes),
-    })
+    Ok(SuppressedSet::from_hashes(hashes))
 }
 
 fn parse_into(

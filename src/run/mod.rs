@@ -90,9 +90,10 @@ pub enum RunError {
     /// lease could not be taken (SPEC §10).
     #[error("this run of the job, snapshot date and shard could not start")]
     RunLease(#[source] sink::exclusive::LeaseError),
-    /// The erased keys' hashes could not be read: no row may be written without them.
-    #[error("destination")]
-    Suppressed(#[from] crate::lifecycle::SuppressedError),
+    /// An erase or prune of the output held its lifecycle lease for the whole wait, or the
+    /// suppressed set could not be read after it (SPEC §12).
+    #[error("this run could not start")]
+    Lifecycle(#[source] crate::lifecycle::lease::AdmitError),
 }
 
 /// Units beyond `concurrency` that may exist at once: fetched, and encoding or publishing without
@@ -225,15 +226,8 @@ async fn setup(
             destination: dest.display.clone(),
             source,
         })?;
-    // Read at the start (after any wait for the lifecycle lease, once there is one), so a key
-    // erased before this run never reaches its staging.
-    let suppressed = crate::lifecycle::suppressed::load(dest.store.as_ref(), &layout).await?;
-    if !suppressed.is_empty() {
-        info!(
-            suppressed_keys = suppressed.len(),
-            "Rows of erased people are dropped before they are staged."
-        );
-    }
+    // Filled once the run holds its lease and no erase or prune does (`run`), before any unit.
+    let suppressed = crate::lifecycle::SuppressedSet::to_be_loaded();
     let halt = stop.token().child_token();
     let api_key = job.api.api_key.clone().ok_or(RunError::NoKey)?;
     let client = Client::try_new(
@@ -306,6 +300,24 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
         "Run started at {share}."
     );
     let run_lease = hold_run_lease(&ctx).await?;
+    // SPEC §12: wait for a live erase or prune of the output, then read the suppressed set.
+    let admitted = crate::lifecycle::lease::admit(
+        &ctx.leases,
+        ctx.dest.store.as_ref(),
+        &ctx.layout,
+        &ctx.run_id,
+        &ctx.halt,
+    )
+    .await;
+    match admitted {
+        Ok(set) => _ = ctx.suppressed.fill(&set),
+        Err(e) => {
+            if let Err(r) = run_lease.release().await {
+                tracing::warn!(error = %chain(&r), "The run's lease could not be released; it goes stale in 90 s.");
+            }
+            return Err(RunError::Lifecycle(e));
+        }
+    }
     ctx.areas.hold_own(&ctx).await;
     let renewal = areas::Renewal::start(ctx.clone());
     let units = resume::prepare(&ctx, units).await;

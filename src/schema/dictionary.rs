@@ -1,5 +1,6 @@
 //! The data dictionary that `postpress-etl schema` prints: every variant's columns, then the
-//! reader tables (SPEC §9) and their paths.
+//! reader tables (SPEC §9) and their paths, then what `prune` and `erase` keep under
+//! `_lifecycle/` and what they leave behind (SPEC §12).
 
 use super::tables::{account_daily_columns, changes_columns, path_columns, snapshot_columns};
 use super::{Column, Registry};
@@ -26,6 +27,30 @@ fn write_columns<'a>(out: &mut String, columns: impl Iterator<Item = &'a Column>
     }
     out.push('\n');
 }
+
+/// `_lifecycle/`, the `suppressed` counter and what `erase` leaves behind (SPEC §12).
+const LIFECYCLE: &str = "
+Data lifecycle (`postpress-etl prune`, `erase`): the output's own files under _lifecycle/
+  _lifecycle/suppressed/{id}.txt   the SHA-256 (lowercase hex, of the key's UTF-8 bytes) of every erased
+                                   key, one per line; one list per erase. Every run and finalize reads
+                                   them all and drops rows whose key (id, member_id) hashes to a listed
+                                   value. Never delete them: an erased person would come back.
+  _lifecycle/erase-{id}.json       what one erase did: the keys' SHA-256 (never a key), files scanned
+                                   and bytes read, per file changed its path, rewritten or discarded
+                                   (a staged unit), and the rows removed.
+  _lifecycle/prune-{id}.json       what one prune did: per table and date the objects and bytes deleted,
+                                   the dates whose units it kept and why, stale staging areas, files
+                                   outside the layouts (left alone).
+  _lifecycle/lease.json            the lifecycle lease: held by an erase or prune while it writes; runs
+                                   and finalizes of the output wait for it.
+suppressed (run manifest, per unit; --summary-json counts.suppressed; metric
+  postpress_etl_suppressed_total{dataset,provider}): rows of the list as served that were dropped
+  because their key is erased. records counts the rows published; position keeps the index in the
+  list as served, so an erased person leaves a gap in the positions.
+What erase leaves behind: no row of the person in any unit, reader table (snapshots and changes) or
+  staged part; the keys' hashes in _lifecycle/. account_daily keeps its counts (records, gained,
+  lost): they are aggregates, not a person's data; a later finalize of that date counts what remains.
+";
 
 impl Registry {
     /// The data dictionary as a text table (`postpress-etl schema`).
@@ -89,6 +114,7 @@ impl Registry {
             "Partitions: tables/{followers,following,follower_changes,following_changes}/provider={provider}/snapshot_date={YYYY-MM-DD}/part-NNNNN.parquet\n\
              \x20           tables/account_daily/snapshot_date={YYYY-MM-DD}/part-NNNNN.parquet\n",
         );
+        out.push_str(LIFECYCLE);
         out
     }
 }
