@@ -102,9 +102,9 @@ impl Areas {
                 Ok(()) => debug!(area = %h.lease.area, "Lease renewed."),
                 Err(e @ LeaseError::Lost { .. }) => {
                     error!(error = %e, "A staging area this run held was taken over by another run.");
-                    ctx.abort(format!(
-                        "{e}; this run stopped so that two runs never write one unit"
-                    ));
+                    ctx.abort(super::fatal::Fatal::LeaseLost {
+                        what: e.to_string(),
+                    });
                 }
                 Err(e) => {
                     warn!(error = %chain(&e), lease = %h.path, "A staging lease could not be renewed.")

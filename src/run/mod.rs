@@ -16,6 +16,7 @@ mod areas;
 mod breaker;
 pub mod checkpoint;
 mod checkpointer;
+mod fatal;
 pub mod plan;
 mod resume;
 pub mod stop;
@@ -137,7 +138,8 @@ pub(crate) struct RunCtx {
     fetch_slots: Semaphore,
     /// Cancelled on a signal or a run-fatal error: stop sending, abandon units.
     halt: CancellationToken,
-    fatal: Mutex<Option<String>>,
+    /// The run-fatal cause, the first one only.
+    fatal: Mutex<Option<fatal::Fatal>>,
     /// When to stop early: the API refuses everyone, or the destination is gone.
     breakers: breaker::Breakers,
     /// The hashes of erased keys (SPEC §12): their rows are dropped before they are staged.
@@ -167,11 +169,11 @@ impl RunCtx {
     }
 
     /// A run-fatal error: recorded once, and every unit stops.
-    fn abort(&self, message: String) {
+    fn abort(&self, cause: fatal::Fatal) {
         self.fatal
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert(message);
+            .get_or_insert(cause);
         self.halt.cancel();
     }
 
@@ -183,7 +185,7 @@ impl RunCtx {
             .expect("the fetch semaphore is never closed")
     }
 
-    fn fatal(&self) -> Option<String> {
+    fn fatal(&self) -> Option<fatal::Fatal> {
         self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
@@ -338,7 +340,7 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         finished_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         signal: stop.received(),
-        error: ctx.fatal(),
+        error: ctx.fatal().map(|f| f.to_string()),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         storage_retries: sink::storage_retries() - storage_retries_before,
         units: reports,
@@ -389,9 +391,9 @@ async fn hold_run_lease(ctx: &Arc<RunCtx>) -> Result<sink::exclusive::Kept, RunE
     let watcher = ctx.clone();
     tokio::spawn(async move {
         tokio::select! {
-            () = lost.cancelled() => watcher.abort(
-                "another run took this run's lease of its job, date and shard over; this run stopped so that two runs never write one unit".to_owned(),
-            ),
+            () = lost.cancelled() => watcher.abort(fatal::Fatal::LeaseLost {
+                what: "another run took this run's lease of its job, date and shard over".to_owned(),
+            }),
             () = watcher.halt.cancelled() => {}
         }
     });
@@ -434,7 +436,7 @@ async fn spawn_unit(ctx: Arc<RunCtx>, unit: Unit, start: resume::Start) -> UnitR
     if (gated || report.attempts > 0)
         && let Some(trip) = ctx.breakers.unit_ended(&report)
     {
-        ctx.abort(trip.to_string());
+        ctx.abort(fatal::Fatal::Breaker(trip));
     }
     report
 }
@@ -465,7 +467,7 @@ async fn run_spawned(ctx: &Arc<RunCtx>, unit: Unit, start: resume::Start) -> Uni
             ctx.fatal
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .get_or_insert(msg);
+                .get_or_insert(fatal::Fatal::Internal { message: msg });
             crashed
         }
     }

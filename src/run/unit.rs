@@ -61,7 +61,7 @@ pub(super) async fn run_unit(ctx: &RunCtx, unit: &Unit, start: Start) -> UnitRep
                 let f = e.to_failure();
                 if e.is_key_rejected() {
                     error!(error = %chain(&e), "The API key was rejected; stopping the run.");
-                    ctx.abort(format!("the API key was rejected ({}); stopping the run", f.label()));
+                    ctx.abort(super::fatal::Fatal::KeyRejected { error_type: f.label().to_owned() });
                 }
                 error!(error = %f.message, error_type = f.error_type.as_deref(), "Unit failed; nothing published.");
                 report.status = UnitStatus::Failed;
