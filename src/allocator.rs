@@ -1,6 +1,8 @@
-//! One process-wide allocator setting, made by `main` before any command runs (library code
-//! leaves the process's allocator alone): for finalize's large, short-lived buffers, in the
-//! `finalize` command and at the end of an unsharded run.
+//! One process-wide allocator setting, made by `main` (library code leaves the process's
+//! allocator alone): for finalize's large, short-lived buffers, at the start of the `finalize`
+//! command and, through `RunOptions::before_tables`, before an unsharded run builds its tables.
+//! The fetch does without it: set from a run's start it cost 4 MiB of peak memory on one
+//! account of 1,000,000 followers (60 MiB against 56).
 //!
 //! glibc raises its mmap threshold each time a large block is freed, up to 32 MiB; after that,
 //! the row groups a big account reads and writes (4–20 MiB each), the key index and its

@@ -20,7 +20,6 @@ use std::process::ExitCode;
 mod allocator;
 
 fn main() -> ExitCode {
-    allocator::return_large_buffers();
     let cli = Cli::try_parse().unwrap_or_else(|e| usage_error(e));
     match cli.command {
         Command::Schema => match Registry::load() {
@@ -183,6 +182,7 @@ fn finalize_dates(
 }
 
 fn finalize_command(args: FinalizeArgs) -> ExitCode {
+    allocator::return_large_buffers();
     let (from, to) = match finalize_dates(&args) {
         Ok(d) => d,
         Err(e) => return fail(Exit::Usage, &e),
@@ -327,6 +327,7 @@ fn prepare(args: &RunArgs, facts: &mut RunFacts) -> Result<(Job, RunOptions), an
         concurrency: args.concurrency.map(|c| c as usize),
         progress: args.progress,
         skip_published: args.skip_published,
+        before_tables: Some(allocator::return_large_buffers),
     };
     Ok((job, opts))
 }

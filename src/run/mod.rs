@@ -61,6 +61,9 @@ pub struct RunOptions {
     pub progress: ProgressMode,
     /// `--skip-published`: units already published for the date are not fetched again.
     pub skip_published: bool,
+    /// Called once before the run builds its reader tables: the binary's process-wide
+    /// allocator setting for finalize's large buffers, which the fetch does without.
+    pub before_tables: Option<fn()>,
 }
 
 /// A run that could not start: nothing was fetched.
@@ -348,7 +351,7 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
     };
     make_durable(&ctx, &mut report).await;
     write_manifest(&ctx, &mut report).await;
-    tables::build(job, &ctx, opts.snapshot_date, &mut report, &stop).await;
+    tables::build(job, &ctx, &opts, &mut report, &stop).await;
     if let Err(e) = run_lease.release().await {
         tracing::warn!(error = %chain(&e), "The run's lease could not be released; it goes stale in 90 s.");
     }

@@ -5,19 +5,18 @@
 //! A failure here does not unpublish anything: the units stay published, and the run exits 1
 //! with its manifest rewritten to say the tables were not built.
 
-use super::{RunCtx, Stop, write_manifest};
+use super::{RunCtx, RunOptions, Stop, write_manifest};
 use crate::error_chain as chain;
 use crate::finalize::{self, FinalizeOptions};
 use crate::job::Job;
 use crate::report::{RunReport, RunStatus};
-use chrono::NaiveDate;
 use tracing::{error, info, warn};
 
 /// Builds the reader tables of the run's date when the run should.
 pub(super) async fn build(
     job: &Job,
     ctx: &RunCtx,
-    date: NaiveDate,
+    opts: &RunOptions,
     report: &mut RunReport,
     stop: &Stop,
 ) {
@@ -25,6 +24,10 @@ pub(super) async fn build(
     if !job.output.tables || report.shard.is_some() || !published {
         return;
     }
+    if let Some(hook) = opts.before_tables {
+        hook();
+    }
+    let date = opts.snapshot_date;
     let opts = FinalizeOptions {
         from: date,
         to: date,

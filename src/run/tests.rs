@@ -222,6 +222,7 @@ async fn issue_14_publishing_does_not_hold_a_fetch_slot() {
         concurrency: None,
         progress: ProgressMode::Off,
         skip_published: false,
+        before_tables: None,
     };
     let mut ctx = setup(&job, &opts, &Stop::new(), concurrency, units_n)
         .await
