@@ -6,6 +6,7 @@
 //! know about HTTP or Parquet: callers ask whether a key is in the set.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock};
 
 use futures::TryStreamExt;
@@ -31,6 +32,26 @@ pub enum SuppressedError {
     },
 }
 
+/// Hashes a [`KeyHash`] by its first 8 bytes: a SHA-256 is uniform already, so hashing it again
+/// (SipHash, per row of every page) only costs time.
+#[derive(Default)]
+struct PrefixHasher(u64);
+
+impl Hasher for PrefixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut first = [0u8; 8];
+        let n = bytes.len().min(8);
+        first[..n].copy_from_slice(&bytes[..n]);
+        self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(first);
+    }
+}
+
+type Hashes = HashSet<KeyHash, BuildHasherDefault<PrefixHasher>>;
+
 /// The hashes of every erased key; empty (and free to ask) when nothing was ever erased.
 ///
 /// Clones share one set. A set made by [`SuppressedSet::to_be_loaded`] is empty until
@@ -38,14 +59,14 @@ pub enum SuppressedError {
 /// wait for the lifecycle lease, see `lease::admit`) and fills it then, before any unit starts.
 #[derive(Debug, Clone, Default)]
 pub struct SuppressedSet {
-    hashes: Arc<OnceLock<HashSet<KeyHash>>>,
+    hashes: Arc<OnceLock<Hashes>>,
 }
 
 impl SuppressedSet {
     /// A set of these hashes.
     pub fn from_hashes(hashes: impl IntoIterator<Item = KeyHash>) -> SuppressedSet {
         SuppressedSet {
-            hashes: Arc::new(OnceLock::from(hashes.into_iter().collect::<HashSet<_>>())),
+            hashes: Arc::new(OnceLock::from(hashes.into_iter().collect::<Hashes>())),
         }
     }
 
@@ -61,7 +82,7 @@ impl SuppressedSet {
         self.hashes.set(hashes).is_ok()
     }
 
-    fn set(&self) -> Option<&HashSet<KeyHash>> {
+    fn set(&self) -> Option<&Hashes> {
         self.hashes.get()
     }
 
