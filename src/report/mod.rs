@@ -101,10 +101,6 @@ pub struct UnitFailure {
     /// The field at fault, for an invalid page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    /// For a transport error, its deepest cause without the URL (`Connection refused (os
-    /// error 111)`): what the run's breaker compares. The `message` carries it already.
-    #[serde(skip)]
-    pub cause: Option<String>,
 }
 
 impl UnitFailure {
@@ -121,7 +117,6 @@ impl UnitFailure {
             page: None,
             item: None,
             field: None,
-            cause: None,
         }
     }
 

@@ -39,17 +39,6 @@ pub struct Signature {
     pub cause: Option<String>,
 }
 
-impl Signature {
-    /// The signature of an API failure; `None` for any other kind (storage, invalid page, ...).
-    pub fn of(f: &UnitFailure) -> Option<Signature> {
-        (f.kind == FailureKind::Api).then(|| Signature {
-            status: f.status,
-            error_type: f.label().to_owned(),
-            cause: f.cause.clone(),
-        })
-    }
-}
-
 impl fmt::Display for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.status, &self.cause) {
@@ -183,13 +172,14 @@ impl Breaker {
         &mut self,
         status: UnitStatus,
         failure: Option<&UnitFailure>,
+        signature: Option<Signature>,
     ) -> Option<Trip> {
         if self.tripped.is_some() || status == UnitStatus::Skipped {
             return None;
         }
         let trip = self
             .storage_rule(status, failure)
-            .or_else(|| self.api_rule(failure));
+            .or_else(|| self.api_rule(signature));
         self.tripped.clone_from(&trip);
         trip
     }
@@ -211,11 +201,11 @@ impl Breaker {
         None
     }
 
-    fn api_rule(&mut self, failure: Option<&UnitFailure>) -> Option<Trip> {
+    fn api_rule(&mut self, signature: Option<Signature>) -> Option<Trip> {
         if self.page_seen || self.cleared {
             return None;
         }
-        self.ends.push(failure.and_then(Signature::of));
+        self.ends.push(signature);
         if self.ends.len() < self.probes {
             return None;
         }
@@ -295,12 +285,13 @@ impl Breakers {
         }
     }
 
-    /// Records a unit's end; returns the trip when it trips a breaker. The caller halts the
-    /// run on a trip, which releases the units waiting at the gate.
-    pub fn unit_ended(&self, report: &UnitReport) -> Option<Trip> {
+    /// Records a unit's end, with the signature of its API failure if it had one; returns the
+    /// trip when it trips a breaker. The caller halts the run on a trip, which releases the
+    /// units waiting at the gate.
+    pub fn unit_ended(&self, report: &UnitReport, signature: Option<Signature>) -> Option<Trip> {
         let (trip, open) = {
             let mut rules = self.rules();
-            let trip = rules.unit_ended(report.status, report.error.as_ref());
+            let trip = rules.unit_ended(report.status, report.error.as_ref(), signature);
             (trip, rules.gate_open())
         };
         if open && trip.is_none() {

@@ -435,9 +435,9 @@ async fn spawn_unit(ctx: Arc<RunCtx>, unit: Unit, start: resume::Start) -> UnitR
     if gated {
         ctx.breakers.admit(&ctx.halt).await;
     }
-    let report = run_spawned(&ctx, unit, start).await;
+    let unit::Ended { report, signature } = run_spawned(&ctx, unit, start).await;
     if (gated || report.attempts > 0)
-        && let Some(trip) = ctx.breakers.unit_ended(&report)
+        && let Some(trip) = ctx.breakers.unit_ended(&report, signature)
     {
         ctx.abort(fatal::Fatal::Breaker(trip));
     }
@@ -447,7 +447,7 @@ async fn spawn_unit(ctx: Arc<RunCtx>, unit: Unit, start: resume::Start) -> UnitR
 /// Runs a unit as a task of its own, so decoding and encoding use every worker thread. A panic
 /// is a bug: the unit publishes nothing and the run says so (exit 1), but the other units and
 /// the manifest still happen.
-async fn run_spawned(ctx: &Arc<RunCtx>, unit: Unit, start: resume::Start) -> UnitReport {
+async fn run_spawned(ctx: &Arc<RunCtx>, unit: Unit, start: resume::Start) -> unit::Ended {
     let mut crashed = UnitReport::new(
         &unit.account.account_id,
         unit.dataset,
@@ -458,7 +458,7 @@ async fn run_spawned(ctx: &Arc<RunCtx>, unit: Unit, start: resume::Start) -> Uni
         async move { unit::run_unit(&ctx, &unit, start).await }
     });
     match task.await {
-        Ok(report) => report,
+        Ok(ended) => ended,
         Err(e) => {
             let msg = format!(
                 "internal error in unit {} {}: {e}",
@@ -471,7 +471,10 @@ async fn run_spawned(ctx: &Arc<RunCtx>, unit: Unit, start: resume::Start) -> Uni
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .get_or_insert(fatal::Fatal::Internal { message: msg });
-            crashed
+            unit::Ended {
+                report: crashed,
+                signature: None,
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 //! rows, publish them, and say how it went in a [`UnitReport`]. This is where a unit is fetched.
 
 use super::RunCtx;
+use super::breaker::Signature;
 use super::checkpoint::Checkpoint;
 use super::checkpointer::{self, Checkpointer};
 use super::plan::Unit;
@@ -25,19 +26,30 @@ use tracing::{Instrument, error, info, info_span, warn};
 mod error;
 pub(super) use error::UnitError;
 
+/// How a unit ended: its report, and the signature of its API failure (what the run-level
+/// breaker compares), taken from the typed error before it became the report's words.
+pub(super) struct Ended {
+    pub(super) report: UnitReport,
+    pub(super) signature: Option<Signature>,
+}
+
 /// Runs one unit to its end and reports it; never fails, a failure is in the report.
-pub(super) async fn run_unit(ctx: &RunCtx, unit: &Unit, start: Start) -> UnitReport {
+pub(super) async fn run_unit(ctx: &RunCtx, unit: &Unit, start: Start) -> Ended {
     let a = &unit.account;
     let span = info_span!("unit", account_id = %a.account_id, dataset = %unit.dataset, provider = %a.provider);
     async {
         let started = Instant::now();
         let mut report = UnitReport::new(&a.account_id, unit.dataset, a.provider);
+        let ended = |report| Ended {
+            report: finish(ctx, report, started),
+            signature: None,
+        };
         if ctx.halt.is_cancelled() {
             stopped(ctx, &mut report);
-            return finish(ctx, report, started);
+            return ended(report);
         }
         let Some(start) = settle(ctx, unit, start, &mut report).await else {
-            return finish(ctx, report, started);
+            return ended(report);
         };
         let mut stats = FetchStats::default();
         // A fetch slot for the fetch, given up before the publish (see `publish_unit`).
@@ -48,6 +60,7 @@ pub(super) async fn run_unit(ctx: &RunCtx, unit: &Unit, start: Start) -> UnitRep
         report.throttles = stats.throttles;
         report.faults = stats.faults;
         report.bytes = stats.bytes;
+        let mut signature = None;
         match outcome {
             Ok(()) => {
                 report.status = UnitStatus::Ok;
@@ -66,9 +79,13 @@ pub(super) async fn run_unit(ctx: &RunCtx, unit: &Unit, start: Start) -> UnitRep
                 error!(error = %f.message, error_type = f.error_type.as_deref(), "Unit failed; nothing published.");
                 report.status = UnitStatus::Failed;
                 report.error = Some(f);
+                signature = e.signature();
             }
         }
-        finish(ctx, report, started)
+        Ended {
+            report: finish(ctx, report, started),
+            signature,
+        }
     }
     .instrument(span)
     .await

@@ -20,6 +20,23 @@ enum End {
     Skipped,
 }
 
+/// The signature the unit's typed error gives the breaker.
+fn signature(e: End) -> Option<Signature> {
+    match e {
+        End::Http(status, ty) => Some(Signature {
+            status: Some(status),
+            error_type: ty.to_owned(),
+            cause: None,
+        }),
+        End::Conn(cause) => Some(Signature {
+            status: None,
+            error_type: "connection".to_owned(),
+            cause: Some(cause.to_owned()),
+        }),
+        _ => None,
+    }
+}
+
 fn failure(e: End) -> (UnitStatus, Option<UnitFailure>) {
     let mut f = match e {
         End::Ok => return (UnitStatus::Ok, None),
@@ -33,9 +50,8 @@ fn failure(e: End) -> (UnitStatus, Option<UnitFailure>) {
             f.status = Some(status);
             f.error_type = Some(ty.to_owned());
         }
-        End::Conn(cause) => {
+        End::Conn(_) => {
             f.error_type = Some("connection".to_owned());
-            f.cause = Some(cause.to_owned());
         }
         _ => {}
     }
@@ -72,7 +88,7 @@ fn run(what: &str, units: usize, steps: &[Step]) -> Option<Trip> {
             Step::Page => b.page_received(),
             Step::End(e, trips) => {
                 let (status, f) = failure(e);
-                let t = b.unit_ended(status, f.as_ref());
+                let t = b.unit_ended(status, f.as_ref(), signature(e));
                 assert_eq!(t.is_some(), trips, "{what}: step {i}: {t:?}");
                 tripped = tripped.or(t);
             }

@@ -6,6 +6,7 @@ use crate::api::error::ApiError;
 use crate::api::paginate::PaginateError;
 use crate::error_chain as chain;
 use crate::report::{FailureKind, UnitFailure};
+use crate::run::breaker::Signature;
 use crate::schema::decode::DecodeError;
 use crate::sink::SinkError;
 
@@ -64,6 +65,25 @@ impl UnitError {
         )
     }
 
+    /// How the run-level breaker compares this failure with others (SPEC §3): the status and
+    /// type of an API failure, or its transport error's kind and deepest cause; `None` for any
+    /// other failure (storage, invalid page, pagination).
+    pub(in crate::run) fn signature(&self) -> Option<Signature> {
+        let UnitError::Page {
+            source: PageError::Api(api),
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let a = api.attempt_error();
+        Some(Signature {
+            status: a.and_then(|a| a.status()),
+            error_type: a.map_or_else(|| FailureKind::Api.as_str().to_owned(), |a| a.error_type()),
+            cause: a.and_then(|a| a.cause()).map(str::to_owned),
+        })
+    }
+
     /// The manifest's account of the failure: kind, envelope, and where it happened.
     pub(in crate::run) fn to_failure(&self) -> UnitFailure {
         let kind = match self {
@@ -87,7 +107,6 @@ impl UnitError {
                         if let Some(a) = api.attempt_error() {
                             f.status = a.status();
                             f.error_type = Some(a.error_type());
-                            f.cause = a.cause().map(str::to_owned);
                             if let Some(env) = a.envelope() {
                                 f.title = env.title.clone();
                                 f.detail = env.detail.clone();
