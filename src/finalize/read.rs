@@ -10,12 +10,11 @@ use crate::error_chain as chain;
 use crate::lifecycle::SuppressedSet;
 use crate::model::Provider;
 use crate::schema::{PATH_COLUMNS, Variant};
+use crate::sink::reader::ObjectReader;
 use arrow_array::{Array, BooleanArray, RecordBatch, StringArray};
 use arrow_schema::{Schema, SchemaRef};
 use bytes::Bytes;
 use futures::StreamExt;
-use futures::future::BoxFuture;
-use futures::{FutureExt, TryFutureExt};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
@@ -24,10 +23,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
     ParquetRecordBatchReaderBuilder,
 };
-use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStream};
-use parquet::errors::ParquetError;
-use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
-use std::ops::Range;
+use parquet::arrow::async_reader::ParquetRecordBatchStream;
 use std::sync::Arc;
 
 /// Files up to this size are fetched whole; larger ones are streamed.
@@ -35,54 +31,6 @@ pub(super) const SMALL_FILE_BYTES: u64 = 2 << 20;
 
 /// Rows per batch read.
 const BATCH_ROWS: usize = 8192;
-
-/// A file in the store read by ranges, its size known from the listing (no HEAD request).
-struct ObjectReader {
-    store: Arc<dyn ObjectStore>,
-    path: Path,
-    size: u64,
-}
-
-fn external(e: object_store::Error) -> ParquetError {
-    ParquetError::External(Box::new(e))
-}
-
-impl AsyncFileReader for ObjectReader {
-    fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
-        self.store
-            .get_range(&self.path, range)
-            .map_err(external)
-            .boxed()
-    }
-
-    fn get_byte_ranges(
-        &mut self,
-        ranges: Vec<Range<u64>>,
-    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
-        async move {
-            self.store
-                .get_ranges(&self.path, &ranges)
-                .await
-                .map_err(external)
-        }
-        .boxed()
-    }
-
-    fn get_metadata<'a>(
-        &'a mut self,
-        options: Option<&'a ArrowReaderOptions>,
-    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
-        async move {
-            let size = self.size;
-            let metadata = ParquetMetaDataReader::new()
-                .with_arrow_reader_options(options)
-                .load_and_finish(self, size)
-                .await?;
-            Ok(Arc::new(metadata))
-        }
-        .boxed()
-    }
-}
 
 /// What a unit's files must say they are.
 #[derive(Debug, Clone)]
@@ -212,11 +160,7 @@ impl UnitData {
                     .map_err(|s| corrupt(&f.location, e.finalizing, s))?;
                 (Some(bytes), meta)
             } else {
-                let mut reader = ObjectReader {
-                    store: store.clone(),
-                    path: f.location.clone(),
-                    size: f.size,
-                };
+                let mut reader = ObjectReader::new(store.clone(), f.location.clone(), f.size);
                 let meta = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
                     .await
                     .map_err(|s| corrupt(&f.location, e.finalizing, s))?;
@@ -354,11 +298,8 @@ impl UnitReader<'_> {
                 Ok(Open::Fetched(r, part.path.clone()))
             }
             None => {
-                let reader = ObjectReader {
-                    store: self.data.store.clone(),
-                    path: part.path.clone(),
-                    size: part.size,
-                };
+                let reader =
+                    ObjectReader::new(self.data.store.clone(), part.path.clone(), part.size);
                 let mut b =
                     ParquetRecordBatchStreamBuilder::new_with_metadata(reader, part.meta.clone())
                         .with_batch_size(BATCH_ROWS);

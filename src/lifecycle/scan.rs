@@ -4,21 +4,19 @@
 //!
 //! Owns the candidate listing and the key-column scan. It must not know how a file is rewritten.
 
+use crate::sink::reader::ObjectReader;
 use std::collections::HashSet;
-use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use arrow_array::cast::AsArray;
-use bytes::Bytes;
-use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
+use object_store::{ObjectMeta, ObjectStore};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
-use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
-use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader, RowGroupMetaData};
+use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+use parquet::file::metadata::RowGroupMetaData;
 
 use super::error::LifecycleError;
 use crate::sink::layout::{Layout, TABLES_DIR};
@@ -166,12 +164,10 @@ pub async fn scan(
     keys: &EraseKeys,
 ) -> Result<Scan, LifecycleError> {
     let bytes = Arc::new(AtomicU64::new(0));
-    let reader = CountingReader {
-        store: store.clone(),
-        path: meta.location.clone(),
-        size: meta.size,
-        bytes: bytes.clone(),
-    };
+    // Our footers are a few KiB: a larger guess would read more than the key column.
+    let reader = ObjectReader::new(store.clone(), meta.location.clone(), meta.size)
+        .with_footer_guess(FOOTER_GUESS)
+        .counting(bytes.clone());
     let read_error = |source| LifecycleError::Read {
         path: meta.location.to_string(),
         source,
@@ -221,58 +217,4 @@ pub async fn scan(
 /// The index of a schema's key column, if it has one.
 pub fn key_column(schema: &arrow_schema::Schema) -> Option<usize> {
     KEY_COLUMNS.iter().find_map(|c| schema.index_of(c).ok())
-}
-
-/// A file read by ranges, its size known from the listing, counting the bytes it fetches.
-struct CountingReader {
-    store: Arc<dyn ObjectStore>,
-    path: Path,
-    size: u64,
-    bytes: Arc<AtomicU64>,
-}
-
-fn external(e: object_store::Error) -> parquet::errors::ParquetError {
-    parquet::errors::ParquetError::External(Box::new(e))
-}
-
-impl AsyncFileReader for CountingReader {
-    fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
-        self.bytes.fetch_add(range.end - range.start, Relaxed);
-        self.store
-            .get_range(&self.path, range)
-            .map_err(external)
-            .boxed()
-    }
-
-    fn get_byte_ranges(
-        &mut self,
-        ranges: Vec<Range<u64>>,
-    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
-        let n: u64 = ranges.iter().map(|r| r.end - r.start).sum();
-        self.bytes.fetch_add(n, Relaxed);
-        async move {
-            self.store
-                .get_ranges(&self.path, &ranges)
-                .await
-                .map_err(external)
-        }
-        .boxed()
-    }
-
-    fn get_metadata<'a>(
-        &'a mut self,
-        options: Option<&'a ArrowReaderOptions>,
-    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
-        async move {
-            let size = self.size;
-            let metadata = ParquetMetaDataReader::new()
-                .with_arrow_reader_options(options)
-                // Our footers are a few KiB: a larger guess would read more than the key column.
-                .with_prefetch_hint(Some(FOOTER_GUESS))
-                .load_and_finish(self, size)
-                .await?;
-            Ok(Arc::new(metadata))
-        }
-        .boxed()
-    }
 }

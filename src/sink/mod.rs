@@ -14,6 +14,7 @@ pub mod lease;
 pub mod parquet;
 mod part;
 pub mod publish;
+pub mod reader;
 pub mod staging;
 pub mod store;
 pub mod table;
