@@ -379,21 +379,14 @@ fn runtime() -> Result<tokio::runtime::Runtime, anyhow::Error> {
 /// `erase` (SPEC §12): keys refused or a bad flag exit 2 having changed nothing; a destination
 /// error exits 1. No key is ever printed.
 fn erase_command(args: EraseArgs) -> ExitCode {
-    use postpress_etl::lifecycle::{erase, lease, read_keys, scan::EraseKeys};
+    use postpress_etl::lifecycle::{erase, read_keys, scan::EraseKeys};
     let keys = match read_keys(&args.keys, args.keys_file.as_deref()) {
         Ok(k) => k,
         Err(e) => return fail(Exit::Usage, &anyhow::Error::new(e)),
     };
-    let wait = match lease::parse_wait(&args.wait) {
-        Ok(w) => w,
-        Err(e) => return fail(Exit::Usage, &anyhow::Error::new(e)),
-    };
-    let job = match Job::load(
-        &args.job,
-        &LoadOptions::from_env(args.output.clone(), false),
-    ) {
-        Ok(j) => j,
-        Err(e) => return fail(Exit::Usage, &anyhow::Error::new(e)),
+    let (job, wait) = match lifecycle_setup(&args.job, args.output.clone(), &args.wait) {
+        Ok(s) => s,
+        Err(e) => return fail(Exit::Usage, &e),
     };
     init_tracing(args.log_format);
     let opts = erase::EraseOptions {
@@ -403,22 +396,16 @@ fn erase_command(args: EraseArgs) -> ExitCode {
         wait,
         id: run::new_run_id(),
     };
-    let outcome = runtime().and_then(|rt| {
+    lifecycle_ended(runtime().and_then(|rt| {
         rt.block_on(erase::erase(&job, &opts))
+            .map(|r| r.summary())
             .map_err(anyhow::Error::new)
-    });
-    match outcome {
-        Ok(report) => {
-            print!("{}", report.summary());
-            Exit::Done.into()
-        }
-        Err(e) => fail(Exit::Fatal, &e),
-    }
+    }))
 }
 
 /// `prune` (SPEC §12): exit 0 done, 1 destination error, 2 job or flag error.
 fn prune_command(args: PruneArgs) -> ExitCode {
-    use postpress_etl::lifecycle::{lease, prune};
+    use postpress_etl::lifecycle::prune;
     let date = match args.snapshot_date.as_deref() {
         None => run::today_utc(),
         Some(s) => match s.parse::<SnapshotDate>() {
@@ -431,16 +418,9 @@ fn prune_command(args: PruneArgs) -> ExitCode {
             }
         },
     };
-    let wait = match lease::parse_wait(&args.wait) {
-        Ok(w) => w,
-        Err(e) => return fail(Exit::Usage, &anyhow::Error::new(e)),
-    };
-    let job = match Job::load(
-        &args.job,
-        &LoadOptions::from_env(args.output.clone(), false),
-    ) {
-        Ok(j) => j,
-        Err(e) => return fail(Exit::Usage, &anyhow::Error::new(e)),
+    let (job, wait) = match lifecycle_setup(&args.job, args.output.clone(), &args.wait) {
+        Ok(s) => s,
+        Err(e) => return fail(Exit::Usage, &e),
     };
     init_tracing(args.log_format);
     let opts = prune::PruneOptions {
@@ -449,13 +429,30 @@ fn prune_command(args: PruneArgs) -> ExitCode {
         wait,
         id: run::new_run_id(),
     };
-    let outcome = runtime().and_then(|rt| {
+    lifecycle_ended(runtime().and_then(|rt| {
         rt.block_on(prune::prune(&job, &opts))
+            .map(|r| r.summary())
             .map_err(anyhow::Error::new)
-    });
+    }))
+}
+
+/// What `erase` and `prune` read before they touch anything: the job (no API key: they send
+/// no request) and `--wait`. Any error here is a usage or job-file error (exit 2).
+fn lifecycle_setup(
+    job: &std::path::Path,
+    output: Option<String>,
+    wait: &str,
+) -> Result<(Job, std::time::Duration), anyhow::Error> {
+    let wait = postpress_etl::lifecycle::lease::parse_wait(wait)?;
+    let job = Job::load(job, &LoadOptions::from_env(output, false))?;
+    Ok((job, wait))
+}
+
+/// How `erase` or `prune` ended: its summary on stdout and exit 0, or the error and exit 1.
+fn lifecycle_ended(outcome: Result<String, anyhow::Error>) -> ExitCode {
     match outcome {
-        Ok(report) => {
-            print!("{}", report.summary());
+        Ok(summary) => {
+            print!("{summary}");
             Exit::Done.into()
         }
         Err(e) => fail(Exit::Fatal, &e),
