@@ -7,8 +7,9 @@
 //! Knows leases, checkpoints and the staging layout; knows nothing about pages, HTTP or which
 //! unit starts where (that is `resume`).
 
-use super::RunCtx;
 use super::checkpoint::Checkpoint;
+use super::fatal::Fatal;
+use super::output::RunOutput;
 use super::unit_staging::{self, UnitStaging};
 use crate::error_chain as chain;
 use crate::sink::exclusive::{Held, LeaseError, Taken};
@@ -17,10 +18,10 @@ use crate::sink::lease::{Lease, RENEW_EVERY};
 use crate::sink::staging;
 use chrono::Utc;
 use futures::TryStreamExt;
+use futures::future::BoxFuture;
 use object_store::ObjectMeta;
 use object_store::path::Path;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
@@ -35,19 +36,19 @@ impl Areas {
     /// Takes the run's own area: writes its lease before any unit stages there. A lease that
     /// cannot be written is only logged: the area is new, named after this run, and the
     /// destination's preflight passed.
-    pub(crate) async fn hold_own(&self, ctx: &RunCtx) {
+    pub(crate) async fn hold_own(&self, out: &RunOutput) {
         let lease = Lease::new(
-            &ctx.job,
-            &ctx.snapshot_date,
-            ctx.shard.as_deref(),
-            &ctx.run_id,
-            &ctx.run_id,
+            &out.job,
+            &out.snapshot_date,
+            out.shard.as_deref(),
+            &out.run_id,
+            &out.run_id,
             Utc::now(),
         );
-        let path = ctx.layout.lease(&ctx.run_id);
-        match ctx.leases.try_take(&path, lease, &ctx.run_id).await {
+        let path = out.layout.lease(&out.run_id);
+        match out.leases.try_take(&path, lease, &out.run_id).await {
             Ok(Taken::Held(h)) => {
-                self.held.lock().await.insert(ctx.run_id.clone(), h);
+                self.held.lock().await.insert(out.run_id.clone(), h);
             }
             Ok(Taken::Live(l)) => {
                 warn!(lease = %path, holder = %l.describe(), "This run's own staging lease is held by another process.");
@@ -62,18 +63,18 @@ impl Areas {
     /// checkpoints: a write conditional on the lease as read now, so of two runs taking it over
     /// at once exactly one does. False when another process holds it (or it cannot be
     /// written): the run leaves the area's units alone. Idempotent.
-    pub(crate) async fn take_over(&self, ctx: &RunCtx, stale: &Lease) -> bool {
+    pub(crate) async fn take_over(&self, out: &RunOutput, stale: &Lease) -> bool {
         let mut held = self.held.lock().await;
         if held.contains_key(&stale.area) {
             return true;
         }
-        let path = ctx.layout.lease(&stale.area);
-        match ctx
+        let path = out.layout.lease(&stale.area);
+        match out
             .leases
             .try_take(
                 &path,
-                stale.taken_over(&ctx.run_id, Utc::now()),
-                &ctx.run_id,
+                stale.taken_over(&out.run_id, Utc::now()),
+                &out.run_id,
             )
             .await
         {
@@ -93,16 +94,17 @@ impl Areas {
         }
     }
 
-    /// Renews every held lease. One taken by another process (this run looked stale) stops
-    /// the run: two runs must never write one unit.
-    async fn renew(&self, ctx: &RunCtx) {
+    /// Renews every held lease. One taken by another process (this run looked stale) is
+    /// returned as the run's fatal cause: two runs must never write one unit.
+    pub(crate) async fn renew(&self, out: &RunOutput) -> Option<Fatal> {
         let mut held = self.held.lock().await;
+        let mut lost = None;
         for h in held.values_mut() {
-            match ctx.leases.renew(h).await {
+            match out.leases.renew(h).await {
                 Ok(()) => debug!(area = %h.lease.area, "Lease renewed."),
                 Err(e @ LeaseError::Lost { .. }) => {
                     error!(error = %e, "A staging area this run held was taken over by another run.");
-                    ctx.abort(super::fatal::Fatal::LeaseLost {
+                    lost.get_or_insert(Fatal::LeaseLost {
                         what: e.to_string(),
                     });
                 }
@@ -111,13 +113,14 @@ impl Areas {
                 }
             }
         }
+        lost
     }
 
     /// Releases every held area: see [`release_area`]. They are no longer held.
-    pub(crate) async fn release(&self, ctx: &RunCtx) {
+    pub(crate) async fn release(&self, out: &RunOutput) {
         let held = std::mem::take(&mut *self.held.lock().await);
         for h in held.into_values() {
-            release_area(ctx, h).await;
+            release_area(out, h).await;
         }
     }
 }
@@ -129,14 +132,17 @@ pub(crate) struct Renewal {
 }
 
 impl Renewal {
-    /// Starts renewing `ctx`'s leases.
-    pub(crate) fn start(ctx: Arc<RunCtx>) -> Renewal {
+    /// Calls `renew` every [`RENEW_EVERY`] until stopped.
+    pub(crate) fn start<F>(renew: F) -> Renewal
+    where
+        F: Fn() -> BoxFuture<'static, ()> + Send + 'static,
+    {
         let stop = CancellationToken::new();
         let token = stop.clone();
         let task = tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    () = tokio::time::sleep(RENEW_EVERY) => ctx.areas.renew(&ctx).await,
+                    () = tokio::time::sleep(RENEW_EVERY) => renew().await,
                     () = token.cancelled() => return,
                 }
             }
@@ -156,10 +162,10 @@ impl Renewal {
 /// Releases one area. Without checkpoints it is removed whole. With checkpoints (units
 /// interrupted, failed or left to a later run), it keeps them and the parts they name, deletes
 /// anything else (parts written after a unit's last checkpoint), and marks its lease released.
-async fn release_area(ctx: &RunCtx, held: Held) {
+async fn release_area(out: &RunOutput, held: Held) {
     let lease = &held.lease;
-    let store = ctx.dest.store.as_ref();
-    let root = ctx.layout.staging_root(&lease.area);
+    let store = out.dest.store.as_ref();
+    let root = out.layout.staging_root(&lease.area);
     let objects: Vec<ObjectMeta> = match store.list(Some(&root)).try_collect().await {
         Ok(o) => o,
         Err(e) => {
@@ -172,16 +178,16 @@ async fn release_area(ctx: &RunCtx, held: Held) {
         .filter(|m| m.location.filename() == Some(CHECKPOINT_FILE))
         .collect();
     if checkpoints.is_empty() {
-        if let Err(e) = staging::delete_staging(&ctx.dest, &root).await {
+        if let Err(e) = staging::delete_staging(&out.dest, &root).await {
             warn!(error = %chain(&e), staging = %root, "Could not clean a staging area.");
         }
         return;
     }
-    let mut keep: HashSet<Path> = HashSet::from([ctx.layout.lease(&lease.area)]);
+    let mut keep: HashSet<Path> = HashSet::from([out.layout.lease(&lease.area)]);
     for meta in &checkpoints {
         keep.insert(meta.location.clone());
         match unit_staging::load(store, &meta.location).await {
-            Ok(Some(cp)) => keep.extend(part_paths(ctx, &cp)),
+            Ok(Some(cp)) => keep.extend(part_paths(out, &cp)),
             Ok(None) => {}
             Err(e) => {
                 warn!(error = %chain(&e), "A checkpoint could not be read at the end of the run.")
@@ -192,7 +198,7 @@ async fn release_area(ctx: &RunCtx, held: Held) {
         warn!(error = %chain(&e), staging = %root, "Could not clean a staging area.");
     }
     let path = held.path.clone();
-    match ctx.leases.release(held).await {
+    match out.leases.release(held).await {
         Ok(()) => {
             info!(staging = %root, checkpoints = checkpoints.len(), "Staging area released; its checkpoints stay for the next run.")
         }
@@ -203,8 +209,8 @@ async fn release_area(ctx: &RunCtx, held: Held) {
 }
 
 /// The staged parts a checkpoint names.
-fn part_paths(ctx: &RunCtx, cp: &Checkpoint) -> Vec<Path> {
-    UnitStaging::of_checkpoint(&ctx.dest, &ctx.layout, cp)
+fn part_paths(out: &RunOutput, cp: &Checkpoint) -> Vec<Path> {
+    UnitStaging::of_checkpoint(&out.dest, &out.layout, cp)
         .map(|s| s.staged(cp).into_iter().map(|p| p.path).collect())
         .unwrap_or_default()
 }

@@ -9,14 +9,19 @@
 //! * `stop` — signals and the grace period;
 //! * `breaker` — the run-level and destination breakers (SPEC §3): when to stop early;
 //! * `tables` — the reader tables of an unsharded run's date, built at its end;
-//! * here — the run: setup, concurrency, panics, run-fatal errors and the manifest. The run's
-//!   status is derived from what this gathers in one place, [`RunReport::seal`].
+//! * `output` — the run's place in the output (destination, layout, leases, who it is): all
+//!   that checkpoint, resume, areas and tables code sees of the run;
+//! * `ctx` — what every unit shares besides: the client, fetch slots, breakers, run-fatal cause;
+//! * here — the run: setup, concurrency, panics and the order of its ending (areas released,
+//!   published files synced, manifest, tables). Its status is computed from its report.
 
 mod areas;
 mod breaker;
 pub mod checkpoint;
 mod checkpointer;
+mod ctx;
 mod fatal;
+mod output;
 pub mod plan;
 mod resume;
 pub mod stop;
@@ -32,20 +37,19 @@ pub use stop::{STOP_GRACE, Stop};
 use crate::api::client::{Client, ClientConfig};
 use crate::error_chain as chain;
 use crate::job::Job;
-use crate::lifecycle::SuppressedSet;
 use crate::progress::{Counters, Progress, ProgressMode};
 use crate::report::{FailureKind, RunReport, UnitFailure, UnitReport, UnitStatus};
 use crate::schema::{CONSTANT_COLUMNS, POSITION_COLUMN, Registry};
 use crate::sink;
 use crate::sink::layout::Layout;
 use crate::sink::parquet::{ColumnHints, WriterOptions};
-use crate::sink::store::Destination;
 use chrono::{NaiveDate, Utc};
+use ctx::RunCtx;
 use futures::StreamExt;
+use output::RunOutput;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{Semaphore, SemaphorePermit};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Semaphore;
 use tracing::{error, info};
 
 /// Run options from the command line.
@@ -105,106 +109,11 @@ pub enum RunError {
 /// two). Without a bound a slow destination would let every unit of the run fetch ahead.
 pub const PUBLISH_BACKLOG: usize = 64;
 
-/// A fetched unit whose rows take at most this much memory, not yet encoded, gives its fetch
-/// slot up before it is encoded; a larger one is encoded and its last file put first. So units
-/// past the fetch slots hold at most this much each (then a few compressed bytes, then their list
-/// of parts), and the backlog adds at most `PUBLISH_BACKLOG` MiB to the run's memory.
-pub(crate) const EARLY_RELEASE_BYTES: usize = 1 << 20;
-
 /// How many units exist at once: `concurrency` fetching, and the publish backlog.
 fn units_at_once(concurrency: usize) -> usize {
     concurrency + concurrency.min(PUBLISH_BACKLOG)
 }
 
-/// What every unit of a run shares.
-pub(crate) struct RunCtx {
-    client: Arc<Client>,
-    dest: Destination,
-    layout: Layout,
-    registry: Registry,
-    run_id: String,
-    job: String,
-    shard: Option<String>,
-    snapshot_date: String,
-    checkpoint_rows: u64,
-    skip_published: bool,
-    /// The staging areas the run holds (SPEC §10).
-    areas: areas::Areas,
-    /// The destination's leases: exclusive, or advisory where the job opted out.
-    leases: sink::exclusive::Leases,
-    writer_opts: WriterOptions,
-    max_pages: u64,
-    counters: Arc<Counters>,
-    /// `concurrency` slots: a unit holds one while it fetches (a large unit also while its last
-    /// rows are encoded and its last file put), never while it is published, so the next unit
-    /// fetches meanwhile.
-    fetch_slots: Semaphore,
-    /// Cancelled on a signal or a run-fatal error: stop sending, abandon units.
-    halt: CancellationToken,
-    /// The run-fatal cause, the first one only.
-    fatal: Mutex<Option<fatal::Fatal>>,
-    /// When to stop early: the API refuses everyone, or the destination is gone.
-    breakers: breaker::Breakers,
-    /// The hashes of erased keys (SPEC §12): their rows are dropped before they are staged.
-    suppressed: SuppressedSet,
-}
-
-impl RunCtx {
-    /// A unit's staging in `area` (this run's id, or the earlier run's it continues).
-    fn staging(&self, unit: &Unit, area: &str) -> unit_staging::UnitStaging {
-        let key = crate::sink::layout::PartitionKey {
-            dataset: unit.dataset,
-            provider: unit.account.provider,
-            snapshot_date: &self.snapshot_date,
-            account_id: &unit.account.account_id,
-        };
-        unit_staging::UnitStaging::new(&self.dest, &self.layout, &key, area)
-    }
-
-    /// The run as its units' checkpoints record it.
-    fn checkpoint_writer(&self) -> checkpointer::Writer<'_> {
-        checkpointer::Writer {
-            job: &self.job,
-            shard: self.shard.as_deref(),
-            run_id: &self.run_id,
-            every: self.checkpoint_rows,
-        }
-    }
-
-    /// A run-fatal error: recorded once, and every unit stops.
-    fn abort(&self, cause: fatal::Fatal) {
-        self.fatal
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert(cause);
-        self.halt.cancel();
-    }
-
-    /// Waits for a fetch slot (first come, first served).
-    async fn fetch_slot(&self) -> SemaphorePermit<'_> {
-        self.fetch_slots
-            .acquire()
-            .await
-            .expect("the fetch semaphore is never closed")
-    }
-
-    fn fatal(&self) -> Option<fatal::Fatal> {
-        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// Why a unit was not run to its end: the run-fatal error, or the signal.
-    fn stopped_failure(&self) -> UnitFailure {
-        match self.fatal() {
-            Some(f) => UnitFailure::new(FailureKind::Aborted, format!("not run to the end: {f}")),
-            None => UnitFailure::new(
-                FailureKind::Interrupted,
-                "not run to the end: the run was interrupted",
-            ),
-        }
-    }
-}
-
-/// The sink's codec for the job's `output.compression`.
 /// Opens and checks the destination, builds the client: everything before the first request.
 async fn setup(
     job: &Job,
@@ -249,17 +158,20 @@ async fn setup(
         halt.clone(),
     )?;
     Ok(RunCtx {
+        out: RunOutput {
+            dest,
+            layout,
+            leases,
+            job: job.name.to_string(),
+            shard: opts.shard.map(|s| s.to_string()),
+            snapshot_date: opts.snapshot_date.format("%Y-%m-%d").to_string(),
+            run_id,
+            checkpoint_rows: job.output.checkpoint_rows.get(),
+        },
         client,
-        layout,
         registry,
-        snapshot_date: opts.snapshot_date.format("%Y-%m-%d").to_string(),
-        run_id,
-        job: job.name.to_string(),
-        shard: opts.shard.map(|s| s.to_string()),
-        checkpoint_rows: job.output.checkpoint_rows.get(),
         skip_published: opts.skip_published,
         areas: areas::Areas::default(),
-        leases,
         writer_opts: WriterOptions {
             codec: job.output.compression,
             max_rows_per_file: job.output.max_rows_per_file,
@@ -276,7 +188,6 @@ async fn setup(
         fatal: Mutex::new(None),
         breakers: breaker::Breakers::new(units, breaker::host_port(&job.api.base_url)),
         suppressed,
-        dest,
     })
 }
 
@@ -295,22 +206,22 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
     let share = KeyShare::new(job.fetch.requests_per_second, opts.shard);
     info!(
         job = %job.name,
-        run_id = %ctx.run_id,
-        snapshot_date = %ctx.snapshot_date,
+        run_id = %ctx.out.run_id,
+        snapshot_date = %ctx.out.snapshot_date,
         shard = opts.shard.map(|s| s.to_string()),
         units = units.len(),
         concurrency,
         requests_per_second = share.rate(),
-        destination = %ctx.dest.display,
+        destination = %ctx.out.dest.display,
         "Run started at {share}."
     );
     let run_lease = hold_run_lease(&ctx).await?;
     // SPEC §12: wait for a live erase or prune of the output, then read the suppressed set.
     let admitted = crate::lifecycle::lease::admit(
-        &ctx.leases,
-        ctx.dest.store.as_ref(),
-        &ctx.layout,
-        &ctx.run_id,
+        &ctx.out.leases,
+        ctx.out.dest.store.as_ref(),
+        &ctx.out.layout,
+        &ctx.out.run_id,
         &ctx.halt,
     )
     .await;
@@ -323,9 +234,9 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
             return Err(RunError::Lifecycle(e));
         }
     }
-    ctx.areas.hold_own(&ctx).await;
-    let renewal = areas::Renewal::start(ctx.clone());
-    let units = resume::prepare(&ctx, units).await;
+    ctx.areas.hold_own(&ctx.out).await;
+    let renewal = ctx.renew_areas();
+    let units = resume::prepare(&ctx.resumer(), units).await;
     let progress = Progress::start(ctx.counters.clone(), opts.progress);
     let reports = run_units(&ctx, units, concurrency).await;
     progress.finish().await;
@@ -333,13 +244,13 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
     // Checkpoints of units not published, and their parts, stay for the next run; whatever
     // else a stopped or failed unit left in staging goes now.
     renewal.stop().await;
-    ctx.areas.release(&ctx).await;
+    ctx.areas.release(&ctx.out).await;
     let mut report = RunReport {
         job: job.name.to_string(),
-        run_id: ctx.run_id.clone(),
-        snapshot_date: ctx.snapshot_date.clone(),
+        run_id: ctx.out.run_id.clone(),
+        snapshot_date: ctx.out.snapshot_date.clone(),
         shard: opts.shard.map(|s| s.to_string()),
-        destination: ctx.dest.display.clone(),
+        destination: ctx.out.dest.display.clone(),
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         finished_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         signal: stop.received(),
@@ -349,9 +260,10 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
         units: reports,
         manifest_url: None,
     };
-    make_durable(&ctx, &mut report).await;
-    write_manifest(&ctx, &mut report).await;
-    tables::build(job, &ctx, &opts, &mut report, &stop).await;
+    ctx.out.make_durable(&mut report).await;
+    ctx.out.write_manifest(&mut report).await;
+    let (date, before) = (opts.snapshot_date, opts.before_tables);
+    tables::build(job, &ctx.out, date, before, &mut report, &stop).await;
     if let Err(e) = run_lease.release().await {
         tracing::warn!(error = %chain(&e), "The run's lease could not be released; it goes stale in 90 s.");
     }
@@ -366,30 +278,31 @@ pub async fn run(job: &Job, opts: RunOptions, stop: Stop) -> Result<RunReport, R
 /// [`sink::exclusive::WRITER_WAIT`] while another run holds it, and keeps it renewed for the run's life. A
 /// lease lost to another process (this one looked stale) stops the run.
 async fn hold_run_lease(ctx: &Arc<RunCtx>) -> Result<sink::exclusive::Kept, RunError> {
-    let path = ctx
+    let out = &ctx.out;
+    let path = out
         .layout
-        .run_lease(&ctx.job, &ctx.snapshot_date, ctx.shard.as_deref());
+        .run_lease(&out.job, &out.snapshot_date, out.shard.as_deref());
     let fresh = sink::lease::Lease::new(
-        &ctx.job,
-        &ctx.snapshot_date,
-        ctx.shard.as_deref(),
+        &out.job,
+        &out.snapshot_date,
+        out.shard.as_deref(),
         "run",
-        &ctx.run_id,
+        &out.run_id,
         Utc::now(),
     );
-    let held = ctx
+    let held = out
         .leases
         .take_waiting(
             &path,
             fresh,
-            &ctx.run_id,
+            &out.run_id,
             "run",
             sink::exclusive::Wait::up_to(sink::exclusive::WRITER_WAIT),
             &ctx.halt,
         )
         .await
         .map_err(RunError::RunLease)?;
-    let kept = ctx.leases.keep(held, sink::lease::RENEW_EVERY);
+    let kept = out.leases.keep(held, sink::lease::RENEW_EVERY);
     let lost = kept.lost();
     let watcher = ctx.clone();
     tokio::spawn(async move {
@@ -467,50 +380,11 @@ async fn run_spawned(ctx: &Arc<RunCtx>, unit: Unit, start: resume::Start) -> uni
             error!(error = %msg, "Unit crashed; nothing published.");
             crashed.status = UnitStatus::Failed;
             crashed.error = Some(UnitFailure::new(FailureKind::Internal, msg.clone()));
-            ctx.fatal
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get_or_insert(fatal::Fatal::Internal { message: msg });
+            ctx.record(fatal::Fatal::Internal { message: msg });
             unit::Ended {
                 report: crashed,
                 signature: None,
             }
-        }
-    }
-}
-
-/// On a local disk, syncs what the run published before its manifest names it (SPEC §4); a
-/// sync that fails fails the run.
-async fn make_durable(ctx: &RunCtx, report: &mut RunReport) {
-    let dirs: Vec<_> = crate::model::Dataset::ALL
-        .into_iter()
-        .flat_map(|d| {
-            crate::model::Provider::ALL
-                .into_iter()
-                .map(move |p| ctx.layout.published_date(d, p, &ctx.snapshot_date))
-        })
-        .collect();
-    if let Err(e) = sink::staging::make_published_durable(&ctx.dest, &dirs).await {
-        error!(error = %chain(&e), "The published files could not be synced to disk.");
-        report
-            .error
-            .get_or_insert(format!("published files not synced to disk: {}", chain(&e)));
-    }
-}
-
-/// Writes the manifest; a run whose manifest is lost has failed (unless it was interrupted).
-async fn write_manifest(ctx: &RunCtx, report: &mut RunReport) {
-    let manifest = ctx.layout.manifest(&ctx.snapshot_date, &ctx.run_id);
-    match sink::put_object(ctx.dest.store.as_ref(), &manifest, report.to_json()).await {
-        Ok(()) => {
-            info!(manifest = %manifest, status = ?report.status(), "Run finished.");
-            report.manifest_url = Some(ctx.dest.url_of(&manifest));
-        }
-        Err(e) => {
-            error!(error = %chain(&e), "The run manifest could not be written.");
-            report
-                .error
-                .get_or_insert(format!("manifest not written: {}", chain(&e)));
         }
     }
 }

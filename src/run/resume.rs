@@ -6,8 +6,9 @@
 //!
 //! Knows checkpoints, leases and the published layout; knows nothing about pages or HTTP.
 
-use super::RunCtx;
+use super::areas::Areas;
 use super::checkpoint::{Checkpoint, MAX_AGE, State};
+use super::output::RunOutput;
 use super::plan::Unit;
 use super::unit_staging::{self, UnitStaging};
 use crate::error_chain as chain;
@@ -20,6 +21,7 @@ use object_store::ObjectMeta;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 /// Staging areas without a lease or checkpoint older than this are garbage (a crashed run of an
@@ -32,6 +34,15 @@ pub(crate) const LEASE_WAIT: Duration = LIVE_FOR.saturating_add(RENEW_EVERY);
 
 /// How often a waiting unit reads the lease again.
 const LEASE_POLL: Duration = Duration::from_secs(1);
+
+/// What deciding and settling units' starts needs: the run's place in the output, the areas
+/// it holds (to take one over), its halt token (to stop waiting) and `--skip-published`.
+pub(crate) struct Resumer<'a> {
+    pub(crate) out: &'a RunOutput,
+    pub(crate) areas: &'a Areas,
+    pub(crate) halt: &'a CancellationToken,
+    pub(crate) skip_published: bool,
+}
 
 /// A unit's checkpoint as found in an earlier run's staging area.
 #[derive(Debug, Clone)]
@@ -75,14 +86,14 @@ fn unit_id(u: &Unit) -> UnitId {
 /// Decides every unit's start and returns the units in the order to run them, each with its
 /// index in the plan: publishes to finish first, then resumed units (the long ones), then the
 /// rest in plan order, and units under a live lease last.
-pub(crate) async fn prepare(ctx: &RunCtx, units: Vec<Unit>) -> Vec<(usize, Unit, Start)> {
-    let skip_published = ctx.skip_published;
+pub(crate) async fn prepare(r: &Resumer<'_>, units: Vec<Unit>) -> Vec<(usize, Unit, Start)> {
+    let skip_published = r.skip_published;
     let wanted: BTreeSet<UnitId> = units.iter().map(unit_id).collect();
     let mut found = HashMap::new();
-    match staging::list_areas(ctx.dest.store.as_ref(), &ctx.layout, &ctx.run_id).await {
+    match staging::list_areas(r.out.dest.store.as_ref(), &r.out.layout, &r.out.run_id).await {
         Ok(areas) => {
             for area in areas {
-                sort_area(ctx, area, &wanted, &mut found).await;
+                sort_area(r, area, &wanted, &mut found).await;
             }
         }
         Err(e) => {
@@ -90,7 +101,7 @@ pub(crate) async fn prepare(ctx: &RunCtx, units: Vec<Unit>) -> Vec<(usize, Unit,
         }
     }
     let published = if skip_published || !found.is_empty() {
-        published_units(ctx, &units).await
+        published_units(r, &units).await
     } else {
         HashMap::new()
     };
@@ -98,7 +109,7 @@ pub(crate) async fn prepare(ctx: &RunCtx, units: Vec<Unit>) -> Vec<(usize, Unit,
     for (i, unit) in units.into_iter().enumerate() {
         let id = unit_id(&unit);
         let mut start = decide(
-            ctx,
+            r,
             &unit,
             found.remove(&id),
             published.get(&id),
@@ -106,12 +117,12 @@ pub(crate) async fn prepare(ctx: &RunCtx, units: Vec<Unit>) -> Vec<(usize, Unit,
         )
         .await;
         if let Start::Resume(f) | Start::Finish(f) = &start
-            && !ctx.areas.take_over(ctx, &f.lease).await
+            && !r.areas.take_over(r.out, &f.lease).await
         {
             // Another process took the area first: its unit waits for that lease.
             let mut f = f.clone();
-            let path = ctx.layout.lease(&f.lease.area);
-            if let Ok(Some(now)) = ctx.leases.read(&path).await {
+            let path = r.out.layout.lease(&f.lease.area);
+            if let Ok(Some(now)) = r.out.leases.read(&path).await {
                 f.lease = now;
             }
             start = Start::Deferred(f);
@@ -131,13 +142,13 @@ pub(crate) async fn prepare(ctx: &RunCtx, units: Vec<Unit>) -> Vec<(usize, Unit,
 /// One unit's start, from its checkpoint (if any) and the time its partition was last
 /// published (if ever).
 async fn decide(
-    ctx: &RunCtx,
+    r: &Resumer<'_>,
     unit: &Unit,
     found: Option<Found>,
     published: Option<&DateTime<Utc>>,
     skip_published: bool,
 ) -> Start {
-    let live = |f: &Found| f.lease.liveness_now(&ctx.run_id).is_live();
+    let live = |f: &Found| f.lease.liveness_now(&r.out.run_id).is_live();
     match found {
         Some(f) if f.cp.state == State::Complete && !live(&f) => Start::Finish(Box::new(f)),
         _ if skip_published && published.is_some() => Start::Published,
@@ -145,7 +156,7 @@ async fn decide(
         Some(f) if published.is_some_and(|t| *t > f.meta.last_modified) => {
             info!(account_id = %unit.account.account_id, dataset = %unit.dataset, checkpoint_of = %f.cp.run_id,
                 "The unit was published after its checkpoint was written; the checkpoint is discarded.");
-            ctx.staging(unit, &f.cp.area).discard().await;
+            r.out.staging(unit, &f.cp.area).discard().await;
             Start::Fresh
         }
         Some(f) => Start::Resume(Box::new(f)),
@@ -156,7 +167,7 @@ async fn decide(
 /// Sorts one staging area: removed when nobody will resume it, its checkpoints gathered when
 /// it belongs to this job, date and shard.
 async fn sort_area(
-    ctx: &RunCtx,
+    r: &Resumer<'_>,
     area: AreaListing,
     wanted: &BTreeSet<UnitId>,
     found: &mut HashMap<UnitId, Found>,
@@ -164,11 +175,11 @@ async fn sort_area(
     let ours = area
         .lease
         .as_ref()
-        .filter(|l| l.belongs_to(&ctx.job, &ctx.snapshot_date, ctx.shard.as_deref()));
+        .filter(|l| l.belongs_to(&r.out.job, &r.out.snapshot_date, r.out.shard.as_deref()));
     let live = area
         .lease
         .as_ref()
-        .is_some_and(|l| l.liveness_now(&ctx.run_id).is_live());
+        .is_some_and(|l| l.liveness_now(&r.out.run_id).is_live());
     let age = area
         .newest()
         .map_or(chrono::Duration::zero(), |t| Utc::now() - t);
@@ -179,7 +190,7 @@ async fn sort_area(
     if remove {
         info!(staging = %area.root, days = age.num_days(), checkpoints = has_checkpoints,
             "Removing a staging area no run will resume.");
-        if let Err(e) = staging::delete_staging(&ctx.dest, &area.root).await {
+        if let Err(e) = staging::delete_staging(&r.out.dest, &area.root).await {
             warn!(error = %chain(&e), "Could not remove a staging area.");
         }
         return;
@@ -187,10 +198,10 @@ async fn sort_area(
     let Some(lease) = ours.cloned() else {
         return;
     };
-    let discarded = gather(ctx, &area, &lease, wanted, found).await;
+    let discarded = gather(r, &area, &lease, wanted, found).await;
     if !live && discarded == area.checkpoints().count() {
         // Every checkpoint was too old: nothing left to resume here.
-        if let Err(e) = staging::delete_staging(&ctx.dest, &area.root).await {
+        if let Err(e) = staging::delete_staging(&r.out.dest, &area.root).await {
             warn!(error = %chain(&e), "Could not remove a staging area.");
         }
     }
@@ -200,7 +211,7 @@ async fn sort_area(
 /// per unit of the plan); removes those older than [`MAX_AGE`] (unless a live run holds the
 /// area) and returns how many.
 async fn gather(
-    ctx: &RunCtx,
+    r: &Resumer<'_>,
     area: &AreaListing,
     lease: &Lease,
     wanted: &BTreeSet<UnitId>,
@@ -208,7 +219,7 @@ async fn gather(
 ) -> usize {
     let mut discarded = 0;
     for meta in area.checkpoints() {
-        let cp = match unit_staging::load(ctx.dest.store.as_ref(), &meta.location).await {
+        let cp = match unit_staging::load(r.out.dest.store.as_ref(), &meta.location).await {
             Ok(Some(cp)) => cp,
             Ok(None) => continue,
             Err(e) => {
@@ -224,12 +235,12 @@ async fn gather(
             continue;
         }
         if cp.updated().is_none_or(|t| Utc::now() - t > MAX_AGE) {
-            if lease.liveness_now(&ctx.run_id).is_live() {
+            if lease.liveness_now(&r.out.run_id).is_live() {
                 continue;
             }
             info!(account_id = %cp.account_id, dataset = %cp.dataset, updated_at = %cp.updated_at,
                 "A checkpoint older than 7 days is not resumed; it is removed.");
-            if let Some(staging) = UnitStaging::of_checkpoint(&ctx.dest, &ctx.layout, &cp) {
+            if let Some(staging) = UnitStaging::of_checkpoint(&r.out.dest, &r.out.layout, &cp) {
                 staging.discard().await;
             }
             discarded += 1;
@@ -252,18 +263,19 @@ async fn gather(
 
 /// When each unit of the plan was last published for the date: the newest part in its
 /// partition. One listing per dataset and provider of the plan.
-async fn published_units(ctx: &RunCtx, units: &[Unit]) -> HashMap<UnitId, DateTime<Utc>> {
+async fn published_units(r: &Resumer<'_>, units: &[Unit]) -> HashMap<UnitId, DateTime<Utc>> {
     let pairs: BTreeSet<(Dataset, Provider)> = units
         .iter()
         .map(|u| (u.dataset, u.account.provider))
         .collect();
     let mut out: HashMap<UnitId, DateTime<Utc>> = HashMap::new();
     for (dataset, provider) in pairs {
-        let dir = ctx
+        let dir = r
+            .out
             .layout
-            .published_date(dataset, provider, &ctx.snapshot_date);
+            .published_date(dataset, provider, &r.out.snapshot_date);
         let listed: Result<Vec<ObjectMeta>, _> =
-            ctx.dest.store.list(Some(&dir)).try_collect().await;
+            r.out.dest.store.list(Some(&dir)).try_collect().await;
         let objects = match listed {
             Ok(o) => o,
             Err(e) => {
@@ -273,7 +285,7 @@ async fn published_units(ctx: &RunCtx, units: &[Unit]) -> HashMap<UnitId, DateTi
             }
         };
         for m in objects {
-            if let Some(account) = ctx.layout.published_part_account(&dir, &m.location) {
+            if let Some(account) = r.out.layout.published_part_account(&dir, &m.location) {
                 let t = out
                     .entry((dataset, provider, account))
                     .or_insert(m.last_modified);
@@ -285,12 +297,13 @@ async fn published_units(ctx: &RunCtx, units: &[Unit]) -> HashMap<UnitId, DateTi
 }
 
 /// Whether the unit's partition holds a published part (a failed listing says no).
-async fn is_published(ctx: &RunCtx, unit: &Unit) -> bool {
-    let staging = ctx.staging(unit, &ctx.run_id);
-    let dir = ctx
+async fn is_published(r: &Resumer<'_>, unit: &Unit) -> bool {
+    let staging = r.out.staging(unit, &r.out.run_id);
+    let dir = r
+        .out
         .layout
         .partition(crate::sink::layout::Area::Final, &staging.key());
-    let listed: Result<Vec<ObjectMeta>, _> = ctx.dest.store.list(Some(&dir)).try_collect().await;
+    let listed: Result<Vec<ObjectMeta>, _> = r.out.dest.store.list(Some(&dir)).try_collect().await;
     listed.is_ok_and(|l| {
         l.iter().any(|m| {
             m.location
@@ -344,20 +357,20 @@ where
 /// A deferred unit's start once its turn came: waits (at most [`LEASE_WAIT`]) for the live
 /// lease to go stale, then takes the area over and continues the checkpoint as it is now.
 /// `Err` when the lease stayed live (the unit is left to that run) or the run is stopping.
-pub(crate) async fn settle(ctx: &RunCtx, unit: &Unit, f: Found) -> Result<Start, Waited> {
+pub(crate) async fn settle(r: &Resumer<'_>, unit: &Unit, f: Found) -> Result<Start, Waited> {
     warn!(holder = %f.lease.describe(), wait_s = LEASE_WAIT.as_secs(),
         "The unit's checkpoint belongs to a run that is still alive; waiting for its lease to go stale.");
-    let path = ctx.layout.lease(&f.lease.area);
-    let store = ctx.dest.store.as_ref();
+    let path = r.out.layout.lease(&f.lease.area);
+    let store = r.out.dest.store.as_ref();
     let read = || crate::sink::lease::read(store, &path);
-    match await_stale(read, &ctx.run_id, LEASE_WAIT, LEASE_POLL, &ctx.halt).await {
+    match await_stale(read, &r.out.run_id, LEASE_WAIT, LEASE_POLL, r.halt).await {
         Waited::Stale => {}
         other => return Err(other),
     }
-    if !ctx.areas.take_over(ctx, &f.lease).await {
+    if !r.areas.take_over(r.out, &f.lease).await {
         return Err(Waited::StillLive(Box::new(f.lease)));
     }
-    match unit_staging::load(ctx.dest.store.as_ref(), &f.meta.location).await {
+    match unit_staging::load(r.out.dest.store.as_ref(), &f.meta.location).await {
         Ok(Some(cp)) => {
             let f = Box::new(Found { cp, ..f });
             Ok(match f.cp.state {
@@ -365,7 +378,7 @@ pub(crate) async fn settle(ctx: &RunCtx, unit: &Unit, f: Found) -> Result<Start,
                 State::Paging => Start::Resume(f),
             })
         }
-        Ok(None) if ctx.skip_published && is_published(ctx, unit).await => {
+        Ok(None) if r.skip_published && is_published(r, unit).await => {
             info!("The other run published the unit.");
             Ok(Start::Published)
         }

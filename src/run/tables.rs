@@ -5,18 +5,22 @@
 //! A failure here does not unpublish anything: the units stay published, and the run exits 1
 //! with its manifest rewritten to say the tables were not built.
 
-use super::{RunCtx, RunOptions, Stop, write_manifest};
+use super::output::RunOutput;
+use super::stop::Stop;
 use crate::error_chain as chain;
 use crate::finalize::{self, FinalizeOptions};
 use crate::job::Job;
 use crate::report::{RunReport, RunStatus};
+use chrono::NaiveDate;
 use tracing::{error, info, warn};
 
-/// Builds the reader tables of the run's date when the run should.
+/// Builds the reader tables of the run's date when the run should; `before` is called first
+/// (the binary's allocator setting, `RunOptions::before_tables`).
 pub(super) async fn build(
     job: &Job,
-    ctx: &RunCtx,
-    opts: &RunOptions,
+    out: &RunOutput,
+    date: NaiveDate,
+    before: Option<fn()>,
     report: &mut RunReport,
     stop: &Stop,
 ) {
@@ -24,18 +28,17 @@ pub(super) async fn build(
     if !job.output.tables || report.shard.is_some() || !published {
         return;
     }
-    if let Some(hook) = opts.before_tables {
+    if let Some(hook) = before {
         hook();
     }
-    let date = opts.snapshot_date;
     let opts = FinalizeOptions {
         from: date,
         to: date,
-        run_id: ctx.run_id.clone(),
-        staging_area: format!("{}-tables", ctx.run_id),
+        run_id: out.run_id.clone(),
+        staging_area: format!("{}-tables", out.run_id),
     };
-    info!(snapshot_date = %ctx.snapshot_date, "Building the reader tables.");
-    match finalize::finalize(job, &ctx.dest, &opts, stop.token()).await {
+    info!(snapshot_date = %out.snapshot_date, "Building the reader tables.");
+    match finalize::finalize(job, &out.dest, &opts, stop.token()).await {
         Ok(r) => match r.dates.first() {
             Some(d) => {
                 info!(manifest = %d.manifest, gained = d.totals.gained, lost = d.totals.lost, "Reader tables published.")
@@ -50,11 +53,11 @@ pub(super) async fn build(
                 error!(error = %chain(&e), "The reader tables were not built; the units are published.");
                 report.error = Some(format!(
                     "the units are published, but the reader tables of {} were not built: {}",
-                    ctx.snapshot_date,
+                    out.snapshot_date,
                     chain(&e)
                 ));
             }
-            write_manifest(ctx, report).await;
+            out.write_manifest(report).await;
         }
     }
 }

@@ -175,10 +175,13 @@ async fn published_ids(store: &InMemory, ctx: &RunCtx, account_id: &str) -> Vec<
     let key = crate::sink::layout::PartitionKey {
         dataset: crate::model::Dataset::Followers,
         provider: crate::model::Provider::Linkedin,
-        snapshot_date: &ctx.snapshot_date,
+        snapshot_date: &ctx.out.snapshot_date,
         account_id,
     };
-    let path = ctx.layout.part(crate::sink::layout::Area::Final, &key, 0);
+    let path = ctx
+        .out
+        .layout
+        .part(crate::sink::layout::Area::Final, &key, 0);
     let bytes = store
         .get(&path)
         .await
@@ -232,7 +235,7 @@ async fn issue_14_publishing_does_not_hold_a_fetch_slot() {
         gate: Semaphore::new(0),
         waiting: AtomicUsize::new(0),
     });
-    ctx.dest.store = gated.clone();
+    ctx.out.dest.store = gated.clone();
     let ctx = Arc::new(ctx);
     let run = tokio::spawn({
         let ctx = ctx.clone();

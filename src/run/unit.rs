@@ -2,10 +2,10 @@
 //! decode them, write them into staged Parquet parts with a checkpoint every `checkpoint_rows`
 //! rows, publish them, and say how it went in a [`UnitReport`]. This is where a unit is fetched.
 
-use super::RunCtx;
 use super::breaker::Signature;
 use super::checkpoint::Checkpoint;
 use super::checkpointer::{self, Checkpointer};
+use super::ctx::RunCtx;
 use super::plan::Unit;
 use super::resume::{self, Start, Waited};
 use super::unit_staging::UnitStaging;
@@ -22,6 +22,12 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 use tokio::sync::SemaphorePermit;
 use tracing::{Instrument, error, info, info_span, warn};
+
+/// A fetched unit whose rows take at most this much memory, not yet encoded, gives its fetch
+/// slot up before it is encoded; a larger one is encoded and its last file put first. So units
+/// past the fetch slots hold at most this much each (then a few compressed bytes, then their list
+/// of parts), and the backlog adds at most `run::PUBLISH_BACKLOG` MiB to the run's memory.
+pub(crate) const EARLY_RELEASE_BYTES: usize = 1 << 20;
 
 mod error;
 pub(super) use error::UnitError;
@@ -106,7 +112,7 @@ fn stopped(ctx: &RunCtx, report: &mut UnitReport) {
 /// published already, left to a live run, or the run stopped while it waited.
 async fn settle(ctx: &RunCtx, unit: &Unit, start: Start, report: &mut UnitReport) -> Option<Start> {
     let start = match start {
-        Start::Deferred(f) => match resume::settle(ctx, unit, *f).await {
+        Start::Deferred(f) => match resume::settle(&ctx.resumer(), unit, *f).await {
             // Now that it will ask the API, it waits at the breakers' gate like the others.
             Ok(s) if s.gated() && !ctx.breakers.admit(&ctx.halt).await => {
                 stopped(ctx, report);
@@ -159,8 +165,8 @@ fn identity(ctx: &RunCtx, unit: &Unit) -> FileIdentity {
             ("dataset".into(), unit.dataset.to_string()),
             ("provider".into(), a.provider.to_string()),
             ("account_id".into(), a.account_id.clone()),
-            ("snapshot_date".into(), ctx.snapshot_date.clone()),
-            ("run_id".into(), ctx.run_id.clone()),
+            ("snapshot_date".into(), ctx.out.snapshot_date.clone()),
+            ("run_id".into(), ctx.out.run_id.clone()),
             (
                 "postpress_etl_version".into(),
                 env!("CARGO_PKG_VERSION").to_owned(),
@@ -203,7 +209,7 @@ enum Begin {
 async fn begin(ctx: &RunCtx, unit: &Unit, start: Start) -> Begin {
     match start {
         Start::Finish(f) => {
-            let staging = ctx.staging(unit, &f.cp.area);
+            let staging = ctx.out.staging(unit, &f.cp.area);
             if staging.publishable(&f.cp).await {
                 return Begin::Finish { cp: f.cp, staging };
             }
@@ -212,7 +218,7 @@ async fn begin(ctx: &RunCtx, unit: &Unit, start: Start) -> Begin {
             Begin::Fresh
         }
         Start::Resume(f) => {
-            let staging = ctx.staging(unit, &f.cp.area);
+            let staging = ctx.out.staging(unit, &f.cp.area);
             let staged = staging.staged(&f.cp);
             if staging.parts_present(&staged).await {
                 return Begin::Resume {
@@ -247,7 +253,7 @@ async fn fetch_and_publish(
     let decoder = PageDecoder::new(
         ctx.registry.variant(unit.dataset, a.provider),
         &a.account_id,
-        &ctx.run_id,
+        &ctx.out.run_id,
     )
     .with_suppressed(ctx.suppressed.clone());
     loop {
@@ -290,7 +296,7 @@ fn open_sink(
 ) -> Result<(UnitSink, Paginator), UnitError> {
     let staging = match begin {
         Begin::Resume { staging, .. } | Begin::Finish { staging, .. } => staging.clone(),
-        Begin::Fresh => ctx.staging(unit, &ctx.run_id),
+        Begin::Fresh => ctx.out.staging(unit, &ctx.out.run_id),
     };
     let writer = PartWriter::try_new(
         staging.store().clone(),
@@ -301,7 +307,7 @@ fn open_sink(
         ctx.writer_opts,
         &identity(ctx, unit),
     )?;
-    let by = ctx.checkpoint_writer();
+    let by = ctx.out.checkpoint_writer();
     let Begin::Resume { cp, staged, .. } = begin else {
         let sink = UnitSink {
             writer,
@@ -347,7 +353,7 @@ async fn publish_unit(
     } = sink;
     let small = writer
         .unencoded_bytes()
-        .is_some_and(|b| b <= super::EARLY_RELEASE_BYTES);
+        .is_some_and(|b| b <= EARLY_RELEASE_BYTES);
     let staged = if small {
         drop(slot);
         writer.finish_on_encode_pool().await?
@@ -377,7 +383,7 @@ async fn publish_staged(
     report: &mut UnitReport,
 ) -> Result<(), UnitError> {
     let store = staging.store().as_ref();
-    let how = ctx.dest.part_move();
+    let how = ctx.out.dest.part_move();
     let key = staging.key();
     let published = publish::publish(store, staging.layout(), &key, staged, how, &ctx.halt).await?;
     report.output_bytes = staged.iter().map(|p| p.bytes).sum();
