@@ -7,10 +7,11 @@
 //! groups of its own: the row group in progress is ended before and after it, so a reader's
 //! `WHERE account_id = ...` skips every other account's row groups by their statistics.
 
+use super::date::{DateCtx, StagedTable};
 use super::diff::{ChangeKind, KeyIndex, change_rows, key_column};
 use super::discover::{Previous, UnitKey};
+use super::error::FinalizeError;
 use super::read::{Expect, UnitData};
-use super::{DateCtx, FinalizeError, StagedTable};
 use crate::lifecycle::SuppressedSet;
 use crate::model::{Dataset, Provider, SnapshotDate};
 use crate::schema::Variant;

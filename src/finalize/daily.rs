@@ -3,9 +3,11 @@
 //! the same per unit for the finalize manifest.
 
 use super::consolidate::AccountResult;
+use super::date::{DateCtx, StagedTable};
 use super::discover::{DateListing, Previous, Status, UnitKey};
+use super::error::FinalizeError;
+use super::output::ACCOUNT_DAILY;
 use super::report::UnitRead;
-use super::{ACCOUNT_DAILY, DateCtx, FinalizeError, StagedTable};
 use crate::model::{Dataset, Provider, SnapshotDate};
 use crate::schema::tables::account_daily_schema;
 use crate::sink::layout::{Area, TableKey};

@@ -6,7 +6,7 @@
 //! are streamed past it once, P's rows once more to emit the lost ones. Nothing else of either
 //! day is held. It knows nothing about storage.
 
-use super::FinalizeError;
+use super::error::FinalizeError;
 use crate::schema::tables::{GAINED, LOST};
 use arrow_array::cast::AsArray;
 use arrow_array::{ArrayRef, BooleanArray, Date32Array, RecordBatch, StringArray};

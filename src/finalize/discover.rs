@@ -12,7 +12,7 @@
 //!
 //! It knows the layout only through `sink::layout`, and nothing about Parquet's contents.
 
-use super::FinalizeError;
+use super::error::FinalizeError;
 use crate::manifest::run_manifests;
 use crate::model::{Dataset, Provider};
 use crate::sink::layout::{Layout, snapshot_date_of, unit_file_of};

@@ -10,6 +10,7 @@
 //!   changes of each account;
 //! * `diff` — gained and lost by the schema's item key;
 //! * `daily` — `account_daily`, and the manifest's account of each unit;
+//! * `date` — what building one date's tables shares, and a table staged;
 //! * `error` — why it stopped;
 //! * `output` — publishing a date's tables and its manifest; `report` — the manifest and outcome;
 //! * `memory` — the allocator setting that keeps big accounts' peak memory steady;
@@ -20,6 +21,7 @@
 
 mod consolidate;
 mod daily;
+mod date;
 mod diff;
 mod discover;
 mod error;
@@ -27,7 +29,9 @@ mod output;
 mod read;
 pub mod report;
 
+use date::{DateCtx, StagedTable};
 pub use error::FinalizeError;
+pub use output::ACCOUNT_DAILY;
 pub use report::{DateReport, FinalizeReport, NoUnits};
 
 use crate::error_chain as chain;
@@ -38,21 +42,16 @@ use crate::schema::{POSITION_COLUMN, Registry};
 use crate::sink::exclusive::Leases;
 use crate::sink::layout::Layout;
 use crate::sink::lease::{Lease, RENEW_EVERY};
-use crate::sink::parquet::{ColumnHints, StagedPart, WriterOptions};
+use crate::sink::parquet::{ColumnHints, WriterOptions};
 use crate::sink::staging;
 use crate::sink::store::{self, Destination};
 use chrono::{NaiveDate, Utc};
 use consolidate::AccountResult;
 use discover::{DateListing, Previous, Status, UnitKey};
-use object_store::ObjectStore;
 use report::DateTotals;
 use std::collections::HashMap;
-use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
-
-/// The directory name of the daily summary table.
-pub const ACCOUNT_DAILY: &str = "account_daily";
 
 /// Columns of the reader tables with few distinct values per row group: dictionary-encoded.
 const TABLE_CONSTANT_COLUMNS: [&str; 9] = [
@@ -80,32 +79,6 @@ pub struct FinalizeOptions {
     /// own run id, or, for a run's own tables, an area apart from the run's, which may keep the
     /// checkpoints of its failed units for the next run (SPEC §10).
     pub staging_area: String,
-}
-
-/// A table partition written to staging.
-#[derive(Debug, Clone)]
-pub(crate) struct StagedTable {
-    /// The table's directory name.
-    pub table: &'static str,
-    /// Its provider partition.
-    pub provider: Option<Provider>,
-    /// Its staged parts.
-    pub parts: Vec<StagedPart>,
-    /// Rows in them.
-    pub rows: u64,
-}
-
-/// What building one date's tables shares.
-pub(crate) struct DateCtx<'a> {
-    store: Arc<dyn ObjectStore>,
-    layout: &'a Layout,
-    run_id: &'a str,
-    staging_area: &'a str,
-    day: String,
-    writer: WriterOptions,
-    cancel: &'a CancellationToken,
-    /// Erased keys' hashes: their rows are left out of every table (SPEC §12).
-    suppressed: SuppressedSet,
 }
 
 /// What stays the same across dates.

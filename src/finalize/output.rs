@@ -3,14 +3,18 @@
 //! write (a provider whose units all failed this time) is emptied of the parts an earlier
 //! finalize left, so a date's tables are replaced whole. Then the finalize manifest.
 
+use super::date::StagedTable;
+use super::error::FinalizeError;
 use super::report::TableWritten;
-use super::{FinalizeError, StagedTable};
 use crate::model::{Dataset, Provider};
 use crate::sink::layout::{Area, Layout, TableKey};
 use crate::sink::{publish, put_object};
 use object_store::ObjectStore;
 use object_store::path::Path;
 use tokio_util::sync::CancellationToken;
+
+/// The directory name of the daily summary table.
+pub const ACCOUNT_DAILY: &str = "account_daily";
 
 /// Every reader table of a date: (table, provider).
 fn every_partition() -> Vec<(&'static str, Option<Provider>)> {
@@ -22,7 +26,7 @@ fn every_partition() -> Vec<(&'static str, Option<Provider>)> {
             }
         }
     }
-    all.push((super::ACCOUNT_DAILY, None));
+    all.push((ACCOUNT_DAILY, None));
     all
 }
 

@@ -5,7 +5,7 @@
 //! fetched ahead while the previous account is written); larger ones are streamed from the
 //! store a row group at a time, so memory stays bounded by a row group whatever the account.
 
-use super::FinalizeError;
+use super::error::FinalizeError;
 use crate::error_chain as chain;
 use crate::lifecycle::SuppressedSet;
 use crate::model::Provider;

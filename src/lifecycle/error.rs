@@ -23,7 +23,7 @@ pub enum LifecycleError {
     LeaseLost,
     /// The suppressed lists could not be read.
     #[error("destination")]
-    Suppressed(#[from] super::SuppressedError),
+    Suppressed(#[from] super::suppressed::SuppressedError),
     /// A Parquet file could not be read.
     #[error("cannot read Parquet file {path}")]
     Read {

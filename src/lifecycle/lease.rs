@@ -24,7 +24,6 @@ use object_store::ObjectStore;
 use object_store::path::Path;
 use tokio_util::sync::CancellationToken;
 
-use super::LifecycleError;
 use super::suppressed::{self, SuppressedError, SuppressedSet};
 use crate::sink::exclusive::{Kept, LeaseError, Leases, Taken, is_claim};
 use crate::sink::layout::{LEASES_DIR, Layout};
@@ -178,7 +177,7 @@ pub async fn hold_lifecycle_lease(
     command: &str,
     id: &str,
     wait: Duration,
-) -> Result<LifecycleLease, LifecycleError> {
+) -> Result<LifecycleLease, HoldError> {
     let leases = Leases::new(dest, exclusive);
     leases
         .preflight(dest, &layout.lease_check_marker(id))
@@ -226,8 +225,7 @@ pub async fn hold_lifecycle_lease(
             return Err(HoldError::Busy {
                 holders,
                 waited_s: waited.as_secs(),
-            }
-            .into());
+            });
         }
         if logged.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
             logged = Some(tokio::time::Instant::now());

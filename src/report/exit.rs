@@ -1,7 +1,7 @@
 //! How a command ended, and the one place that maps it to the process's exit code (SPEC §5,
 //! §9, §12): every command (`run`, `finalize`, `validate`, `views`, ...) ends in an [`Exit`].
 
-use super::StopSignal;
+use serde::Serialize;
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,4 +58,14 @@ mod tests {
             assert_eq!(e.code(), code, "{e:?}");
         }
     }
+}
+
+/// The signal that stopped a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum StopSignal {
+    #[serde(rename = "SIGINT")]
+    Interrupt,
+    /// Kubernetes, Airflow, `kill`.
+    #[serde(rename = "SIGTERM")]
+    Terminate,
 }

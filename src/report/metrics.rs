@@ -16,7 +16,8 @@
 //! This module formats text; it must not know where the text is written.
 
 use super::outcome::{Outcome, RunFacts};
-use super::{RunReport, UnitStatus};
+use super::run::RunReport;
+use super::unit::UnitStatus;
 use crate::model::{Dataset, Provider};
 use chrono::{DateTime, Utc};
 use std::fmt::{Display, Write as _};

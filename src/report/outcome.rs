@@ -4,7 +4,8 @@
 //! This module only describes outcomes; it must not know how they are formatted or written.
 
 use super::exit::Exit;
-use super::{RunReport, StopSignal};
+use super::exit::StopSignal;
+use super::run::RunReport;
 use chrono::{DateTime, Utc};
 
 /// What the command knew of the run before it had a report: filled in as the command line and

@@ -6,7 +6,8 @@
 //! the file is written.
 
 use super::outcome::{Outcome, RunFacts};
-use super::{RunReport, RunStatus, UnitFailure, UnitStatus};
+use super::run::{RunReport, RunStatus};
+use super::unit::{UnitFailure, UnitStatus};
 use serde::Serialize;
 
 /// How the command ended, as the summary says it.
