@@ -5,7 +5,10 @@
 //! Errors carry the account, dataset, page, item index and field. A body that is not JSON (cut
 //! short, garbled) is reported apart, because the request is worth retrying.
 
+mod unknown;
 mod visit;
+
+pub use unknown::{MAX_UNKNOWN_NAMES, merge_unknown};
 
 use super::Variant;
 use crate::lifecycle::SuppressedSet;
@@ -19,9 +22,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use visit::{ColumnBuilder, PageSeed, PageState};
-
-/// How many distinct unknown field names a page or unit remembers (their counts stay exact).
-pub const MAX_UNKNOWN_NAMES: usize = 32;
 
 /// A page that breaks the schema.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -147,14 +147,16 @@ impl PageDecoder {
         })?;
         let mut de = serde_json::Deserializer::from_str(text);
         let result = PageSeed {
-            dec: self,
+            variant: &self.variant,
             st: &mut state,
         }
         .deserialize(&mut de)
         .and_then(|()| de.end());
         if let Err(e) = result {
             if let Some(err) = state.error.take() {
-                return Err(DecodeFailure::Invalid(DecodeError { page, ..err }));
+                let field = err.field.as_deref();
+                let invalid = self.error(page, Some(err.item), field, err.problem);
+                return Err(DecodeFailure::Invalid(invalid));
             }
             return Err(match e.classify() {
                 serde_json::error::Category::Data => {
@@ -282,16 +284,6 @@ impl PageDecoder {
         let end = position + i64::try_from(n).unwrap_or(i64::MAX);
         arrays.push(Arc::new(Int64Array::from_iter_values(position..end)));
         RecordBatch::try_new(self.variant.schema.clone(), arrays)
-    }
-}
-
-/// Adds `n` occurrences of unknown field `name` to `names`, which remembers at most
-/// [`MAX_UNKNOWN_NAMES`] distinct names (counts of the names it has stay exact).
-pub fn merge_unknown(names: &mut BTreeMap<String, u64>, name: &str, n: u64) {
-    if let Some(c) = names.get_mut(name) {
-        *c += n;
-    } else if names.len() < MAX_UNKNOWN_NAMES {
-        names.insert(name.to_owned(), n);
     }
 }
 

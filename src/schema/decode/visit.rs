@@ -1,8 +1,9 @@
 //! The serde visitors of the one-pass decoder: a page object's keys, its items, and each item's
 //! values written straight into the column builders. Only `decode` uses them.
 
-use super::{DecodeError, PageDecoder, merge_unknown};
+use super::unknown::merge_unknown;
 use crate::schema::ColumnType;
+use crate::schema::Variant;
 use arrow_array::ArrayRef;
 use arrow_array::builder::{
     BooleanBuilder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
@@ -70,6 +71,15 @@ impl ColumnBuilder {
     }
 }
 
+/// An item that breaks the schema: which one, the field at fault and what is wrong. The
+/// decoder makes it a `DecodeError` naming the account, dataset and page.
+#[derive(Debug)]
+pub(super) struct ItemError {
+    pub(super) item: usize,
+    pub(super) field: Option<String>,
+    pub(super) problem: String,
+}
+
 /// What the visitors gather from one page.
 pub(super) struct PageState {
     pub(super) columns: Vec<ColumnBuilder>,
@@ -81,7 +91,7 @@ pub(super) struct PageState {
     pub(super) saw_items: bool,
     pub(super) saw_cursor: bool,
     /// The structured error behind a `de::Error::custom`, so the caller gets fields, not text.
-    pub(super) error: Option<DecodeError>,
+    pub(super) error: Option<ItemError>,
 }
 
 impl PageState {
@@ -115,7 +125,7 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 
 /// The page object `{object, items, cursor}`, decoded into `st`.
 pub(super) struct PageSeed<'a> {
-    pub(super) dec: &'a PageDecoder,
+    pub(super) variant: &'a Variant,
     pub(super) st: &'a mut PageState,
 }
 
@@ -138,7 +148,7 @@ impl<'de> Visitor<'de> for PageSeed<'_> {
                 "items" => {
                     self.st.saw_items = true;
                     map.next_value_seed(ItemsSeed {
-                        dec: self.dec,
+                        variant: self.variant,
                         st: &mut *self.st,
                     })?;
                 }
@@ -158,7 +168,7 @@ impl<'de> Visitor<'de> for PageSeed<'_> {
 }
 
 struct ItemsSeed<'a> {
-    dec: &'a PageDecoder,
+    variant: &'a Variant,
     st: &'a mut PageState,
 }
 
@@ -178,7 +188,7 @@ impl<'de> Visitor<'de> for ItemsSeed<'_> {
         let mut index = 0;
         while seq
             .next_element_seed(ItemSeed {
-                dec: self.dec,
+                variant: self.variant,
                 st: &mut *self.st,
                 index,
             })?
@@ -191,15 +201,19 @@ impl<'de> Visitor<'de> for ItemsSeed<'_> {
 }
 
 struct ItemSeed<'a> {
-    dec: &'a PageDecoder,
+    variant: &'a Variant,
     st: &'a mut PageState,
     index: usize,
 }
 
 impl ItemSeed<'_> {
     fn fail<E: de::Error>(&mut self, field: Option<&str>, problem: impl Into<String>) -> E {
-        let err = self.dec.error(0, Some(self.index), field, problem);
-        let text = err.to_string();
+        let err = ItemError {
+            item: self.index,
+            field: field.map(str::to_owned),
+            problem: problem.into(),
+        };
+        let text = format!("item {} {:?}: {}", err.item, err.field, err.problem);
         self.st.error = Some(err);
         E::custom(text)
     }
@@ -219,7 +233,7 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
-        let cols = &self.dec.variant.columns;
+        let cols = &self.variant.columns;
         let mut seen: u64 = 0;
         // Items list their fields in the same order, mostly the schema's: try the column after
         // the last one first, and search only when that guess is wrong.
@@ -247,10 +261,10 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
             } else if name == "object" {
                 let o: Option<Cow<'de, str>> =
                     map.next_value::<Option<CowStr<'de>>>()?.map(|c| c.0);
-                if o.as_deref() != Some(self.dec.variant.item_object.as_str()) {
+                if o.as_deref() != Some(self.variant.item_object.as_str()) {
                     return Err(self.fail(
                         Some("object"),
-                        format!("is {o:?}, expected {:?}", self.dec.variant.item_object),
+                        format!("is {o:?}, expected {:?}", self.variant.item_object),
                     ));
                 }
             } else {
