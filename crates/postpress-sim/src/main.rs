@@ -6,15 +6,19 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use postpress_sim::{Sim, SimArgs, SimConfig, shutdown_signal};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::prelude::*;
 
 fn main() -> ExitCode {
     let args = SimArgs::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
+    // RUST_LOG: `LEVEL` and `TARGET=LEVEL` directives, comma-separated; default warn.
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::WARN));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .init();
     let config = match SimConfig::from_args(&args) {
         Ok(config) => config,
