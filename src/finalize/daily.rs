@@ -115,6 +115,11 @@ pub(super) fn account_rows(
             run_id,
             records,
             files: on.files.iter().map(|f| f.location.to_string()).collect(),
+            file_tags: on
+                .files
+                .iter()
+                .map(|f| f.e_tag.clone().unwrap_or_default())
+                .collect(),
             previous_snapshot_date: prev.map(|p| SnapshotDate::from(p.date).to_string()),
             previous_files: match prev {
                 Some(p) if with_changes => p.files.iter().map(|f| f.location.to_string()).collect(),

@@ -68,6 +68,14 @@ pub(super) async fn publish_tables(
                     .iter()
                     .map(|f| dir.clone().join(f.as_str()).to_string())
                     .collect(),
+                file_sizes: published
+                    .files
+                    .iter()
+                    .map(|f| {
+                        let part = s.parts.iter().find(|p| &p.file_name == f);
+                        part.map_or(0, |p| p.bytes)
+                    })
+                    .collect(),
                 stale_files_removed: published.removed,
             });
         }

@@ -20,6 +20,9 @@ pub struct UnitRead {
     pub records: Option<u64>,
     /// Files read, for the date.
     pub files: Vec<String>,
+    /// The version of each of `files` as listed (its ETag; empty when the store gave none):
+    /// `erase` trusts the date's tables as an index of a unit file that is still this version.
+    pub file_tags: Vec<String>,
     /// The previous complete snapshot compared against, if any.
     pub previous_snapshot_date: Option<String>,
     /// Its files, read for the changes (ok with a previous snapshot).
@@ -42,6 +45,9 @@ pub struct TableWritten {
     pub rows: u64,
     /// Its files.
     pub files: Vec<String>,
+    /// The size of each of `files`: `erase` trusts the partition as an index only while its
+    /// files are these (or an erase's rewrite of them).
+    pub file_sizes: Vec<u64>,
     /// Parts of an earlier finalize that were removed.
     pub stale_files_removed: u64,
 }
