@@ -1,6 +1,7 @@
 //! One process-wide allocator setting, made by `main` (library code leaves the process's
 //! allocator alone): for finalize's large, short-lived buffers, at the start of the `finalize`
-//! command and, through `RunOptions::before_tables`, before an unsharded run builds its tables.
+//! command and, through `RunOptions::before_tables`, before an unsharded run builds its tables;
+//! and for `erase`, which rewrites whole files.
 //! The fetch does without it: set from a run's start it cost 4 MiB of peak memory on one
 //! account of 1,000,000 followers (60 MiB against 56).
 //!

@@ -404,6 +404,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, anyhow::Error> {
 /// `erase` (SPEC §12): keys refused or a bad flag exit 2 having changed nothing; a destination
 /// error exits 1. No key is ever printed.
 fn erase_command(args: EraseArgs) -> ExitCode {
+    // A rewrite holds a whole file and its new row groups: large, short-lived buffers.
+    allocator::return_large_buffers();
     use postpress_etl::lifecycle::{erase, read_keys, scan::EraseKeys};
     let keys = match read_keys(&args.keys, args.keys_file.as_deref()) {
         Ok(k) => k,

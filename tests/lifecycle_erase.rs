@@ -189,6 +189,19 @@ fn erase_removes_people_everywhere_and_keeps_them_out() {
     assert_eq!(record["key_hashes"], serde_json::json!(want));
     let removed: u64 = holding.values().map(|n| *n as u64).sum();
     assert_eq!(record["rows_removed"], removed);
+    // Every date was finalized: the tables decided for the units of accounts without them,
+    // which were not read (the people follow most accounts here, so most units are read).
+    let decided = record["files_decided_by_tables"].as_u64().expect("decided");
+    assert!(decided > 0, "{record}");
+    for f in record["files"].as_array().expect("files") {
+        if f["action"] == "rewritten" {
+            assert!(
+                f["e_tag_before"].is_string() && f["e_tag"].is_string(),
+                "{f}"
+            );
+            assert_ne!(f["e_tag_before"], f["e_tag"], "{f}");
+        }
+    }
     assert_keys_nowhere(
         &out,
         &keys,
@@ -201,6 +214,12 @@ fn erase_removes_people_everywhere_and_keeps_them_out() {
     again.expect_code(0, &out);
     assert!(
         again.stdout.contains("changed 0 file(s), 0 rows"),
+        "{}",
+        again.stdout
+    );
+    // The keys were suppressed before: every file is read for them, none decided by a table.
+    assert!(
+        again.stdout.contains("passed 0 on the reader tables"),
         "{}",
         again.stdout
     );
@@ -217,6 +236,40 @@ fn erase_removes_people_everywhere_and_keeps_them_out() {
         "only a new record and the lifecycle lease: {changed:?}"
     );
 
+    // Someone else, later: the units the first erase rewrote are still decided by the tables
+    // (its record leads from the versions finalize read to theirs), so only units holding the
+    // new key are read.
+    let rows = all_rows(&out);
+    let other = rows
+        .iter()
+        .filter(|(f, _)| f.starts_with("followers/"))
+        .flat_map(|(_, r)| r)
+        .filter_map(|r| r["id"].as_str())
+        .find(|k| !keys.iter().any(|e| e == k))
+        .expect("someone else")
+        .to_owned();
+    let units = rows
+        .keys()
+        .filter(|f| f.starts_with("followers/") || f.starts_with("following/"))
+        .count() as u64;
+    let holding_other = rows_holding(&rows, std::slice::from_ref(&other))
+        .keys()
+        .filter(|f| f.starts_with("followers/") || f.starts_with("following/"))
+        .count() as u64;
+    let other_file = t.write("other.txt", &format!("{other}\n"));
+    let third = erase(&job, &other_file, &[]);
+    third.expect_code(0, &out);
+    assert!(
+        third.stdout.contains(&format!(
+            "passed {} on the reader tables",
+            units - holding_other
+        )),
+        "{units} units, {holding_other} hold the key: {}",
+        third.stdout
+    );
+    assert!(rows_holding(&all_rows(&out), std::slice::from_ref(&other)).is_empty());
+    keys.push(other);
+
     // The next day, while they still follow: nothing of them is staged or published, and the
     // changes do not report them as lost.
     set_day(&sim, 3);
@@ -230,6 +283,63 @@ fn erase_removes_people_everywhere_and_keeps_them_out() {
         "{m}"
     );
     assert_keys_nowhere(&out, &keys, &[&run.stderr]);
+}
+
+/// The reader tables decide only for unit files that are still what their finalize read: a
+/// unit replaced after its date was finalized, now holding someone the table does not list for
+/// its account, is read and rewritten; so is one the index cannot follow. Units the tables
+/// decide for lose the same rows as when every file is read.
+#[test]
+fn units_changed_since_their_finalize_are_read_not_trusted() {
+    let t = TestDir::new();
+    let sim = shared_sim();
+    let job = shared_job(&t, &sim, "");
+    let out = t.out();
+    export_days(&sim, &job, &out, 0..=1);
+    let unit = |account: &str| {
+        format!(
+            "followers/provider=linkedin/snapshot_date={}/account_id={account}/part-00000.parquet",
+            day_date(1)
+        )
+    };
+    let (a, b) = (unit("acc_linkedin_0000"), unit("acc_linkedin_0002"));
+    let before = all_rows(&out);
+    let ids = |f: &str| -> Vec<String> {
+        before[f]
+            .iter()
+            .filter_map(|r| r["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    // Someone in b's list and not in a's: after a's file is replaced by b's, the table still
+    // says a's list lacks them.
+    let key = ids(&b)
+        .into_iter()
+        .find(|k| !ids(&a).contains(k))
+        .expect("lists differ");
+    let tmp = out.join("replacement.tmp");
+    std::fs::copy(out.join(&b), &tmp).expect("copy");
+    std::fs::rename(&tmp, out.join(&a)).expect("replace");
+    let before = all_rows(&out);
+    assert!(rows_holding(&before, std::slice::from_ref(&key)).contains_key(&a));
+
+    let keys_file = t.write("keys.txt", &format!("{key}\n"));
+    let o = erase(&job, &keys_file, &[]);
+    o.expect_code(0, &out);
+    let after = all_rows(&out);
+    assert!(
+        rows_holding(&after, std::slice::from_ref(&key)).is_empty(),
+        "{:?}",
+        rows_holding(&after, std::slice::from_ref(&key))
+    );
+    let expected = without(&before, std::slice::from_ref(&key));
+    assert_eq!(after, expected);
+    assert!(o.stdout.contains("passed "), "{}", o.stdout);
+    assert!(
+        !o.stdout.contains("passed 0 on"),
+        "the tables decided for others: {}",
+        o.stdout
+    );
+    assert_keys_nowhere(&out, std::slice::from_ref(&key), &[&o.stdout, &o.stderr]);
 }
 
 /// Footer key-value metadata of a file on disk, `ARROW:schema` aside.

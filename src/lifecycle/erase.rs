@@ -7,6 +7,7 @@
 //! a staging area's unit that held one is deleted whole, so its run starts it from page 1.
 //! It must not know how files are scanned or rewritten (`scan`, `rewrite`).
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use super::error::LifecycleError;
+use super::index::{self, Index, Listed, Partition};
 use super::keys::KeyHash;
 use super::lease::hold_lifecycle_lease;
 use super::scan::{self, Candidate, EraseKeys, Place, Scan};
@@ -45,7 +47,7 @@ pub struct EraseOptions {
 }
 
 /// One file changed (or that would be).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct FileChange {
     /// The object, below the output.
     pub path: String,
@@ -53,6 +55,16 @@ pub struct FileChange {
     pub action: &'static str,
     /// Rows holding a key.
     pub rows_removed: u64,
+    /// A rewritten file's version (ETag) and size before and after: a later erase follows a
+    /// file from the version a finalize read to this one (`index`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e_tag_before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_before: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e_tag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
 }
 
 /// What an erase did: written as `_lifecycle/erase-{id}.json`.
@@ -72,11 +84,17 @@ pub struct EraseReport {
     pub key_hashes: Vec<String>,
     /// The suppressed list that keeps them out of later runs and finalizes.
     pub suppressed_list: String,
-    /// Parquet files whose key column was read.
-    pub files_scanned: u64,
+    /// Parquet files that could hold a key: units, reader tables (but `account_daily`), staged
+    /// parts.
+    pub files_considered: u64,
     /// Their total size.
-    pub bytes_of_files_scanned: u64,
-    /// Bytes read to decide (footers and key columns).
+    pub bytes_of_files_considered: u64,
+    /// Files whose footer and key column were read.
+    pub files_scanned: u64,
+    /// Unit files not read: the reader tables beside them show no key for their account.
+    pub files_decided_by_tables: u64,
+    /// Bytes read to decide: footers, key columns (and the tables' account column where a key
+    /// is), and the manifests and erase records that say which tables to trust.
     pub bytes_read: u64,
     /// Row groups passed over on their statistics alone.
     pub row_groups_skipped: u64,
@@ -102,14 +120,16 @@ impl EraseReport {
             ));
         }
         s.push_str(&format!(
-            "erase {} of {} key(s): {verb} {} file(s), {} rows; scanned {} file(s), read {} of their {} bytes ({} row groups skipped on statistics)\n",
+            "erase {} of {} key(s): {verb} {} file(s), {} rows; of {} file(s) ({} bytes), scanned {} and passed {} on the reader tables, reading {} bytes ({} row groups skipped on statistics)\n",
             self.erase_id,
             self.key_hashes.len(),
             self.files.len(),
             self.rows_removed,
+            self.files_considered,
+            self.bytes_of_files_considered,
             self.files_scanned,
+            self.files_decided_by_tables,
             self.bytes_read,
-            self.bytes_of_files_scanned,
             self.row_groups_skipped,
         ));
         s
@@ -164,25 +184,44 @@ async fn erase_in(
     started_at: String,
 ) -> Result<EraseReport, LifecycleError> {
     let list = layout.suppressed_list(&list_id(&opts.hashes));
+    let store = dest.store.clone();
+    // Keys suppressed before (a rerun after a crash) may be in units while a finalize since
+    // left them out of the tables: then the tables are no index (see `index`).
+    let before = suppressed::load(store.as_ref(), layout).await?;
+    let tables_index = !opts.hashes.iter().any(|h| before.contains(h));
     if !opts.dry_run {
         // Before any file is touched: from here on no run or finalize brings them back.
         suppressed::write(dest, layout, &list_id(&opts.hashes), &opts.hashes).await?;
         info!(keys = opts.hashes.len(), list = %list, "Keys added to the suppressed set.");
     }
-    let store = dest.store.clone();
     let candidates = scan::candidates(store.as_ref(), layout).await?;
-    let scanned: Vec<(Candidate, Scan)> = futures::stream::iter(candidates)
-        .map(|c| {
-            let store = store.clone();
-            let keys = &opts.keys;
-            async move {
-                let s = scan::scan(&store, &c.meta, keys).await?;
-                Ok::<_, LifecycleError>((c, s))
-            }
-        })
-        .buffered(SCAN_CONCURRENCY)
-        .try_collect()
-        .await?;
+    let considered = candidates.len() as u64;
+    let considered_bytes = candidates.iter().map(|c| c.meta.size).sum();
+    let index = match tables_index {
+        true => build_index(store.as_ref(), layout, &candidates).await?,
+        false => Index::default(),
+    };
+    info!(
+        unit_files = index.len(),
+        "Unit files the reader tables decide for."
+    );
+    // Tables and staged parts first: the tables name the accounts whose units hold a key.
+    let (units, rest): (Vec<Candidate>, Vec<Candidate>) =
+        candidates.into_iter().partition(|c| c.place == Place::Unit);
+    let mut scanned = scan_all(&store, rest, &opts.keys, &index).await?;
+    let held: HashSet<(&Partition, &str)> = scanned
+        .iter()
+        .filter_map(|(c, s)| Some((index.table_of(&c.meta.location)?, s)))
+        .flat_map(|(p, s)| s.accounts.iter().map(move |a| (p, a.as_str())))
+        .collect();
+    let (decided, to_scan): (Vec<Candidate>, Vec<Candidate>) = units.into_iter().partition(|c| {
+        index
+            .covers(&c.meta.location)
+            .is_some_and(|(p, account)| !held.contains(&(p, account.as_str())))
+    });
+    drop(held);
+    scanned.extend(scan_all(&store, to_scan, &opts.keys, &index).await?);
+    scanned.sort_by(|(a, _), (b, _)| a.meta.location.cmp(&b.meta.location));
     let mut report = EraseReport {
         erase_id: opts.id.clone(),
         destination: dest.display.clone(),
@@ -191,9 +230,11 @@ async fn erase_in(
         finished_at: String::new(),
         key_hashes: opts.hashes.iter().map(ToString::to_string).collect(),
         suppressed_list: list.to_string(),
+        files_considered: considered,
+        bytes_of_files_considered: considered_bytes,
         files_scanned: scanned.len() as u64,
-        bytes_of_files_scanned: scanned.iter().map(|(c, _)| c.meta.size).sum(),
-        bytes_read: scanned.iter().map(|(_, s)| s.bytes_read).sum(),
+        files_decided_by_tables: decided.len() as u64,
+        bytes_read: index.bytes_read + scanned.iter().map(|(_, s)| s.bytes_read).sum::<u64>(),
         row_groups_skipped: scanned.iter().map(|(_, s)| s.row_groups_skipped).sum(),
         files: Vec::new(),
         rows_removed: 0,
@@ -204,15 +245,22 @@ async fn erase_in(
         let path = c.meta.location.to_string();
         match &c.place {
             Place::Unit | Place::Table => {
-                let removed = match opts.dry_run {
-                    true => s.matches,
-                    false => replace(dest, &c.meta, &keys).await?,
+                let (removed, after) = match opts.dry_run {
+                    true => (s.matches, None),
+                    false => {
+                        let (removed, after) = replace(dest, &c.meta, &keys).await?;
+                        (removed, Some(after))
+                    }
                 };
                 info!(path = %path, rows_removed = removed, "File rewritten without the erased rows.");
                 report.files.push(FileChange {
                     path,
                     action: "rewritten",
                     rows_removed: removed,
+                    e_tag_before: c.meta.e_tag.clone(),
+                    size_before: Some(c.meta.size),
+                    e_tag: after.as_ref().and_then(|a| a.e_tag.clone()),
+                    size: after.map(|a| a.size),
                 });
             }
             Place::Staged { dir } => {
@@ -223,6 +271,7 @@ async fn erase_in(
                     path,
                     action: "discarded",
                     rows_removed: s.matches,
+                    ..FileChange::default()
                 });
             }
         }
@@ -263,11 +312,67 @@ async fn erase_in(
 /// Rewrites one file without the erased rows and puts it over the original in one PUT (on a
 /// local disk object_store writes a temporary file beside it and renames it), made durable
 /// before the next file. Returns the rows removed.
+/// Scans files, [`SCAN_CONCURRENCY`] at once; a reader table the index trusts names the accounts
+/// of the rows it holds.
+async fn scan_all(
+    store: &Arc<dyn ObjectStore>,
+    files: Vec<Candidate>,
+    keys: &EraseKeys,
+    index: &Index,
+) -> Result<Vec<(Candidate, Scan)>, LifecycleError> {
+    futures::stream::iter(files)
+        .map(|c| async move {
+            let accounts = index.table_of(&c.meta.location).is_some();
+            let s = scan::scan(store, &c.meta, keys, accounts).await?;
+            Ok::<_, LifecycleError>((c, s))
+        })
+        .buffered(SCAN_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+/// The index of the unit files for the dates they are of, from the files as listed.
+async fn build_index(
+    store: &dyn ObjectStore,
+    layout: &Layout,
+    candidates: &[Candidate],
+) -> Result<Index, LifecycleError> {
+    let listed = |place: Place| -> HashMap<String, Listed> {
+        candidates
+            .iter()
+            .filter(|c| c.place == place)
+            .map(|c| {
+                let l = Listed {
+                    e_tag: c.meta.e_tag.clone(),
+                    size: c.meta.size,
+                };
+                (c.meta.location.to_string(), l)
+            })
+            .collect()
+    };
+    let (units, tables) = (listed(Place::Unit), listed(Place::Table));
+    let dates: HashSet<String> = units
+        .keys()
+        .filter_map(|p| {
+            p.split('/')
+                .find_map(|s| s.strip_prefix("snapshot_date="))
+                .map(str::to_owned)
+        })
+        .collect();
+    index::build(store, layout, &dates, &units, &tables).await
+}
+
+/// A rewritten file's new version.
+struct Version {
+    e_tag: Option<String>,
+    size: u64,
+}
+
 async fn replace(
     dest: &store::Destination,
     meta: &object_store::ObjectMeta,
     keys: &Arc<EraseKeys>,
-) -> Result<u64, LifecycleError> {
+) -> Result<(u64, Version), LifecycleError> {
     let path = &meta.location;
     let store: &Arc<dyn ObjectStore> = &dest.store;
     let bytes = async { store.get(path).await?.bytes().await }
@@ -282,12 +387,14 @@ async fn replace(
             path: path.to_string(),
             source,
         })?;
+    let size = new.len() as u64;
     let payload = PutPayload::from(new);
-    sink::retry_io(&CancellationToken::new(), || {
+    let put = sink::retry_io(&CancellationToken::new(), || {
         store.put(path, payload.clone())
     })
     .await
     .map_err(LifecycleError::store("put", path))?;
     staging::make_durable(dest, std::slice::from_ref(path)).await?;
-    Ok(removed)
+    let e_tag = put.e_tag;
+    Ok((removed, Version { e_tag, size }))
 }

@@ -4,10 +4,12 @@
 //!
 //! It reads and writes the output only, through the sink; it must not know about HTTP or the
 //! API, nor reach into `run`'s or `finalize`'s internals: it knows the layouts of SPEC §4 and §9
-//! and the manifests' recorded times, nothing more.
+//! and what the manifests record (finish times, the files a finalize read and wrote), nothing
+//! more.
 
 pub mod erase;
 mod error;
+pub mod index;
 pub mod keys;
 pub mod lease;
 pub mod plan;

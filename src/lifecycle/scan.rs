@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
@@ -27,6 +28,9 @@ const FOOTER_GUESS: usize = 8 << 10;
 
 /// The key columns of the datasets (SPEC §9): a file holding `member_id` is a following list's.
 const KEY_COLUMNS: [&str; 2] = ["member_id", "id"];
+
+/// The reader tables' account column (units carry it in their path only).
+const ACCOUNT_COLUMN: &str = crate::schema::tables::ACCOUNT_ID;
 
 /// The keys being erased, in memory only: never logged, never written. `Debug` shows a count.
 #[derive(Clone)]
@@ -144,7 +148,7 @@ pub fn parent(p: &Path) -> Path {
 }
 
 /// What the scan of one file found.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Scan {
     /// Rows holding a key.
     pub matches: u64,
@@ -154,14 +158,19 @@ pub struct Scan {
     pub bytes_read: u64,
     /// Row groups not read, their statistics excluding every key.
     pub row_groups_skipped: u64,
+    /// The accounts of the rows holding a key, when asked for and the file has an `account_id`
+    /// column (a reader table): which units the table says hold one.
+    pub accounts: HashSet<String>,
 }
 
 /// Reads the footer and the key column of a file and counts the rows holding a key. A file
-/// without a key column holds none.
+/// without a key column holds none. With `accounts`, a file with an `account_id` column (a
+/// reader table) has it read too, and the scan names the accounts of the rows found.
 pub async fn scan(
     store: &Arc<dyn ObjectStore>,
     meta: &ObjectMeta,
     keys: &EraseKeys,
+    accounts: bool,
 ) -> Result<Scan, LifecycleError> {
     let bytes = Arc::new(AtomicU64::new(0));
     // Our footers are a few KiB: a larger guess would read more than the key column.
@@ -193,17 +202,39 @@ pub async fn scan(
         .map(|(i, _)| i)
         .collect();
     let skipped = builder.metadata().num_row_groups() - groups.len();
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [column]);
+    let account_column = accounts
+        .then(|| builder.schema().index_of(ACCOUNT_COLUMN).ok())
+        .flatten();
+    let mask = ProjectionMask::roots(
+        builder.parquet_schema(),
+        std::iter::once(column).chain(account_column),
+    );
+    // The projected batch holds the columns in file order.
+    let (key_at, account_at) = match account_column {
+        Some(a) if a < column => (1, Some(0)),
+        Some(_) => (0, Some(1)),
+        None => (0, None),
+    };
     let mut stream = builder
         .with_projection(mask)
         .with_row_groups(groups)
         .build()
         .map_err(read_error)?;
     let mut matches = 0;
+    let mut found = HashSet::new();
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(read_error)?;
-        if let Some(col) = batch.column(0).as_string_opt::<i32>() {
-            matches += col.iter().flatten().filter(|k| keys.contains(k)).count() as u64;
+        let Some(col) = batch.column(key_at).as_string_opt::<i32>() else {
+            continue;
+        };
+        let account = account_at.and_then(|i| batch.column(i).as_string_opt::<i32>());
+        for (row, k) in col.iter().enumerate() {
+            if k.is_some_and(|k| keys.contains(k)) {
+                matches += 1;
+                if let Some(a) = account.filter(|a| a.is_valid(row)) {
+                    found.insert(a.value(row).to_owned());
+                }
+            }
         }
     }
     Ok(Scan {
@@ -211,6 +242,7 @@ pub async fn scan(
         rows,
         bytes_read: bytes.load(Relaxed),
         row_groups_skipped: skipped as u64,
+        accounts: found,
     })
 }
 
