@@ -12,6 +12,7 @@ mod error;
 pub mod index;
 pub mod keys;
 pub mod lease;
+mod partitions;
 pub mod plan;
 pub mod prune;
 pub mod rewrite;

@@ -98,7 +98,8 @@ pub fn classify(inv: &mut Inventory, root_parts: usize, root: &str, meta: Object
     }
 }
 
-fn provider_ok(seg: &str) -> bool {
+/// Whether a directory name is `provider={a provider}`.
+pub fn provider_ok(seg: &str) -> bool {
     seg.strip_prefix("provider=")
         .is_some_and(|p| Provider::ALL.iter().any(|x| x.as_str() == p))
 }
@@ -107,7 +108,8 @@ fn is_part(file: &str) -> bool {
     crate::sink::layout::is_part_file(file)
 }
 
-fn date_of(seg: &str) -> Option<NaiveDate> {
+/// The date of a `snapshot_date=YYYY-MM-DD` directory name.
+pub fn date_of(seg: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(seg.strip_prefix("snapshot_date=")?, "%Y-%m-%d").ok()
 }
 
@@ -146,9 +148,10 @@ pub struct DateManifests {
 }
 
 /// Why a date past `units_days` keeps its units, if it does: its tables were not built after
-/// its last run, or are gone. `None` when its units may go.
+/// its last run, or are gone. `None` when its units may go. `has` tells whether a table
+/// (`followers`, `tables/account_daily`) has a partition for `d`.
 pub fn units_must_stay(
-    inv: &Inventory,
+    has: impl Fn(&str) -> bool,
     manifests: Option<&DateManifests>,
     retention: &Retention,
     date: NaiveDate,
@@ -168,7 +171,6 @@ pub fn units_must_stay(
     if last_run.is_some_and(|r| r >= built) {
         return Some("its reader tables are older than its last run");
     }
-    let has = |table: &str| inv.partitions.contains_key(&(table.to_owned(), d));
     let units: BTreeSet<&str> = ["followers", "following"]
         .into_iter()
         .filter(|t| has(t))
@@ -260,7 +262,12 @@ mod tests {
             runs: vec![t("2026-12-07T02:00:00Z")],
             finalizes: vec![t("2026-12-07T01:00:00Z")],
         };
-        let why = |inv: &Inventory, m: &DateManifests| units_must_stay(inv, Some(m), &r, date, x);
+        let has = |inv: &Inventory| {
+            let keys: Vec<String> = inv.partitions.keys().map(|(t, _)| t.clone()).collect();
+            move |t: &str| keys.iter().any(|k| k == t)
+        };
+        let why =
+            |inv: &Inventory, m: &DateManifests| units_must_stay(has(inv), Some(m), &r, date, x);
         assert_eq!(
             why(&inv, &m),
             Some("its reader tables are older than its last run")
@@ -273,11 +280,11 @@ mod tests {
         }
         assert_eq!(why(&inv, &m), None);
         assert_eq!(
-            units_must_stay(&inv, None, &r, date, x),
+            units_must_stay(has(&inv), None, &r, date, x),
             Some("no manifest records its reader tables")
         );
         assert_eq!(
-            units_must_stay(&inv, None, &r, date, d("2026-12-01")),
+            units_must_stay(has(&inv), None, &r, date, d("2026-12-01")),
             None,
             "tables past snapshots_days do not hold units back"
         );

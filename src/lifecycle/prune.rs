@@ -6,7 +6,7 @@
 //! Owns the order (list, decide, delete, record). It must not know how the decision is made
 //! beyond `plan`, nor anything of HTTP.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -18,7 +18,8 @@ use tracing::{info, warn};
 
 use super::error::LifecycleError;
 use super::lease::hold_lifecycle_lease;
-use super::plan::{self, DateManifests, Inventory, Limit};
+use super::partitions;
+use super::plan::{self, DateManifests, Limit};
 use crate::job::Job;
 use crate::sink::layout::{FINALIZE_MANIFEST_PREFIX, Layout, snapshot_date_of};
 use crate::sink::{self, staging, store};
@@ -166,35 +167,34 @@ async fn prune_in(
     started_at: String,
 ) -> Result<PruneReport, LifecycleError> {
     let store = dest.store.as_ref();
-    let mut inv = Inventory::default();
-    for root in plan::roots() {
-        let dir = layout.top(root);
-        let depth = dir.parts().count();
-        let listed: Vec<_> = store
-            .list(Some(&dir))
-            .try_collect()
-            .await
-            .map_err(LifecycleError::store("list", &dir))?;
-        for meta in listed {
-            plan::classify(&mut inv, depth, root, meta);
-        }
-    }
-    tracing::debug!(
-        partitions = inv.partitions.len(),
-        "Listed the unit and table trees."
-    );
-    let manifests = date_manifests(store, layout).await?;
-    tracing::debug!(dates = manifests.len(), "Read the manifests' finish times.");
+    let local = matches!(dest.target, store::Target::Local { .. });
+    let found = partitions::find(store, layout, local).await?;
+    tracing::debug!(partitions = found.dates.len(), "Found the date partitions.");
     let retention = &job.retention;
+    let past: Vec<&(String, NaiveDate)> = found
+        .dates
+        .keys()
+        .filter(|(table, d)| plan::past(retention, opts.date, plan::limit_of(table), *d))
+        .collect();
+    // The manifests of the dates whose units may go while their tables stay, only.
+    let units_dates: BTreeSet<NaiveDate> = past
+        .iter()
+        .filter(|(t, d)| {
+            plan::limit_of(t) == Limit::Units
+                && !plan::past(retention, opts.date, Limit::Snapshots, *d)
+        })
+        .map(|(_, d)| *d)
+        .collect();
+    let manifests = date_manifests(store, layout, &units_dates).await?;
+    tracing::debug!(dates = manifests.len(), "Read the manifests' finish times.");
     let mut doomed: Vec<(String, NaiveDate)> = Vec::new();
     let mut kept_units = Vec::new();
-    for (table, d) in inv.partitions.keys() {
-        let limit = plan::limit_of(table);
-        if !plan::past(retention, opts.date, limit, *d) {
-            continue;
-        }
-        let stays = match limit {
-            Limit::Units => plan::units_must_stay(&inv, manifests.get(d), retention, opts.date, *d),
+    for (table, d) in past {
+        let stays = match plan::limit_of(table) {
+            Limit::Units => {
+                let has = |t: &str| found.has(t, *d);
+                plan::units_must_stay(has, manifests.get(d), retention, opts.date, *d)
+            }
             _ => None,
         };
         if let Some(reason) = stays {
@@ -210,6 +210,9 @@ async fn prune_in(
         }
         doomed.push((table.clone(), *d));
     }
+    let mut inv = partitions::list(store, layout, &found, &doomed).await?;
+    inv.foreign.extend(found.foreign.iter().cloned());
+    doomed.retain(|k| inv.partitions.contains_key(k));
     // Units first: a crash between leaves tables that still justify deleting them next time.
     doomed.sort_by_key(|(t, d)| (plan::limit_of(t) != Limit::Units, *d, t.clone()));
     for f in &inv.foreign {
@@ -339,7 +342,13 @@ fn remove_dirs(dirs: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
 async fn date_manifests(
     store: &dyn ObjectStore,
     layout: &Layout,
+    dates: &BTreeSet<NaiveDate>,
 ) -> Result<BTreeMap<NaiveDate, DateManifests>, LifecycleError> {
+    if dates.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    // One listing of every date's manifests (a page per 1,000 of them); only the dates asked
+    // for have theirs read.
     let runs = layout.top(crate::sink::layout::RUNS_DIR);
     let listed: Vec<_> = store
         .list(Some(&runs))
@@ -357,16 +366,21 @@ async fn date_manifests(
         else {
             continue;
         };
-        if !name.ends_with(".json") {
+        if !name.ends_with(".json") || !dates.contains(&date) {
             continue;
         }
         let bytes = async { store.get(&meta.location).await?.bytes().await }
             .await
             .map_err(LifecycleError::store("get", &meta.location))?;
         // A manifest that cannot be read records no finish: as if its run never ended.
-        let finished = serde_json::from_slice::<serde_json::Value>(&bytes)
+        /// All a manifest is read for here (the rest is skipped, not built).
+        #[derive(serde::Deserialize)]
+        struct Finished {
+            finished_at: Option<String>,
+        }
+        let finished = serde_json::from_slice::<Finished>(&bytes)
             .ok()
-            .and_then(|v| v.get("finished_at")?.as_str().map(str::to_owned))
+            .and_then(|m| m.finished_at)
             .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| t.with_timezone(&Utc));
         let entry = out.entry(date).or_default();

@@ -1,0 +1,156 @@
+//! Finding what `prune` may delete without listing what it keeps: the date partitions of the unit
+//! and table layouts (SPEC §4, §9) are found by listing directories down to the date level (on
+//! S3 one request per directory, whatever it holds), and only the partitions past their limits
+//! are then listed object by object. A day's prune thus reads a few dozen listings, not every
+//! object the retention keeps, and a bulk prune lists about one page per 1,000 objects deleted.
+//!
+//! Owns those listings. It must not decide what goes (`plan`) nor delete anything.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use object_store::path::Path;
+
+use super::error::LifecycleError;
+use super::plan::{self, DAILY_TABLE, Inventory, PROVIDER_TABLES};
+use crate::sink::layout::Layout;
+
+/// The date partitions found, by table as `prune` reports them (`followers`,
+/// `tables/follower_changes`) and date, with their directories (one per provider).
+#[derive(Debug, Default)]
+pub struct Found {
+    /// (table, date) → its directories.
+    pub dates: BTreeMap<(String, NaiveDate), Vec<Path>>,
+    /// Objects and directories beside the layouts (never deleted, named in a warning).
+    pub foreign: Vec<Path>,
+}
+
+impl Found {
+    /// Whether a table has a partition for date `d`.
+    pub fn has(&self, table: &str, d: NaiveDate) -> bool {
+        self.dates.contains_key(&(table.to_owned(), d))
+    }
+}
+
+/// Lists the layouts' directories down to their dates. On a local disk a directory can be
+/// empty (S3 has none): `nonempty` drops the date directories that hold no object.
+pub async fn find(
+    store: &dyn ObjectStore,
+    layout: &Layout,
+    nonempty: bool,
+) -> Result<Found, LifecycleError> {
+    let mut found = Found::default();
+    for dataset in ["followers", "following"] {
+        let root = layout.top(dataset);
+        for provider in dirs(store, &root, &mut found.foreign).await? {
+            if !plan::provider_ok(last(&provider)) {
+                found.foreign.push(provider);
+                continue;
+            }
+            for date in dirs(store, &provider, &mut found.foreign).await? {
+                found.add(dataset.to_owned(), date);
+            }
+        }
+    }
+    let tables = layout.top("tables");
+    for table in dirs(store, &tables, &mut found.foreign).await? {
+        let name = last(&table).to_owned();
+        if name == DAILY_TABLE {
+            for date in dirs(store, &table, &mut found.foreign).await? {
+                found.add(format!("tables/{name}"), date);
+            }
+        } else if PROVIDER_TABLES.contains(&name.as_str()) {
+            for provider in dirs(store, &table, &mut found.foreign).await? {
+                if !plan::provider_ok(last(&provider)) {
+                    found.foreign.push(provider);
+                    continue;
+                }
+                for date in dirs(store, &provider, &mut found.foreign).await? {
+                    found.add(format!("tables/{name}"), date);
+                }
+            }
+        } else {
+            found.foreign.push(table);
+        }
+    }
+    if nonempty {
+        let mut kept = BTreeMap::new();
+        for (key, ds) in std::mem::take(&mut found.dates) {
+            let mut full = Vec::new();
+            for d in ds {
+                if holds_objects(store, &d).await? {
+                    full.push(d);
+                }
+            }
+            if !full.is_empty() {
+                kept.insert(key, full);
+            }
+        }
+        found.dates = kept;
+    }
+    Ok(found)
+}
+
+impl Found {
+    fn add(&mut self, table: String, dir: Path) {
+        match plan::date_of(last(&dir)) {
+            Some(d) => self.dates.entry((table, d)).or_default().push(dir),
+            None => self.foreign.push(dir),
+        }
+    }
+}
+
+/// Lists the partitions `keys` object by object and sorts their objects into the layouts.
+pub async fn list(
+    store: &dyn ObjectStore,
+    layout: &Layout,
+    found: &Found,
+    keys: &[(String, NaiveDate)],
+) -> Result<Inventory, LifecycleError> {
+    let mut inv = Inventory::default();
+    for key in keys {
+        let root = key.0.split('/').next().unwrap_or_default();
+        let depth = layout.top(root).parts().count();
+        for dir in found.dates.get(key).into_iter().flatten() {
+            let listed: Vec<_> = store
+                .list(Some(dir))
+                .try_collect()
+                .await
+                .map_err(LifecycleError::store("list", dir))?;
+            for meta in listed {
+                plan::classify(&mut inv, depth, root, meta);
+            }
+        }
+    }
+    Ok(inv)
+}
+
+/// The subdirectories of `dir`; objects directly in it are not the layouts' and go to `foreign`.
+async fn dirs(
+    store: &dyn ObjectStore,
+    dir: &Path,
+    foreign: &mut Vec<Path>,
+) -> Result<Vec<Path>, LifecycleError> {
+    let listed = store
+        .list_with_delimiter(Some(dir))
+        .await
+        .map_err(LifecycleError::store("list", dir))?;
+    foreign.extend(listed.objects.into_iter().map(|o| o.location));
+    Ok(listed.common_prefixes)
+}
+
+/// Whether anything is stored below `dir` (the first object found answers).
+async fn holds_objects(store: &dyn ObjectStore, dir: &Path) -> Result<bool, LifecycleError> {
+    use futures::StreamExt;
+    match store.list(Some(dir)).next().await {
+        None => Ok(false),
+        Some(Ok(_)) => Ok(true),
+        Some(Err(e)) => Err(LifecycleError::store("list", dir)(e)),
+    }
+}
+
+fn last(p: &Path) -> &str {
+    p.filename().unwrap_or_default()
+}
