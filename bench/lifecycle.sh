@@ -55,6 +55,49 @@ lifecycle_timed() {
     python3 bench/report.py brief-lifecycle <(tail -1 "$RESULTS") >&2
 }
 
+# The same prune on the S3 test server (moto), for its requests per object deleted: the units,
+# tables and manifests of the first BENCH_LC_S3_DATES dates (default 20, at most those the prune
+# deletes) go to a bucket (unit and table files as one byte each: prune never reads them),
+# then the prune runs through scripts/s3-fault-proxy.py, which logs every request.
+L_S3_DATES=${BENCH_LC_S3_DATES:-20}
+if ((L_S3_DATES > L_DAYS - L_KEEP - 1)); then L_S3_DATES=$((L_DAYS - L_KEEP - 1)); fi
+prune_on_s3() {
+    scripts/venv.sh >/dev/null 2>&1 && bash scripts/s3-server.sh start >/dev/null 2>&1 || {
+        echo "  (no S3 test server: the S3 prune is not measured)" >&2
+        return 0
+    }
+    (
+        eval "$(bash scripts/s3-server.sh env)"
+        bucket=bench-prune-$$
+        loaded=$(.venv/bin/python bench/prune_s3.py load "$DISK_OUTPUT/c9/out" "$bucket" \
+            "$(day_of 0)" "$(day_of $((L_S3_DATES - 1)))")
+        echo "  loaded $loaded objects of $L_S3_DATES dates into the S3 test server" >&2
+        : >"$SCRATCH/s3.log"
+        .venv/bin/python scripts/s3-fault-proxy.py --upstream "$AWS_ENDPOINT_URL" --rate 0 \
+            --log "$SCRATCH/s3.log" >"$SCRATCH/proxy.out" 2>/dev/null &
+        proxy=$!
+        for _ in $(seq 50); do [ -s "$SCRATCH/proxy.out" ] && break; sleep 0.1; done
+        moto=$AWS_ENDPOINT_URL
+        export AWS_ENDPOINT_URL
+        AWS_ENDPOINT_URL=$(head -1 "$SCRATCH/proxy.out")
+        sed "s|^url = .*|url = \"s3://$bucket/pp\"|" "$SCRATCH/c9.toml" >"$SCRATCH/c9-s3.toml"
+        rc=0
+        "${TIME[@]}" -o "$SCRATCH/time.txt" "$ETL" prune "$SCRATCH/c9-s3.toml" \
+            --snapshot-date "$(day_of $((L_DAYS - 1)))" >"$SCRATCH/stdout.txt" 2>"$SCRATCH/stderr.txt" || rc=$?
+        kill "$proxy" 2>/dev/null || true
+        if [ "$rc" != 0 ]; then
+            echo "bench: prune on S3 exited $rc" >&2
+            tail -20 "$SCRATCH/stderr.txt" >&2
+            exit 1
+        fi
+        AWS_ENDPOINT_URL=$moto .venv/bin/python bench/prune_s3.py count "$SCRATCH/s3.log" "$bucket" "$SCRATCH/time.txt" \
+            "prune of $L_S3_DATES dates of units on S3" >>"$RESULTS"
+        python3 bench/report.py brief-lifecycle <(tail -1 "$RESULTS") >&2
+    )
+    bash scripts/s3-server.sh stop >/dev/null 2>&1 || true
+}
+prune_on_s3
+
 lifecycle_timed "prune of $((L_DAYS - L_KEEP - 1)) dates of units" prune --snapshot-date "$(day_of $((L_DAYS - 1)))"
 
 # 10 follower ids each in the latest follower lists of about 1% of the accounts.
@@ -76,4 +119,9 @@ PY
     lifecycle_timed "erase of 10 keys" erase --keys-file "$SCRATCH/keys.txt"
     lifecycle_timed "erase of the same keys again" erase --keys-file "$SCRATCH/keys.txt"
 fi
-rm -rf "$DISK_OUTPUT/c9"
+# BENCH_LC_KEEP=DIR keeps the output there (to look into it), else it goes.
+if [ -n "${BENCH_LC_KEEP:-}" ]; then
+    rm -rf "$BENCH_LC_KEEP" && mv "$DISK_OUTPUT/c9" "$BENCH_LC_KEEP"
+else
+    rm -rf "$DISK_OUTPUT/c9"
+fi
