@@ -13,6 +13,7 @@ pub use unknown::{MAX_UNKNOWN_NAMES, merge_unknown};
 use super::Variant;
 use crate::lifecycle::SuppressedSet;
 use crate::model::Dataset;
+use arrow_array::Array as _;
 use arrow_array::{
     ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
 };
@@ -200,15 +201,19 @@ impl PageDecoder {
         let Some(keys) = batch.column(i).as_any().downcast_ref::<StringArray>() else {
             return Ok((batch, 0));
         };
-        let keep: BooleanArray = keys
-            .iter()
-            .map(|k| Some(!k.is_some_and(|k| self.suppressed.contains_key(k))))
+        // Each key is hashed once; the mask is built only for a page that holds a listed one.
+        let listed: Vec<usize> = (0..keys.len())
+            .filter(|&i| keys.is_valid(i) && self.suppressed.contains_key(keys.value(i)))
             .collect();
-        let dropped = keep.false_count() as u64;
-        if dropped == 0 {
+        if listed.is_empty() {
             return Ok((batch, 0));
         }
-        Ok((filter_record_batch(&batch, &keep)?, dropped))
+        let mut keep = vec![true; keys.len()];
+        for &i in &listed {
+            keep[i] = false;
+        }
+        let keep = BooleanArray::from(keep);
+        Ok((filter_record_batch(&batch, &keep)?, listed.len() as u64))
     }
 
     /// Empty builders, sized from the previous page.
