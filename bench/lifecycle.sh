@@ -119,6 +119,45 @@ PY
     lifecycle_timed "erase of 10 keys" erase --keys-file "$SCRATCH/keys.txt"
     lifecycle_timed "erase of the same keys again" erase --keys-file "$SCRATCH/keys.txt"
 fi
+# What retention saves: BENCH_LC_RETENTION_ACCOUNTS accounts (default 100, the same lists) over
+# BENCH_LC_RETENTION_DAYS days (default 90), each date exported, finalized and pruned with
+# `units_days = 14`, as a deployment with retention runs; the output's bytes at the end against
+# those bytes plus everything the prunes deleted (what it would hold without retention).
+R_ACCOUNTS=${BENCH_LC_RETENTION_ACCOUNTS:-100}
+R_DAYS=${BENCH_LC_RETENTION_DAYS:-90}
+if ((R_DAYS > 0)); then
+    start_sim --accounts "$R_ACCOUNTS" --followers 50 --following 20 --provider mixed --churn 0.02 \
+        --shared-followers 0.05
+    accounts_csv "$SCRATCH/c9r.csv" mixed "$R_ACCOUNTS" "followers;following"
+    OUT_ROOT=$DISK_OUTPUT/c9r write_job "$SCRATCH/c9r.toml" bench-retention 32 "${NOLIMIT[@]}" "$SCRATCH/c9r.csv"
+    printf '\n[retention]\nunits_days = 14\n' >>"$SCRATCH/c9r.toml"
+    rm -rf "$DISK_OUTPUT/c9r"
+    pruned=0
+    for ((d = 0; d < R_DAYS; d++)); do
+        sim_day "$d"
+        export_day "$SCRATCH/c9r.toml" "$(day_of "$d")"
+        for command in finalize prune; do
+            "$ETL" "$command" "$SCRATCH/c9r.toml" --snapshot-date "$(day_of "$d")" >/dev/null 2>"$SCRATCH/stderr.txt" || {
+                tail -20 "$SCRATCH/stderr.txt" >&2
+                exit 1
+            }
+        done
+    done
+    stop_sim
+    python3 - "$DISK_OUTPUT/c9r/out" "$R_ACCOUNTS" "$R_DAYS" >>"$RESULTS" <<'PY'
+import glob, json, os, sys
+out, accounts, days = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+size = lambda pattern: sum(os.path.getsize(p) for p in glob.glob(os.path.join(out, pattern), recursive=True) if os.path.isfile(p))
+kept = size("**/*")
+deleted = sum(json.load(open(p))["bytes"] for p in glob.glob(os.path.join(out, "_lifecycle", "prune-*.json")))
+print(json.dumps({"case": 9, "kind": "lifecycle", "command": "retention", "label": f"{days} days, units_days = 14",
+                  "accounts": accounts, "days": days, "kept_bytes": kept, "deleted_bytes": deleted,
+                  "units_bytes": size("follow*/**/*.parquet"), "tables_bytes": size("tables/**/*.parquet")}))
+PY
+    python3 bench/report.py brief-lifecycle <(tail -1 "$RESULTS") >&2
+    rm -rf "$DISK_OUTPUT/c9r"
+fi
+
 # BENCH_LC_KEEP=DIR keeps the output there (to look into it), else it goes.
 if [ -n "${BENCH_LC_KEEP:-}" ]; then
     rm -rf "$BENCH_LC_KEEP" && mv "$DISK_OUTPUT/c9" "$BENCH_LC_KEEP"

@@ -128,7 +128,11 @@ def record_lifecycle(a):
 def brief_lifecycle(a):
     for line in open(a.file, encoding="utf-8"):
         r = json.loads(line)
-        if r["command"] == "prune-s3":
+        if r["command"] == "retention":
+            full = r["kept_bytes"] + r["deleted_bytes"]
+            print(f"  {r['label']}: {r['kept_bytes'] / MB:.1f} MB held against {full / MB:.1f} MB without "
+                  f"retention ({r['kept_bytes'] / max(full, 1) * 100:.0f}%)")
+        elif r["command"] == "prune-s3":
             print(f"  {r['label']}: {r['objects']:,} objects in {r['wall_s']:.2f} s, "
                   f"{r['requests']:,} requests ({r['by_kind']}): 1 per {r['objects'] / max(r['requests'], 1):,.0f} objects")
         elif r["command"] == "prune":
@@ -154,6 +158,14 @@ def lifecycle_section(rows, targets):
     out.append("")
     trs = []
     for r in rows:
+        if r["command"] == "retention":
+            full = r["kept_bytes"] + r["deleted_bytes"]
+            what = (f"{r['accounts']:,} accounts × {r['days']} days, each exported, finalized and pruned: "
+                    f"{r['kept_bytes'] / MB:.1f} MB held (units {r['units_bytes'] / MB:.1f}, tables "
+                    f"{r['tables_bytes'] / MB:.1f}) against {full / MB:.1f} MB without retention")
+            rate = f"**{r['kept_bytes'] / max(full, 1) * 100:.0f}%** of the bytes"
+            trs.append([r["label"], "", "", "", what, rate])
+            continue
         if r["command"] == "prune-s3":
             kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(r["by_kind"].items()))
             what = f"{r['objects']:,} objects, {r['dates']} dates; {r['requests']:,} requests: {kinds}"
