@@ -28,7 +28,7 @@
 # (where the job writes its Parquet), BENCH_PROFILE=release (debug: the debug binaries, to try the
 # script quickly). Case 6's sizes: BENCH_TABLES_ACCOUNTS=2000, BENCH_TABLES_DAYS=30,
 # BENCH_TABLES_FOLLOWERS=50, BENCH_TABLES_FOLLOWING=20, BENCH_TABLES_CHURN=0.02,
-# BENCH_BIG_FOLLOWERS=1000000 (0 skips it). Case 9's: BENCH_LC_ACCOUNTS=400, BENCH_LC_DAYS=12,
+# BENCH_BIG_FOLLOWERS=1000000 (0 skips it). Case 9's: BENCH_LC_ACCOUNTS=2000, BENCH_LC_DAYS=30,
 # BENCH_LC_UNITS_DAYS=7, BENCH_LC_S3_DATES=20, BENCH_LC_RETENTION_ACCOUNTS=100,
 # BENCH_LC_RETENTION_DAYS=90 (0 skips it), BENCH_LC_KEEP=DIR (keeps its output). Cases 1-4 export with output.tables = false: they
 # measure the export; case 6 measures finalize on its own.
