@@ -7,7 +7,7 @@
 
 mod visit;
 
-use super::Variant;
+use super::variant::Variant;
 use crate::lifecycle::SuppressedSet;
 use crate::model::Dataset;
 use arrow_array::{
