@@ -3,7 +3,8 @@
 //! account named twice.
 
 use super::origin::Origin;
-use super::validate::{Account, JobError, Result, Validator};
+use super::validate::{JobError, Result, Validator};
+use super::validated::Account;
 use super::{AccountFile, JobFile, accounts_csv};
 use crate::model::{Dataset, Provider};
 use std::collections::HashMap;

@@ -1,5 +1,5 @@
-//! The job file: its raw serde model (this file), validation into [`Job`] (`validate.rs`) and
-//! the CSV account list (`accounts_csv.rs`).
+//! The job file: its raw serde model (this file), validation (`validate.rs`) into [`Job`]
+//! (`validated.rs`) and the CSV account list (`accounts_csv.rs`).
 //!
 //! This module knows the job file's syntax and rules. It must not know about HTTP, Arrow or
 //! storage: it hands validated values to the layers that do.
@@ -12,11 +12,11 @@ mod retention;
 #[cfg(test)]
 mod tests;
 mod validate;
+mod validated;
 
 pub use retention::{MAX_RETENTION_DAYS, Retention, RetentionFile};
-pub use validate::{
-    Account, Api, Fetch, Job, JobError, JobName, LoadOptions, Output, Result, api_key_source,
-};
+pub use validate::{JobError, LoadOptions, Result, api_key_source};
+pub use validated::{Account, Api, Fetch, Job, JobName, Output};
 
 use serde::Deserialize;
 use std::path::PathBuf;

@@ -10,7 +10,7 @@ mod visit;
 
 pub use unknown::{MAX_UNKNOWN_NAMES, merge_unknown};
 
-use super::Variant;
+use super::variant::Variant;
 use crate::lifecycle::SuppressedSet;
 use crate::model::Dataset;
 use arrow_array::Array as _;

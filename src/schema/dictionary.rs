@@ -2,8 +2,9 @@
 //! reader tables (SPEC §9) and their paths, then what `prune` and `erase` keep under
 //! `_lifecycle/` and what they leave behind (SPEC §12).
 
+use super::registry::Registry;
 use super::tables::{account_daily_columns, changes_columns, path_columns, snapshot_columns};
-use super::{Column, Registry};
+use super::variant::Column;
 use std::fmt::Write as _;
 
 fn write_columns<'a>(out: &mut String, columns: impl Iterator<Item = &'a Column>) {

@@ -7,7 +7,7 @@
 //!
 //! Like the rest of `schema`, it must not know where tables are stored or how they are built.
 
-use super::{Column, ColumnType, Variant};
+use super::variant::{Column, ColumnType, Variant};
 use arrow_schema::{Field, Schema, SchemaRef};
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 
 use super::unknown::merge_unknown;
 use crate::schema::ColumnType;
-use crate::schema::Variant;
+use crate::schema::variant::Variant;
 use arrow_array::ArrayRef;
 use arrow_array::builder::{
     BooleanBuilder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,

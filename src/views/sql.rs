@@ -1,65 +1,11 @@
-//! `postpress-etl views`: DuckDB `CREATE VIEW` statements over a job's output, one per reader
-//! table (SPEC §9) and unit dataset (SPEC §4), so an analyst writes `FROM follower_changes`
-//! instead of a `read_parquet` glob.
+//! The views and the SQL that creates them: one `CREATE VIEW` per reader table and unit
+//! dataset over its glob below the output's root, and for an S3 output the `httpfs` secret with
+//! the endpoint and region of the environment.
 //!
-//! This module knows the output's layout as globs and DuckDB's SQL; it reads nothing but the
-//! job file and, for a local output, the directory listing (never a Parquet file, never the API).
+//! Knows DuckDB's SQL and the output's layout as globs; it reads nothing (what exists is told to
+//! it as a [`Presence`] per view).
 
-use crate::job::{Job, JobError, LoadOptions};
-use std::path::{Component, Path, PathBuf};
-
-/// Everything that stops `views`.
-#[derive(Debug, thiserror::Error)]
-pub enum ViewsError {
-    /// The job file (or `--output`) is not valid: exit 2.
-    #[error(transparent)]
-    Job(#[from] JobError),
-    /// The working directory is needed to make a relative output path absolute.
-    #[error("cannot resolve the relative output path {path:?}: no working directory")]
-    NoWorkingDirectory {
-        /// The output path as written.
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    /// A local output that is not there: nothing was exported to it yet, or a typo.
-    #[error(
-        "output {path} does not exist; run the job first, or name its output with --output PATH"
-    )]
-    NoOutput {
-        /// The absolute path.
-        path: String,
-    },
-    /// A path DuckDB cannot take as a glob prefix or SQL literal as it is.
-    #[error(
-        "output {path:?} is not allowed in a view: it {why}; use a path without glob characters (*?[]{{}}), not valid UTF-8 or with a newline"
-    )]
-    UnusablePath {
-        /// The path as resolved.
-        path: String,
-        /// What is wrong with it.
-        why: &'static str,
-    },
-    /// A local output directory that cannot be listed.
-    #[error("cannot list {path}")]
-    List {
-        /// The directory.
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl ViewsError {
-    /// The exit code of SPEC §5: 2 for a job, flag or path error, 1 for a destination error.
-    pub fn exit(&self) -> crate::report::exit::Exit {
-        use crate::report::exit::Exit;
-        match self {
-            ViewsError::List { .. } | ViewsError::NoWorkingDirectory { .. } => Exit::Fatal,
-            _ => Exit::Usage,
-        }
-    }
-}
+use super::root::Root;
 
 /// One view: its name, what it reads, and its glob below the output's root.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,88 +56,6 @@ pub const VIEWS: [View; 7] = [
         glob: "following/*/*/*/*.parquet",
     },
 ];
-
-/// Where the output is, as DuckDB will read it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Root {
-    /// An absolute local directory, without a trailing slash.
-    Local(PathBuf),
-    /// `s3://bucket/prefix`, without a trailing slash.
-    S3(String),
-}
-
-impl Root {
-    /// The root of `output.url` (a path, `file://` URL or `s3://` URL, as the job layer
-    /// accepted it), a relative path resolved against `cwd`.
-    pub fn resolve(
-        url: &str,
-        cwd: impl FnOnce() -> std::io::Result<PathBuf>,
-    ) -> Result<Root, ViewsError> {
-        if url.starts_with("s3://") {
-            let url = url.trim_end_matches('/');
-            check_text(url)?;
-            return Ok(Root::S3(url.to_owned()));
-        }
-        let path = Path::new(url.strip_prefix("file://").unwrap_or(url));
-        let abs = if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            let base = cwd().map_err(|source| ViewsError::NoWorkingDirectory {
-                path: url.to_owned(),
-                source,
-            })?;
-            base.join(path)
-        };
-        let abs = normalize(&abs);
-        let text = abs.to_str().ok_or_else(|| ViewsError::UnusablePath {
-            path: abs.display().to_string(),
-            why: "is not valid UTF-8",
-        })?;
-        check_text(text)?;
-        Ok(Root::Local(abs))
-    }
-
-    /// The root as text, for globs and comments.
-    fn text(&self) -> String {
-        match self {
-            // Checked to be UTF-8 in `resolve`.
-            Root::Local(p) => p.to_string_lossy().into_owned(),
-            Root::S3(u) => u.clone(),
-        }
-    }
-}
-
-/// `.` dropped and `..` applied lexically (the directory may not exist yet).
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
-
-/// Rejects what would change the meaning of the glob or break the SQL comment it is echoed in.
-fn check_text(text: &str) -> Result<(), ViewsError> {
-    let bad = |why| {
-        Err(ViewsError::UnusablePath {
-            path: text.to_owned(),
-            why,
-        })
-    };
-    if text.contains(['*', '?', '[', ']', '{', '}']) {
-        return bad("holds a glob character");
-    }
-    if text.contains(['\n', '\r']) {
-        return bad("holds a line break");
-    }
-    Ok(())
-}
 
 /// What `views` knows of each view's files before printing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,126 +180,9 @@ pub fn render(root: &Root, s3: &S3Settings, presence: impl Fn(&View) -> Presence
     sql
 }
 
-/// Whether a local glob of `*` directories ending in `*.parquet` matches at least one file.
-/// A missing directory matches nothing; one that cannot be listed is an error.
-pub fn local_presence(root: &Path, glob: &str) -> Result<Presence, ViewsError> {
-    let segments: Vec<&str> = glob.split('/').collect();
-    let found = matches(root, &segments)?;
-    Ok(if found {
-        Presence::Files
-    } else {
-        Presence::NoFiles
-    })
-}
-
-fn matches(dir: &Path, segments: &[&str]) -> Result<bool, ViewsError> {
-    let Some((first, rest)) = segments.split_first() else {
-        return Ok(false);
-    };
-    let list_error = |source| ViewsError::List {
-        path: dir.display().to_string(),
-        source,
-    };
-    if *first != "*" && !first.contains('*') {
-        let next = dir.join(first);
-        return if rest.is_empty() {
-            Ok(next.is_file())
-        } else {
-            matches(&next, rest)
-        };
-    }
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(list_error(e)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(list_error)?;
-        let path = entry.path();
-        if rest.is_empty() {
-            let suffix = first.trim_start_matches('*');
-            let name = entry.file_name();
-            if path.is_file() && name.to_string_lossy().ends_with(suffix) {
-                return Ok(true);
-            }
-        } else if path.is_dir() && matches(&path, rest)? {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// The whole command: load the job (no API key needed), resolve its output, list it when it is
-/// local, and return the SQL to print.
-pub fn command(job: &Path, output: Option<String>) -> Result<String, ViewsError> {
-    let job = Job::load(job, &LoadOptions::from_env(output, false))?;
-    let root = Root::resolve(&job.output.url, std::env::current_dir)?;
-    match &root {
-        Root::S3(_) => Ok(render(
-            &root,
-            &S3Settings::from_vars(|k| std::env::var(k).ok()),
-            |_| Presence::Unknown,
-        )),
-        Root::Local(dir) => {
-            if !dir.is_dir() {
-                return Err(ViewsError::NoOutput {
-                    path: dir.display().to_string(),
-                });
-            }
-            let mut found = Vec::with_capacity(VIEWS.len());
-            for v in &VIEWS {
-                found.push((v.name, local_presence(dir, v.glob)?));
-            }
-            Ok(render(&root, &S3Settings::default(), |v| {
-                found
-                    .iter()
-                    .find(|(n, _)| *n == v.name)
-                    .map_or(Presence::NoFiles, |(_, p)| *p)
-            }))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cwd() -> std::io::Result<PathBuf> {
-        Ok(PathBuf::from("/home/ana/work"))
-    }
-
-    #[test]
-    fn relative_paths_become_absolute_and_normal() -> Result<(), ViewsError> {
-        assert_eq!(
-            Root::resolve("./out", cwd)?,
-            Root::Local("/home/ana/work/out".into())
-        );
-        assert_eq!(
-            Root::resolve("../data/out/", cwd)?,
-            Root::Local("/home/ana/data/out".into())
-        );
-        assert_eq!(
-            Root::resolve("file:///srv/pp", cwd)?,
-            Root::Local("/srv/pp".into())
-        );
-        assert_eq!(
-            Root::resolve("s3://bucket/pre/fix/", cwd)?,
-            Root::S3("s3://bucket/pre/fix".into())
-        );
-        Ok(())
-    }
-
-    #[test]
-    fn glob_characters_and_line_breaks_are_refused() {
-        for bad in ["/tmp/a*b", "out[1]", "s3://b/p?x", "/tmp/a\nCREATE"] {
-            let e = Root::resolve(bad, cwd).err();
-            assert!(
-                matches!(e, Some(ViewsError::UnusablePath { .. })),
-                "{bad:?}: {e:?}"
-            );
-            assert_eq!(e.map(|e| e.exit().code()), Some(2));
-        }
-    }
 
     #[test]
     fn local_views_read_absolute_globs_and_quote_them() {
@@ -521,34 +268,5 @@ mod tests {
             }
         );
         assert_eq!(odd.options(), "");
-    }
-
-    #[test]
-    fn local_presence_follows_the_glob_depth() -> Result<(), Box<dyn std::error::Error>> {
-        let dir = tempfile::tempdir()?;
-        let root = dir.path();
-        assert_eq!(
-            local_presence(root, "tables/account_daily/*/*.parquet")?,
-            Presence::NoFiles
-        );
-        let part = root.join("tables/account_daily/snapshot_date=2024-05-01");
-        std::fs::create_dir_all(&part)?;
-        std::fs::write(part.join("notes.txt"), "x")?;
-        assert_eq!(
-            local_presence(root, "tables/account_daily/*/*.parquet")?,
-            Presence::NoFiles
-        );
-        std::fs::write(part.join("part-00000.parquet"), "x")?;
-        assert_eq!(
-            local_presence(root, "tables/account_daily/*/*.parquet")?,
-            Presence::Files
-        );
-        // One level too deep or too shallow matches nothing.
-        assert_eq!(
-            local_presence(root, "tables/account_daily/*/*/*.parquet")?,
-            Presence::NoFiles
-        );
-        assert_eq!(local_presence(root, "tables/*.parquet")?, Presence::NoFiles);
-        Ok(())
     }
 }
