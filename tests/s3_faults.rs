@@ -3,7 +3,7 @@
 //! stall. At 10% a run (with its own reader tables) and a finalize are exact and exit 0; at
 //! 100% they stop (exit 1) with a message naming what the server said, as the server's failure.
 //!
-//! Gated by `POSTPRESS_S3_TESTS`, like tests/s3.rs.
+//! Gated by `POSTPRESS_S3_TESTS`, like tests/s3/.
 
 use crate::s3::{
     KEY_ID, SECRET, aws_env, create_bucket, download, s3_endpoint, s3_store, unique_bucket,

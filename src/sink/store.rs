@@ -391,6 +391,12 @@ impl Destination {
     }
 
     /// Names the cause of a failed storage call.
+    ///
+    /// What object_store gives as typed data is taken from its types: our own error's variant,
+    /// the `object_store::Error` variant the answer's status maps to (404, 401, 403) and the
+    /// kind of an `HttpError` in the chain. The rest exists only in the message (S3's error
+    /// code, any other status, the bare redirect of a wrong region, a credential source) and is
+    /// read once, by [`ErrorText::read`].
     pub fn diagnose(&self, e: &SinkError) -> PreflightCause {
         let (bucket, endpoint, region) = match &self.target {
             Target::Local { dir } => {
@@ -413,8 +419,10 @@ impl Destination {
                 return PreflightCause::Refused { bucket, code: None };
             }
         };
-        let text = crate::error_chain(os);
-        let code = s3_error_code(&text);
+        let said = ErrorText::read(os);
+        let code = said.s3_code;
+        // S3's own code is more precise than the status it came with (a 403 is a bad key or a
+        // denied policy), so it is asked first.
         match code.as_deref() {
             Some("NoSuchBucket") => return PreflightCause::NoSuchBucket { bucket },
             Some(
@@ -453,15 +461,15 @@ impl Destination {
                 bucket,
                 code: code.unwrap_or_else(|| "403 Forbidden".to_owned()),
             },
-            _ if text.contains("incorrectly configured region") => {
-                PreflightCause::WrongRegion { bucket, region }
+            _ if said.bare_redirect => PreflightCause::WrongRegion { bucket, region },
+            _ if said.credential_source => PreflightCause::NoCredentials { bucket },
+            _ if is_server_failure(code.as_deref(), said.http_status) => {
+                PreflightCause::ServerFailed {
+                    bucket,
+                    status: said.http_status,
+                    code,
+                }
             }
-            _ if is_credential_source(&text) => PreflightCause::NoCredentials { bucket },
-            _ if server_failed(code.as_deref(), &text) => PreflightCause::ServerFailed {
-                bucket,
-                status: http_status(&text),
-                code,
-            },
             _ if is_transport_error(os) => PreflightCause::Unreachable {
                 bucket,
                 endpoint: endpoint.unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com")),
@@ -471,43 +479,16 @@ impl Destination {
     }
 }
 
-/// The `<Code>` of an S3 error body quoted in an error message, if any.
-fn s3_error_code(text: &str) -> Option<String> {
-    let start = text.find("<Code>")? + "<Code>".len();
-    let len = text[start..].find("</Code>")?;
-    let code = text[start..start + len].trim();
-    (!code.is_empty() && code.len() < 64).then(|| code.to_owned())
-}
-
-/// The HTTP status object_store quotes (`Server returned non-2xx status code: 500 ...`).
-fn http_status(text: &str) -> Option<u16> {
-    let at = text.find("status code: ")? + "status code: ".len();
-    text.get(at..at + 3)?.parse().ok()
-}
-
-/// Whether S3 answered with a server error (5xx, or a code S3 sends with one).
-fn server_failed(code: Option<&str>, text: &str) -> bool {
+/// Whether S3 answered with a server error: a 5xx, or a code S3 sends with one.
+fn is_server_failure(code: Option<&str>, status: Option<u16>) -> bool {
     matches!(
         code,
         Some("InternalError" | "ServiceUnavailable" | "SlowDown" | "RequestTimeout")
-    ) || http_status(text).is_some_and(|s| (500..600).contains(&s))
-}
-
-/// True when the failing request went to a credential source (EC2/ECS metadata, STS, a token
-/// file) rather than to S3.
-fn is_credential_source(text: &str) -> bool {
-    [
-        "169.254.169.254",
-        "169.254.170.2",
-        "://sts.",
-        "AssumeRoleWithWebIdentity",
-        "token file",
-    ]
-    .iter()
-    .any(|needle| text.contains(needle))
+    ) || status.is_some_and(|s| (500..600).contains(&s))
 }
 
 /// True when the request never got an HTTP answer: connect errors, timeouts, aborted requests.
+/// Typed: object_store's public `HttpError` and its kind, found by walking `source()`.
 fn is_transport_error(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cur {
@@ -523,6 +504,75 @@ fn is_transport_error(e: &(dyn std::error::Error + 'static)) -> bool {
         cur = c.source();
     }
     false
+}
+
+// What object_store 0.14 says only in its messages. The status and body of an answer live in
+// `RetryError` and its `RequestError`, whose module (`client::retry`) is crate-private: neither
+// can be named, so neither can be downcast to, and `RetryError::status()`/`body()` are out of
+// reach (the public `retry::RetryFailure` carries a status only to a multipart upload's retry
+// policy). The bare redirect is a `RequestError` variant too, and a credential provider's
+// failure is a `Generic` error whose only trace of where it came from is the URL or file named
+// in its message. Everything read from text is read here; `tests.rs` pins each text as
+// object_store formats it, against object_store's own errors, so an upgrade that rewords one
+// fails a test instead of changing a diagnosis.
+
+/// Facts about a failed request that exist only in the text of its error chain.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct ErrorText {
+    /// The `<Code>` of the S3 error body object_store quotes.
+    s3_code: Option<String>,
+    /// The status object_store quotes from `RequestError::Status`.
+    http_status: Option<u16>,
+    /// object_store's `RequestError::BareRedirect`: a redirect without `Location`, which S3
+    /// sends for a bucket in another region.
+    bare_redirect: bool,
+    /// The failing request went to a credential source rather than to S3.
+    credential_source: bool,
+}
+
+/// How object_store quotes an answer's status: `Server returned non-2xx status code: 500
+/// Internal Server Error: <body>`.
+const STATUS_CODE: &str = "status code: ";
+
+/// The end of `RequestError::BareRedirect`'s message: `Received redirect without LOCATION,
+/// this normally indicates an incorrectly configured region`.
+const BARE_REDIRECT: &str = "incorrectly configured region";
+
+/// What names a credential source in object_store's messages: the EC2 instance metadata and
+/// ECS task endpoints (in the failing request's URL), STS, and the web identity token file.
+const CREDENTIAL_SOURCES: [&str; 5] = [
+    "169.254.169.254",
+    "169.254.170.2",
+    "://sts.",
+    "AssumeRoleWithWebIdentity",
+    "token file",
+];
+
+impl ErrorText {
+    /// Reads the whole `source()` chain of `e`, every level's message joined.
+    fn read(e: &(dyn std::error::Error + 'static)) -> ErrorText {
+        let text = crate::error_chain(e);
+        ErrorText {
+            s3_code: s3_error_code(&text),
+            http_status: http_status(&text),
+            bare_redirect: text.contains(BARE_REDIRECT),
+            credential_source: CREDENTIAL_SOURCES.iter().any(|n| text.contains(n)),
+        }
+    }
+}
+
+/// The `<Code>` of an S3 error body quoted in an error message, if any.
+fn s3_error_code(text: &str) -> Option<String> {
+    let start = text.find("<Code>")? + "<Code>".len();
+    let len = text[start..].find("</Code>")?;
+    let code = text[start..start + len].trim();
+    (!code.is_empty() && code.len() < 64).then(|| code.to_owned())
+}
+
+/// The first HTTP status object_store quotes after [`STATUS_CODE`].
+fn http_status(text: &str) -> Option<u16> {
+    let at = text.find(STATUS_CODE)? + STATUS_CODE.len();
+    text.get(at..at + 3)?.parse().ok()
 }
 
 #[cfg(test)]
