@@ -30,7 +30,7 @@ const FOOTER_GUESS: usize = 8 << 10;
 const KEY_COLUMNS: [&str; 2] = ["member_id", "id"];
 
 /// The reader tables' account column (units carry it in their path only).
-const ACCOUNT_COLUMN: &str = crate::schema::tables::ACCOUNT_ID;
+const ACCOUNT_COLUMN: &str = "account_id";
 
 /// The keys being erased, in memory only: never logged, never written. `Debug` shows a count.
 #[derive(Clone)]
