@@ -2,10 +2,11 @@
 //! (id syntax, provider, datasets, user_id, page_size against the provider's maximum) and no
 //! account named twice.
 
+use super::accounts_csv;
+use super::file::{AccountFile, JobFile};
 use super::origin::Origin;
 use super::validate::{JobError, Result, Validator};
 use super::validated::Account;
-use super::{AccountFile, JobFile, accounts_csv};
 use crate::model::{Dataset, Provider};
 use std::collections::HashMap;
 

@@ -3,7 +3,8 @@
 //! Header `account_id,provider[,datasets][,user_id][,page_size]`; `datasets` holds
 //! `followers` and/or `following` separated by `;`, `|` or spaces (a comma would split the cell).
 
-use super::{AccountFile, JobError};
+use super::error::JobError;
+use super::file::AccountFile;
 use std::path::Path;
 
 const COLUMNS: [&str; 5] = ["account_id", "provider", "datasets", "user_id", "page_size"];

@@ -1,7 +1,7 @@
 //! Where a job's values come from, for messages that name it: an account's table or CSV line,
 //! and whether an API key can travel in a header. Knows nothing of the rules themselves.
 
-use super::JobError;
+use super::error::JobError;
 use std::fmt;
 use std::path::Path;
 

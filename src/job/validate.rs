@@ -2,9 +2,9 @@
 //!
 //! Errors name the file, the key, the bad value and what is allowed.
 
+use super::file::{ApiFile, JobFile};
 use super::origin::header_safe;
 use super::validated::{Api, Fetch, Job, JobName, Output};
-use super::{ApiFile, JobFile};
 use crate::api::secret::ApiKey;
 use crate::model::Compression;
 use std::fmt;
