@@ -1,6 +1,7 @@
 //! Why `finalize` stopped, naming the object at fault; nothing more is published for the date it
 //! was building when it stops.
 
+use crate::sink::diagnosis;
 use crate::sink::store::{self, Destination};
 use crate::sink::{Cause, SinkError};
 
@@ -20,7 +21,7 @@ pub enum FinalizeError {
         destination: String,
         /// Why, naming the bucket or directory.
         #[source]
-        source: store::PreflightError,
+        source: diagnosis::PreflightError,
     },
     /// Listing the published units or manifests failed.
     #[error("listing {path} failed")]

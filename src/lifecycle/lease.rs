@@ -83,7 +83,7 @@ pub enum HoldError {
     Lease(#[source] LeaseError),
     /// The destination cannot check conditional writes, or they do not work there.
     #[error("the lifecycle lease")]
-    Preflight(#[source] crate::sink::store::PreflightError),
+    Preflight(#[source] crate::sink::diagnosis::PreflightError),
 }
 
 /// Why a run or finalize could not start after its wait for the lifecycle lease.

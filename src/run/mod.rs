@@ -86,7 +86,7 @@ pub enum RunError {
         destination: String,
         /// Why, naming the bucket or directory.
         #[source]
-        source: sink::store::PreflightError,
+        source: sink::diagnosis::PreflightError,
     },
     /// The HTTP client cannot be built.
     #[error("HTTP client")]

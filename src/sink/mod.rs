@@ -7,6 +7,7 @@
 
 #[cfg(feature = "crash-points")]
 pub mod crash;
+pub mod diagnosis;
 pub(crate) mod encode;
 pub mod exclusive;
 pub mod layout;

@@ -6,7 +6,7 @@
 
 use super::error::{LeaseError, Result, store_error};
 use super::leases::{Leases, Mode};
-use crate::sink::{Cause, SinkError, delete_if_exists, store};
+use crate::sink::{Cause, SinkError, delete_if_exists, diagnosis, store};
 use object_store::path::Path;
 use object_store::{PutMode, PutOptions, PutPayload, UpdateVersion};
 
@@ -18,7 +18,7 @@ impl Leases {
         &self,
         dest: &store::Destination,
         marker: &Path,
-    ) -> std::result::Result<(), store::PreflightError> {
+    ) -> std::result::Result<(), diagnosis::PreflightError> {
         if self.mode() == Mode::Advisory {
             return Ok(());
         }
@@ -39,13 +39,13 @@ impl Leases {
         };
         let cause = match (&source, &dest.target) {
             (SinkError::NoConditionalWrites { .. }, store::Target::Local { dir }) => {
-                store::PreflightCause::NoConditionalWrites {
+                diagnosis::PreflightCause::NoConditionalWrites {
                     target: format!("output directory {dir}"),
                 }
             }
             _ => dest.diagnose(&source),
         };
-        Err(store::PreflightError { cause, source })
+        Err(diagnosis::PreflightError { cause, source })
     }
 }
 
