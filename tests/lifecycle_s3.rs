@@ -79,6 +79,18 @@ fn s3_erase_then_prune_in_bulk() {
         date(0)
     ));
     runtime_put(&store, &foreign);
+    // In a date whose units go: a part no manifest names (as a failed unit's older partition
+    // would be) goes too; a foreign file stays.
+    let unnamed = object_store::path::Path::from(format!(
+        "pp/following/provider=linkedin/snapshot_date={}/account_id=acc_gone/part-00000.parquet",
+        date(1)
+    ));
+    let foreign_in_units = object_store::path::Path::from(format!(
+        "pp/following/provider=linkedin/snapshot_date={}/notes.txt",
+        date(1)
+    ));
+    runtime_put(&store, &unnamed);
+    runtime_put(&store, &foreign_in_units);
     let requests_before = std::fs::read_to_string(&log).expect("log").lines().count();
     let o = etl(&["prune", j, "--snapshot-date", &date(3)], &env);
     o.expect_code(0, t.path());
@@ -100,7 +112,7 @@ fn s3_erase_then_prune_in_bulk() {
     );
     let left = crate::s3::keys(&store, "pp");
     // Units of days 0 and 1 (past units_days, tables fresh), tables of day 0 go.
-    for k in &left {
+    for k in left.iter().filter(|k| **k != foreign_in_units.to_string()) {
         for (prefix, day) in [
             ("pp/followers/", 0),
             ("pp/following/", 1),
@@ -117,6 +129,29 @@ fn s3_erase_then_prune_in_bulk() {
     assert!(
         left.contains(&foreign.to_string()),
         "the foreign object stays"
+    );
+    assert!(
+        left.contains(&foreign_in_units.to_string()),
+        "the foreign object beside the units stays"
+    );
+    assert!(
+        !left.contains(&unnamed.to_string()),
+        "the unnamed part goes"
+    );
+    // The units' partitions were not listed object by object: their files came from the
+    // finalize manifests, and one directory listing per provider found what they did not name.
+    let listed_units = lines
+        .iter()
+        .filter(|l| {
+            l.contains("list-type=2")
+                && l.contains("followers%2Fprovider")
+                && !l.contains("delimiter")
+        })
+        .count();
+    assert!(
+        listed_units <= 2,
+        "{listed_units} unit listings:\n{}",
+        lines.join("\n")
     );
     assert!(
         left.iter().any(|k| k.contains(&format!(

@@ -120,6 +120,7 @@ pub(super) fn account_rows(
                 .iter()
                 .map(|f| f.e_tag.clone().unwrap_or_default())
                 .collect(),
+            file_sizes: on.files.iter().map(|f| f.size).collect(),
             previous_snapshot_date: prev.map(|p| SnapshotDate::from(p.date).to_string()),
             previous_files: match prev {
                 Some(p) if with_changes => p.files.iter().map(|f| f.location.to_string()).collect(),

@@ -23,6 +23,9 @@ pub struct UnitRead {
     /// The version of each of `files` as listed (its ETag; empty when the store gave none):
     /// `erase` trusts the date's tables as an index of a unit file that is still this version.
     pub file_tags: Vec<String>,
+    /// The size of each of `files`: `prune` deletes a date's units on S3 from this list
+    /// instead of listing them.
+    pub file_sizes: Vec<u64>,
     /// The previous complete snapshot compared against, if any.
     pub previous_snapshot_date: Option<String>,
     /// Its files, read for the changes (ok with a previous snapshot).

@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use futures::TryStreamExt;
-use object_store::ObjectStore;
 use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStore};
 
 use super::error::LifecycleError;
 use super::plan::{self, DAILY_TABLE, Inventory, PROVIDER_TABLES};
-use crate::sink::layout::Layout;
+use crate::sink::layout::{Layout, recorded_path};
 
 /// The date partitions found, by table as `prune` reports them (`followers`,
 /// `tables/follower_changes`) and date, with their directories (one per provider).
@@ -121,6 +121,79 @@ pub async fn list(
                 .map_err(LifecycleError::store("list", dir))?;
             for meta in listed {
                 plan::classify(&mut inv, depth, root, meta);
+            }
+        }
+    }
+    Ok(inv)
+}
+
+/// Adds to `inv` the files a finalize manifest names for the unit partition `key`, each checked
+/// against the layout like a listed object; a file the layout puts in any other partition (or
+/// none) is left out, never deleted.
+pub fn add_named(
+    inv: &mut Inventory,
+    layout: &Layout,
+    key: &(String, NaiveDate),
+    files: &[(String, u64)],
+) {
+    let depth = layout.top(&key.0).parts().count();
+    let mut one = Inventory::default();
+    for (path, size) in files {
+        let Some(location) = recorded_path(path) else {
+            continue;
+        };
+        let meta = ObjectMeta {
+            location,
+            last_modified: chrono::Utc::now(),
+            size: *size,
+            e_tag: None,
+            version: None,
+        };
+        plan::classify(&mut one, depth, &key.0, meta);
+    }
+    if let Some(p) = one.partitions.remove(key) {
+        inv.partitions
+            .entry(key.clone())
+            .or_default()
+            .objects
+            .extend(p.objects);
+    }
+}
+
+/// After the named files of the unit partitions `keys` were deleted: one directory listing per
+/// provider directory tells whether any of those dates still holds objects; those dates are
+/// listed and their objects sorted into the layouts (to delete) and the foreign ones.
+pub async fn leftovers(
+    store: &dyn ObjectStore,
+    layout: &Layout,
+    found: &Found,
+    keys: &[(String, NaiveDate)],
+) -> Result<Inventory, LifecycleError> {
+    // Provider directory → the doomed date directories in it, with their partition.
+    type Doomed<'a> = Vec<(&'a (String, NaiveDate), &'a Path)>;
+    let mut dates: BTreeMap<Path, Doomed<'_>> = BTreeMap::new();
+    for key in keys {
+        for dir in found.dates.get(key).into_iter().flatten() {
+            let provider = Path::from_iter(dir.parts().take(dir.parts().count().saturating_sub(1)));
+            dates.entry(provider).or_default().push((key, dir));
+        }
+    }
+    let mut inv = Inventory::default();
+    for (provider, doomed) in dates {
+        let mut foreign = Vec::new();
+        let still: Vec<Path> = dirs(store, &provider, &mut foreign).await?;
+        for (key, dir) in doomed {
+            if !still.contains(dir) {
+                continue;
+            }
+            let depth = layout.top(&key.0).parts().count();
+            let listed: Vec<_> = store
+                .list(Some(dir))
+                .try_collect()
+                .await
+                .map_err(LifecycleError::store("list", dir))?;
+            for meta in listed {
+                plan::classify(&mut inv, depth, &key.0, meta);
             }
         }
     }

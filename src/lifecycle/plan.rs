@@ -138,13 +138,19 @@ pub fn past(retention: &Retention, date: NaiveDate, l: Limit, d: NaiveDate) -> b
     oldest_kept(date, days).is_some_and(|oldest| d < oldest)
 }
 
-/// The finish times recorded in a date's manifests.
+/// The finish times recorded in a date's manifests, and the unit files its newest finalize read.
 #[derive(Debug, Clone, Default)]
 pub struct DateManifests {
     /// Of every run manifest.
     pub runs: Vec<DateTime<Utc>>,
     /// Of every finalize manifest.
     pub finalizes: Vec<DateTime<Utc>>,
+    /// The files (path and size) of the `ok` units the newest finalize read, by dataset
+    /// (`followers`, `following`); `None` when that manifest does not record every size (an
+    /// earlier version's).
+    pub unit_files: Option<BTreeMap<String, Vec<(String, u64)>>>,
+    /// When the newest finalize finished: its files are the ones above.
+    pub unit_files_of: Option<DateTime<Utc>>,
 }
 
 /// Why a date past `units_days` keeps its units, if it does: its tables were not built after
@@ -261,6 +267,7 @@ mod tests {
         let mut m = DateManifests {
             runs: vec![t("2026-12-07T02:00:00Z")],
             finalizes: vec![t("2026-12-07T01:00:00Z")],
+            ..DateManifests::default()
         };
         let has = |inv: &Inventory| {
             let keys: Vec<String> = inv.partitions.keys().map(|(t, _)| t.clone()).collect();

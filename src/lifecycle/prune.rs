@@ -210,9 +210,36 @@ async fn prune_in(
         }
         doomed.push((table.clone(), *d));
     }
-    let mut inv = partitions::list(store, layout, &found, &doomed).await?;
+    // On S3 a listing costs a request per 1,000 objects, as many as the deletes: a date's units
+    // go by the files its newest finalize read instead (that finalize is later than the date's
+    // last run, or the units would stay), and one listing per provider afterwards finds
+    // whatever that manifest did not name (a failed unit's older files, a foreign file).
+    let named: Vec<(String, NaiveDate)> = match dest.is_s3 && !opts.dry_run {
+        true => doomed
+            .iter()
+            .filter(|(t, d)| {
+                plan::limit_of(t) == Limit::Units
+                    && manifests.get(d).is_some_and(|m| m.unit_files.is_some())
+            })
+            .cloned()
+            .collect(),
+        false => Vec::new(),
+    };
+    let listed: Vec<_> = doomed
+        .iter()
+        .filter(|k| !named.contains(k))
+        .cloned()
+        .collect();
+    let mut inv = partitions::list(store, layout, &found, &listed).await?;
+    for key in &named {
+        let files = manifests
+            .get(&key.1)
+            .and_then(|m| m.unit_files.as_ref())
+            .and_then(|f| f.get(&key.0));
+        partitions::add_named(&mut inv, layout, key, files.map_or(&[][..], Vec::as_slice));
+    }
     inv.foreign.extend(found.foreign.iter().cloned());
-    doomed.retain(|k| inv.partitions.contains_key(k));
+    doomed.retain(|k| inv.partitions.contains_key(k) || named.contains(k));
     // Units first: a crash between leaves tables that still justify deleting them next time.
     doomed.sort_by_key(|(t, d)| (plan::limit_of(t) != Limit::Units, *d, t.clone()));
     for f in &inv.foreign {
@@ -235,7 +262,7 @@ async fn prune_in(
     };
     let mut paths: Vec<Path> = Vec::new();
     for key in &doomed {
-        let p = &inv.partitions[key];
+        let p = inv.partitions.get(key).cloned().unwrap_or_default();
         report.deleted.push(Deleted {
             table: key.0.clone(),
             snapshot_date: key.1.to_string(),
@@ -254,6 +281,34 @@ async fn prune_in(
     if !opts.dry_run {
         delete_all(store, &paths).await?;
         tracing::debug!("Deleted.");
+        if !named.is_empty() {
+            let left = partitions::leftovers(store, layout, &found, &named).await?;
+            let mut more = Vec::new();
+            for (key, p) in &left.partitions {
+                if let Some(d) = report
+                    .deleted
+                    .iter_mut()
+                    .find(|d| d.table == key.0 && d.snapshot_date == key.1.to_string())
+                {
+                    d.objects += p.objects.len() as u64;
+                    d.bytes += p.bytes();
+                }
+                report.bytes += p.bytes();
+                more.extend(p.objects.iter().map(|o| o.location.clone()));
+            }
+            for f in &left.foreign {
+                warn!(path = %f, "Not part of the unit or table layouts: left alone.");
+                report.foreign_files.push(f.to_string());
+            }
+            if !more.is_empty() {
+                info!(
+                    objects = more.len(),
+                    "Deleting what the finalize manifests did not name."
+                );
+                delete_all(store, &more).await?;
+                report.objects += more.len() as u64;
+            }
+        }
         if let store::Target::Local { dir } = &dest.target {
             remove_empty_dirs(dir, &paths);
             tracing::debug!("Removed the directories left empty.");
@@ -338,6 +393,71 @@ fn remove_dirs(dirs: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
     })
 }
 
+/// What prune reads of a manifest: its finish, and for a finalize's, the `ok` units' files.
+struct ManifestRead {
+    finished: Option<DateTime<Utc>>,
+    unit_files: Option<BTreeMap<String, Vec<(String, u64)>>>,
+}
+
+fn read_manifest(bytes: &[u8], is_finalize: bool) -> ManifestRead {
+    /// All a manifest is read for here (the rest is skipped, not built).
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        finished_at: Option<String>,
+        #[serde(default)]
+        units: Vec<Unit>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Unit {
+        #[serde(default)]
+        dataset: String,
+        #[serde(default)]
+        status: String,
+        #[serde(default)]
+        files: Vec<String>,
+        /// Absent before finalize recorded sizes: then the date is listed instead.
+        file_sizes: Option<Vec<u64>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Finished {
+        finished_at: Option<String>,
+    }
+    let time = |t: Option<String>| {
+        t.and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    if !is_finalize {
+        let finished = serde_json::from_slice::<Finished>(bytes)
+            .ok()
+            .and_then(|m| time(m.finished_at));
+        return ManifestRead {
+            finished,
+            unit_files: None,
+        };
+    }
+    let Ok(m) = serde_json::from_slice::<Manifest>(bytes) else {
+        return ManifestRead {
+            finished: None,
+            unit_files: None,
+        };
+    };
+    let mut files: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
+    let mut complete = true;
+    for u in m.units.into_iter().filter(|u| u.status == "ok") {
+        match u.file_sizes {
+            Some(sizes) if sizes.len() == u.files.len() => files
+                .entry(u.dataset)
+                .or_default()
+                .extend(u.files.into_iter().zip(sizes)),
+            _ => complete = false,
+        }
+    }
+    ManifestRead {
+        finished: time(m.finished_at),
+        unit_files: complete.then_some(files),
+    }
+}
+
 /// The finish times of every date's run and finalize manifests.
 async fn date_manifests(
     store: &dyn ObjectStore,
@@ -373,20 +493,17 @@ async fn date_manifests(
             .await
             .map_err(LifecycleError::store("get", &meta.location))?;
         // A manifest that cannot be read records no finish: as if its run never ended.
-        /// All a manifest is read for here (the rest is skipped, not built).
-        #[derive(serde::Deserialize)]
-        struct Finished {
-            finished_at: Option<String>,
-        }
-        let finished = serde_json::from_slice::<Finished>(&bytes)
-            .ok()
-            .and_then(|m| m.finished_at)
-            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-            .map(|t| t.with_timezone(&Utc));
-        let entry = out.entry(date).or_default();
         let is_finalize = name.starts_with(FINALIZE_MANIFEST_PREFIX);
-        match (finished, is_finalize) {
-            (Some(t), true) => entry.finalizes.push(t),
+        let read = read_manifest(&bytes, is_finalize);
+        let entry = out.entry(date).or_default();
+        match (read.finished, is_finalize) {
+            (Some(t), true) => {
+                entry.finalizes.push(t);
+                if entry.unit_files_of.is_none_or(|newest| t > newest) {
+                    entry.unit_files_of = Some(t);
+                    entry.unit_files = read.unit_files;
+                }
+            }
             (Some(t), false) => entry.runs.push(t),
             // A run whose finish is unknown may be later than any finalize.
             (None, false) => entry.runs.push(DateTime::<Utc>::MAX_UTC),

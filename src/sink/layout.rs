@@ -314,6 +314,13 @@ pub fn part_file_name(n: usize) -> String {
     format!("part-{n:05}.parquet")
 }
 
+/// An object path as a manifest records it (its `Display`), if it is a valid one.
+pub fn recorded_path(text: &str) -> Option<Path> {
+    #[allow(clippy::disallowed_methods)]
+    // A manifest holds paths this crate built and printed; parsing checks them, builds nothing.
+    Path::parse(text).ok()
+}
+
 /// Whether a file name is a part's: `part-*.parquet`.
 pub fn is_part_file(name: &str) -> bool {
     name.starts_with("part-") && name.ends_with(".parquet")
