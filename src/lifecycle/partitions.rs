@@ -111,17 +111,8 @@ pub async fn list(
 ) -> Result<Inventory, LifecycleError> {
     let mut inv = Inventory::default();
     for key in keys {
-        let root = key.0.split('/').next().unwrap_or_default();
-        let depth = layout.top(root).parts().count();
         for dir in found.dates.get(key).into_iter().flatten() {
-            let listed: Vec<_> = store
-                .list(Some(dir))
-                .try_collect()
-                .await
-                .map_err(LifecycleError::store("list", dir))?;
-            for meta in listed {
-                plan::classify(&mut inv, depth, root, meta);
-            }
+            list_into(&mut inv, store, layout, key, dir).await?;
         }
     }
     Ok(inv)
@@ -183,21 +174,33 @@ pub async fn leftovers(
         let mut foreign = Vec::new();
         let still: Vec<Path> = dirs(store, &provider, &mut foreign).await?;
         for (key, dir) in doomed {
-            if !still.contains(dir) {
-                continue;
-            }
-            let depth = layout.top(&key.0).parts().count();
-            let listed: Vec<_> = store
-                .list(Some(dir))
-                .try_collect()
-                .await
-                .map_err(LifecycleError::store("list", dir))?;
-            for meta in listed {
-                plan::classify(&mut inv, depth, &key.0, meta);
+            if still.contains(dir) {
+                list_into(&mut inv, store, layout, key, dir).await?;
             }
         }
     }
     Ok(inv)
+}
+
+/// Lists one date directory of the partition `key` and sorts its objects into `inv`.
+async fn list_into(
+    inv: &mut Inventory,
+    store: &dyn ObjectStore,
+    layout: &Layout,
+    key: &(String, NaiveDate),
+    dir: &Path,
+) -> Result<(), LifecycleError> {
+    let root = key.0.split('/').next().unwrap_or_default();
+    let depth = layout.top(root).parts().count();
+    let listed: Vec<_> = store
+        .list(Some(dir))
+        .try_collect()
+        .await
+        .map_err(LifecycleError::store("list", dir))?;
+    for meta in listed {
+        plan::classify(inv, depth, root, meta);
+    }
+    Ok(())
 }
 
 /// The subdirectories of `dir`; objects directly in it are not the layouts' and go to `foreign`.
