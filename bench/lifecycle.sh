@@ -82,7 +82,7 @@ prune_on_s3() {
         moto=$AWS_ENDPOINT_URL
         export AWS_ENDPOINT_URL
         AWS_ENDPOINT_URL=$(head -1 "$SCRATCH/proxy.out")
-        sed "s|^url = .*|url = \"s3://$bucket/pp\"|" "$SCRATCH/c9.toml" >"$SCRATCH/c9-s3.toml"
+        sed "s|^url = .*|url = \"s3://$bucket\"|" "$SCRATCH/c9.toml" >"$SCRATCH/c9-s3.toml"
         rc=0
         "${TIME[@]}" -o "$SCRATCH/time.txt" "$ETL" prune "$SCRATCH/c9-s3.toml" \
             --snapshot-date "$(day_of $((L_DAYS - 1)))" >"$SCRATCH/stdout.txt" 2>"$SCRATCH/stderr.txt" || rc=$?

@@ -5,13 +5,15 @@ and later counts the requests the prune sent through scripts/s3-fault-proxy.py (
 pass-through that logs every request).
 
     prune_s3.py load OUT BUCKET FROM TO      put OUT's units, tables and manifests of dates
-                                            FROM..TO (inclusive) into BUCKET/pp
+                                            FROM..TO (inclusive) into BUCKET, at its root as in
+                                            OUT (the manifests name the files from there)
     prune_s3.py count LOG BUCKET TIME LABEL a result row (bench/report.py's): the requests in
                                             the proxy's LOG by kind, the objects the prune's
                                             record in BUCKET says it deleted, GNU time's TIME
 
 Unit and table files are stored as one byte each: prune lists and deletes them, never reads
-them; manifests are stored whole (prune reads their finish times). Needs boto3 (in the project
+them; manifests are stored whole (prune reads their finish times and the files their finalize
+read). Needs boto3 (in the project
 venv, with moto) and the AWS_* variables of `scripts/s3-server.sh env`.
 """
 import concurrent.futures
@@ -29,7 +31,10 @@ def load(out, bucket, first, last):
     keys = []
     for d, _, files in os.walk(out):
         m = date.search(d)
-        if not m or not (first <= m.group(1) <= last):
+        rel_dir = os.path.relpath(d, out)
+        # Leases are not loaded: every later read of them would count here, while a deployment's
+        # are old, and prune does not read those (see lifecycle/lease.rs).
+        if not m or not (first <= m.group(1) <= last) or rel_dir.startswith("_leases"):
             continue
         for f in files:
             keys.append(os.path.join(d, f))
@@ -37,7 +42,7 @@ def load(out, bucket, first, last):
     def put(path):
         rel = os.path.relpath(path, out)
         body = open(path, "rb").read() if rel.startswith("_runs") else b"x"
-        s3.put_object(Bucket=bucket, Key="pp/" + rel, Body=body)
+        s3.put_object(Bucket=bucket, Key=rel, Body=body)
 
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         list(pool.map(put, keys))
@@ -62,7 +67,7 @@ def count(log, bucket, time_file, label):
             kind = f"{method} object"
         kinds[kind] = kinds.get(kind, 0) + 1
     s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix="pp/_lifecycle/prune-")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="_lifecycle/prune-")
     key = sorted(o["Key"] for o in listed.get("Contents", []))[-1]
     rec = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     row = {"case": 9, "kind": "lifecycle", "command": "prune-s3", "label": label,
