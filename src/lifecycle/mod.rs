@@ -12,6 +12,7 @@ mod error;
 pub mod index;
 pub mod keys;
 pub mod lease;
+mod manifests;
 mod partitions;
 pub mod plan;
 pub mod prune;
