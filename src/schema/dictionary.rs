@@ -36,9 +36,12 @@ Data lifecycle (`postpress-etl prune`, `erase`): the output's own files under _l
                                    key, one per line; one list per erase. Every run and finalize reads
                                    them all and drops rows whose key (id, member_id) hashes to a listed
                                    value. Never delete them: an erased person would come back.
-  _lifecycle/erase-{id}.json       what one erase did: the keys' SHA-256 (never a key), files scanned
-                                   and bytes read, per file changed its path, rewritten or discarded
-                                   (a staged unit), and the rows removed.
+  _lifecycle/erase-{id}.json       what one erase did: the keys' SHA-256 (never a key), files considered,
+                                   scanned and decided by the reader tables, bytes read, per file changed
+                                   its path, rewritten or discarded (a staged unit), the rows removed, and
+                                   a rewritten file's ETag and size before and after (a later erase
+                                   follows a file through them). Do not edit: erase trusts them and the
+                                   finalize manifests to read fewer files.
   _lifecycle/prune-{id}.json       what one prune did: per table and date the objects and bytes deleted,
                                    the dates whose units it kept and why, stale staging areas, files
                                    outside the layouts (left alone).
