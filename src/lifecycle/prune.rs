@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use futures::StreamExt;
-use object_store::path::Path;
 use object_store::ObjectStore;
+use object_store::path::Path;
 use serde::Serialize;
 use tracing::{info, warn};
 
