@@ -217,7 +217,12 @@ fn finalize_command(args: FinalizeArgs) -> ExitCode {
     let outcome = runtime.block_on(async {
         // finalize writes no summary or metrics file: nothing for the handler to write.
         let no_files = ReportFiles::new(None, None);
-        spawn_signal_handler(stop.clone(), no_files, RunFacts::new(chrono::Utc::now()));
+        spawn_signal_handler(
+            stop.clone(),
+            no_files,
+            RunFacts::new(chrono::Utc::now()),
+            "the date being built is left unpublished.",
+        );
         finalize::run_command(&job, &opts, stop.token()).await
     });
     match outcome {
@@ -308,7 +313,12 @@ fn run_command(args: RunArgs) -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         let stop = Stop::new();
-        spawn_signal_handler(stop.clone(), files.clone(), facts.clone());
+        spawn_signal_handler(
+            stop.clone(),
+            files.clone(),
+            facts.clone(),
+            "no new requests, units in flight are abandoned unpublished.",
+        );
         run::run(&job, opts, stop).await
     });
     match outcome.context("the run could not start; nothing was fetched") {
@@ -360,7 +370,7 @@ fn prepare(args: &RunArgs, facts: &mut RunFacts) -> Result<(Job, RunOptions), an
 /// First SIGINT/SIGTERM: stop sending, abandon units, write the manifest; a watchdog exits if
 /// that takes longer than the grace period. A second signal exits at once. Either way the
 /// summary and metrics files say so, unless the finished run's were written first.
-fn spawn_signal_handler(stop: Stop, files: ReportFiles, facts: RunFacts) {
+fn spawn_signal_handler(stop: Stop, files: ReportFiles, facts: RunFacts, what: &'static str) {
     use tokio::signal::unix::{SignalKind, signal};
     tokio::spawn(async move {
         let (Ok(mut int), Ok(mut term)) = (
@@ -379,13 +389,13 @@ fn spawn_signal_handler(stop: Stop, files: ReportFiles, facts: RunFacts) {
         } else {
             143
         };
-        tracing::warn!(signal = ?first, "Stop requested: no new requests, units in flight are abandoned unpublished.");
+        tracing::warn!(signal = ?first, "Stop requested: {what}");
         stop.signal(first);
         tokio::select! {
             _ = int.recv() => {}
             _ = term.recv() => {}
             () = tokio::time::sleep(run::STOP_GRACE) => {
-                tracing::error!("The run did not stop within the grace period; exiting.");
+                tracing::error!("It did not stop within the grace period; exiting.");
             }
         }
         write_run_files(&files, &facts, &Outcome::Abandoned { signal: first });
@@ -416,18 +426,24 @@ fn erase_command(args: EraseArgs) -> ExitCode {
         Err(e) => return fail(Exit::Usage, &e),
     };
     init_tracing(args.log_format);
+    let stop = Stop::new();
     let opts = erase::EraseOptions {
         hashes: postpress_etl::lifecycle::hashes(&keys),
         keys: EraseKeys::new(keys),
         dry_run: args.dry_run,
         wait,
+        cancel: stop.token().clone(),
         id: run::new_run_id(),
     };
-    lifecycle_ended(runtime().and_then(|rt| {
-        rt.block_on(erase::erase(&job, &opts))
-            .map(|r| r.summary())
-            .map_err(anyhow::Error::new)
-    }))
+    let outcome = runtime().and_then(|rt| {
+        rt.block_on(async {
+            lifecycle_signals(&stop);
+            erase::erase(&job, &opts).await
+        })
+        .map(|r| r.summary())
+        .map_err(anyhow::Error::new)
+    });
+    lifecycle_ended(&stop, outcome)
 }
 
 /// `prune` (SPEC §12): exit 0 done, 1 destination error, 2 job or flag error.
@@ -450,17 +466,23 @@ fn prune_command(args: PruneArgs) -> ExitCode {
         Err(e) => return fail(Exit::Usage, &e),
     };
     init_tracing(args.log_format);
+    let stop = Stop::new();
     let opts = prune::PruneOptions {
         date,
         dry_run: args.dry_run,
         wait,
+        cancel: stop.token().clone(),
         id: run::new_run_id(),
     };
-    lifecycle_ended(runtime().and_then(|rt| {
-        rt.block_on(prune::prune(&job, &opts))
-            .map(|r| r.summary())
-            .map_err(anyhow::Error::new)
-    }))
+    let outcome = runtime().and_then(|rt| {
+        rt.block_on(async {
+            lifecycle_signals(&stop);
+            prune::prune(&job, &opts).await
+        })
+        .map(|r| r.summary())
+        .map_err(anyhow::Error::new)
+    });
+    lifecycle_ended(&stop, outcome)
 }
 
 /// What `erase` and `prune` read before they touch anything: the job (no API key: they send
@@ -475,12 +497,31 @@ fn lifecycle_setup(
     Ok((job, wait))
 }
 
-/// How `erase` or `prune` ended: its summary on stdout and exit 0, or the error and exit 1.
-fn lifecycle_ended(outcome: Result<String, anyhow::Error>) -> ExitCode {
+/// SIGINT or SIGTERM stops an erase or prune between two steps and releases its lease (it writes
+/// no summary or metrics file).
+fn lifecycle_signals(stop: &Stop) {
+    let no_files = ReportFiles::new(None, None);
+    let facts = RunFacts::new(chrono::Utc::now());
+    spawn_signal_handler(
+        stop.clone(),
+        no_files,
+        facts,
+        "stopping after the file in hand; every file stays whole.",
+    );
+}
+
+/// How `erase` or `prune` ended: its summary on stdout and exit 0, 130 or 143 after a signal,
+/// or the error and exit 1.
+fn lifecycle_ended(stop: &Stop, outcome: Result<String, anyhow::Error>) -> ExitCode {
+    use postpress_etl::lifecycle::LifecycleError;
     match outcome {
         Ok(summary) => {
             print!("{summary}");
             Exit::Done.into()
+        }
+        Err(e) if matches!(e.downcast_ref(), Some(LifecycleError::Interrupted)) => {
+            eprintln!("postpress-etl: {e}");
+            Exit::Signal(stop.received().unwrap_or(StopSignal::Terminate)).into()
         }
         Err(e) => fail(Exit::Fatal, &e),
     }

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// A live holder: a process of this host that lives until killed.
 fn holder() -> Child {
@@ -434,4 +435,66 @@ fn a_real_erase_waits_for_a_real_run() {
             "a key in the logs"
         );
     }
+}
+
+/// A signal stops an erase or a prune: one waiting for a live run exits 143 (SIGTERM) or 130
+/// (SIGINT) at once, not at the end of its `--wait`, having written nothing and leaving no live
+/// lifecycle lease behind, so the next one need not wait for it to go stale.
+#[test]
+fn a_signal_stops_an_erase_or_a_prune_and_frees_the_output() {
+    let t = TestDir::new();
+    let sim = shared_sim();
+    let job = shared_job(&t, &sim, "");
+    let out = t.out();
+    export_days(&sim, &job, &out, 0..=0);
+    let before = all_rows(&out);
+    let mut run = holder();
+    let rel = format!(
+        "_leases/run/test-job/snapshot_date={}/shard=all.json",
+        date(0)
+    );
+    let run_lease = live_lease(&out, &rel, "run", "other-run", run.id());
+    let keys = everywhere(0..=0);
+    let file = keys_file(&t, &keys);
+    let j = job.to_str().expect("utf-8");
+    let f = file.to_str().expect("utf-8");
+    for (args, sig, code) in [
+        (
+            vec!["erase", j, "--keys-file", f, "--wait", "60s"],
+            "TERM",
+            143,
+        ),
+        (vec!["prune", j, "--wait", "60s"], "INT", 130),
+    ] {
+        let (mut child, log) = spawn(&args);
+        wait_until(Duration::from_secs(20), || text(&log).contains("other-run"));
+        let sent = Instant::now();
+        signal(child.id(), sig);
+        let status = child.wait().expect("wait");
+        assert_eq!(status.code(), Some(code), "{}", text(&log));
+        assert!(
+            sent.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            sent.elapsed()
+        );
+        assert!(text(&log).contains("stopped by a signal"), "{}", text(&log));
+        // Its lease went back (or was never taken): no live lifecycle lease is left.
+        let lease = out.join("_lifecycle/lease.json");
+        if lease.exists() {
+            let l: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&lease).expect("read")).expect("JSON");
+            assert!(
+                l["released_at"].is_string() || l["pid"] != child.id(),
+                "a live lease was left: {l}"
+            );
+        }
+        for k in &keys {
+            assert!(!text(&log).contains(k.as_str()), "a key in the logs");
+        }
+    }
+    assert!(!out.join("_lifecycle/suppressed").exists());
+    assert!(all_rows(&out) == before);
+    std::fs::remove_file(run_lease).expect("rm");
+    run.kill().ok();
+    run.wait().ok();
 }

@@ -19,9 +19,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use super::error::LifecycleError;
+use super::guard;
 use super::index::{self, Index, Listed, Partition};
 use super::keys::KeyHash;
-use super::lease::hold_lifecycle_lease;
 use super::scan::{self, Candidate, EraseKeys, Place, Scan};
 use super::{rewrite, suppressed};
 use crate::job::Job;
@@ -42,6 +42,8 @@ pub struct EraseOptions {
     pub dry_run: bool,
     /// How long to wait for other writers of the output (`--wait`).
     pub wait: Duration,
+    /// Cancelled on SIGINT or SIGTERM: it stops between files and releases its lease.
+    pub cancel: tokio_util::sync::CancellationToken,
     /// This erase's id (`_lifecycle/erase-{id}.json`).
     pub id: String,
 }
@@ -155,25 +157,21 @@ pub async fn erase(job: &Job, opts: &EraseOptions) -> Result<EraseReport, Lifecy
     let dest = store::open(&job.output.url)?;
     let layout = Layout::new(&dest.prefix);
     let started_at = now();
-    if opts.dry_run {
-        return erase_in(&dest, &layout, opts, started_at).await;
-    }
-    let lease = hold_lifecycle_lease(
+    let writer = guard::Writer {
+        command: "erase",
+        id: &opts.id,
+        wait: opts.wait,
+        exclusive: job.output.exclusive_leases,
+        dry_run: opts.dry_run,
+        cancel: &opts.cancel,
+    };
+    guard::under_lease(
         &dest,
         &layout,
-        job.output.exclusive_leases,
-        "erase",
-        &opts.id,
-        opts.wait,
+        &writer,
+        erase_in(&dest, &layout, opts, started_at),
     )
-    .await?;
-    let lost = lease.lost();
-    let outcome = tokio::select! {
-        r = erase_in(&dest, &layout, opts, started_at) => r,
-        () = lost.cancelled() => Err(LifecycleError::LeaseLost),
-    };
-    lease.release().await;
-    outcome
+    .await
 }
 
 /// The erase itself, under the lifecycle lease unless a dry run.

@@ -21,6 +21,11 @@ pub enum LifecycleError {
         "another process took the lifecycle lease over; stopped so that two never write the output at once (run again to finish)"
     )]
     LeaseLost,
+    /// SIGINT or SIGTERM: stopped between two steps, every file whole; the lease released.
+    #[error(
+        "stopped by a signal: every file is whole (the old one or the new one); run the same command again to finish"
+    )]
+    Interrupted,
     /// The suppressed lists could not be read.
     #[error("destination")]
     Suppressed(#[from] super::suppressed::SuppressedError),

@@ -9,6 +9,7 @@
 
 pub mod erase;
 mod error;
+mod guard;
 pub mod index;
 pub mod keys;
 pub mod lease;

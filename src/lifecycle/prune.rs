@@ -17,7 +17,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use super::error::LifecycleError;
-use super::lease::hold_lifecycle_lease;
+use super::guard;
 use super::plan::{self, Limit};
 use super::{manifests, partitions};
 use crate::job::Job;
@@ -36,6 +36,8 @@ pub struct PruneOptions {
     pub dry_run: bool,
     /// `--wait`.
     pub wait: Duration,
+    /// Cancelled on SIGINT or SIGTERM: it stops between files and releases its lease.
+    pub cancel: tokio_util::sync::CancellationToken,
     /// This prune's id (`_lifecycle/prune-{id}.json`).
     pub id: String,
 }
@@ -137,25 +139,21 @@ pub async fn prune(job: &Job, opts: &PruneOptions) -> Result<PruneReport, Lifecy
     let dest = store::open(&job.output.url)?;
     let layout = Layout::new(&dest.prefix);
     let started_at = now();
-    if opts.dry_run {
-        return prune_in(job, &dest, &layout, opts, started_at).await;
-    }
-    let lease = hold_lifecycle_lease(
+    let writer = guard::Writer {
+        command: "prune",
+        id: &opts.id,
+        wait: opts.wait,
+        exclusive: job.output.exclusive_leases,
+        dry_run: opts.dry_run,
+        cancel: &opts.cancel,
+    };
+    guard::under_lease(
         &dest,
         &layout,
-        job.output.exclusive_leases,
-        "prune",
-        &opts.id,
-        opts.wait,
+        &writer,
+        prune_in(job, &dest, &layout, opts, started_at),
     )
-    .await?;
-    let lost = lease.lost();
-    let outcome = tokio::select! {
-        r = prune_in(job, &dest, &layout, opts, started_at) => r,
-        () = lost.cancelled() => Err(LifecycleError::LeaseLost),
-    };
-    lease.release().await;
-    outcome
+    .await
 }
 
 /// The prune itself, under the lifecycle lease unless a dry run.
