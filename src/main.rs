@@ -149,6 +149,18 @@ fn validate(path: &std::path::Path, shard: Option<&str>) -> ExitCode {
     Exit::Done.into()
 }
 
+/// A date flag's value, or an error naming the flag and what it takes.
+fn date_flag(flag: &str, s: &str) -> Result<chrono::NaiveDate, anyhow::Error> {
+    s.parse::<SnapshotDate>()
+        .map(SnapshotDate::date)
+        .map_err(|()| anyhow::anyhow!("{flag} {s:?} is not allowed; use a real date as YYYY-MM-DD"))
+}
+
+/// `--snapshot-date` of `run` and `prune`: today in UTC when not given.
+fn snapshot_date_or_today(s: Option<&str>) -> Result<chrono::NaiveDate, anyhow::Error> {
+    s.map_or_else(|| Ok(run::today_utc()), |s| date_flag("--snapshot-date", s))
+}
+
 /// The longest range `finalize --to` rebuilds in one go.
 const MAX_FINALIZE_DAYS: i64 = 3660;
 
@@ -156,18 +168,11 @@ const MAX_FINALIZE_DAYS: i64 = 3660;
 fn finalize_dates(
     args: &FinalizeArgs,
 ) -> Result<(chrono::NaiveDate, chrono::NaiveDate), anyhow::Error> {
-    let date = |flag: &str, s: &str| {
-        s.parse::<SnapshotDate>()
-            .map(SnapshotDate::date)
-            .map_err(|()| {
-                anyhow::anyhow!("{flag} {s:?} is not allowed; use a real date as YYYY-MM-DD")
-            })
-    };
-    let from = date("--snapshot-date", &args.snapshot_date)?;
+    let from = date_flag("--snapshot-date", &args.snapshot_date)?;
     let Some(to) = args.to.as_deref() else {
         return Ok((from, from));
     };
-    let to = date("--to", to)?;
+    let to = date_flag("--to", to)?;
     let days = (to - from).num_days();
     if days < 0 {
         anyhow::bail!(
@@ -294,17 +299,7 @@ fn run_command(args: RunArgs) -> ExitCode {
 /// The job and run options from the command line, noting in `facts` what is known as it goes;
 /// any error here is a usage or job-file error (exit 2).
 fn prepare(args: &RunArgs, facts: &mut RunFacts) -> Result<(Job, RunOptions), anyhow::Error> {
-    let snapshot_date = match args.snapshot_date.as_deref() {
-        None => run::today_utc(),
-        Some(s) => s
-            .parse::<SnapshotDate>()
-            .map(SnapshotDate::date)
-            .map_err(|()| {
-                anyhow::anyhow!(
-                    "--snapshot-date {s:?} is not allowed; use a real date as YYYY-MM-DD"
-                )
-            })?,
-    };
+    let snapshot_date = snapshot_date_or_today(args.snapshot_date.as_deref())?;
     facts.snapshot_date = Some(snapshot_date.format("%Y-%m-%d").to_string());
     let shard = parse_shard(args.shard.as_deref())?;
     facts.shard = shard.map(|s| s.to_string());
@@ -378,80 +373,95 @@ fn erase_command(args: EraseArgs) -> ExitCode {
         Ok(k) => k,
         Err(e) => return fail(Exit::Usage, &anyhow::Error::new(e)),
     };
-    let (job, wait) = match lifecycle_setup(&args.job, args.output.clone(), &args.wait) {
+    let stop = Stop::new();
+    let setup = lifecycle_setup(
+        &args.job,
+        args.output.clone(),
+        &args.wait,
+        args.dry_run,
+        &stop,
+    );
+    let (job, run) = match setup {
         Ok(s) => s,
         Err(e) => return fail(Exit::Usage, &e),
     };
     init_tracing(args.log_format);
-    let stop = Stop::new();
     let opts = erase::EraseOptions {
         hashes: postpress_etl::lifecycle::hashes(&keys),
         keys: EraseKeys::new(keys),
-        dry_run: args.dry_run,
-        wait,
-        cancel: stop.token().clone(),
-        id: run::new_run_id(),
+        run,
     };
-    let outcome = runtime().and_then(|rt| {
-        rt.block_on(async {
-            lifecycle_signals(&stop);
-            erase::erase(&job, &opts).await
-        })
-        .map(|r| r.summary())
-        .map_err(anyhow::Error::new)
-    });
-    lifecycle_ended(&stop, outcome)
+    lifecycle_run(
+        &stop,
+        erase::erase(&job, &opts),
+        erase::EraseReport::summary,
+    )
 }
 
 /// `prune` (SPEC §12): exit 0 done, 1 destination error, 2 job or flag error.
 fn prune_command(args: PruneArgs) -> ExitCode {
     use postpress_etl::lifecycle::prune;
-    let date = match args.snapshot_date.as_deref() {
-        None => run::today_utc(),
-        Some(s) => match s.parse::<SnapshotDate>() {
-            Ok(d) => d.date(),
-            Err(()) => {
-                let e = anyhow::anyhow!(
-                    "--snapshot-date {s:?} is not allowed; use a real date as YYYY-MM-DD"
-                );
-                return fail(Exit::Usage, &e);
-            }
-        },
+    let date = match snapshot_date_or_today(args.snapshot_date.as_deref()) {
+        Ok(d) => d,
+        Err(e) => return fail(Exit::Usage, &e),
     };
-    let (job, wait) = match lifecycle_setup(&args.job, args.output.clone(), &args.wait) {
+    let stop = Stop::new();
+    let setup = lifecycle_setup(
+        &args.job,
+        args.output.clone(),
+        &args.wait,
+        args.dry_run,
+        &stop,
+    );
+    let (job, run) = match setup {
         Ok(s) => s,
         Err(e) => return fail(Exit::Usage, &e),
     };
     init_tracing(args.log_format);
-    let stop = Stop::new();
-    let opts = prune::PruneOptions {
-        date,
-        dry_run: args.dry_run,
-        wait,
-        cancel: stop.token().clone(),
-        id: run::new_run_id(),
-    };
-    let outcome = runtime().and_then(|rt| {
-        rt.block_on(async {
-            lifecycle_signals(&stop);
-            prune::prune(&job, &opts).await
-        })
-        .map(|r| r.summary())
-        .map_err(anyhow::Error::new)
-    });
-    lifecycle_ended(&stop, outcome)
+    let opts = prune::PruneOptions { date, run };
+    lifecycle_run(
+        &stop,
+        prune::prune(&job, &opts),
+        prune::PruneReport::summary,
+    )
 }
 
 /// What `erase` and `prune` read before they touch anything: the job (no API key: they send
-/// no request) and `--wait`. Any error here is a usage or job-file error (exit 2).
+/// no request), and how they were started: `--dry-run`, `--wait`, a new id, `stop`'s token.
+/// Any error here is a usage or job-file error (exit 2).
 fn lifecycle_setup(
     job: &std::path::Path,
     output: Option<String>,
     wait: &str,
-) -> Result<(Job, std::time::Duration), anyhow::Error> {
+    dry_run: bool,
+    stop: &Stop,
+) -> Result<(Job, postpress_etl::lifecycle::Invocation), anyhow::Error> {
     let wait = postpress_etl::lifecycle::lease::parse_wait(wait)?;
     let job = Job::load(job, &LoadOptions::from_env(output, false))?;
-    Ok((job, wait))
+    let run = postpress_etl::lifecycle::Invocation {
+        dry_run,
+        wait,
+        cancel: stop.token().clone(),
+        id: run::new_run_id(),
+    };
+    Ok((job, run))
+}
+
+/// Runs an erase or a prune with its signal handler, and says how it ended.
+fn lifecycle_run<R>(
+    stop: &Stop,
+    work: impl std::future::Future<Output = Result<R, postpress_etl::lifecycle::LifecycleError>>,
+    summary: fn(&R) -> String,
+) -> ExitCode {
+    let outcome = runtime().and_then(|rt| {
+        rt.block_on(async {
+            lifecycle_signals(stop);
+            work.await
+        })
+        .map(|r| summary(&r))
+        .map_err(anyhow::Error::new)
+    });
+    lifecycle_ended(stop, outcome)
 }
 
 /// SIGINT or SIGTERM stops an erase or prune between two steps and releases its lease (it writes

@@ -9,7 +9,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -38,14 +37,8 @@ pub struct EraseOptions {
     pub keys: EraseKeys,
     /// Their hashes, sorted and unique: all that is ever written or shown.
     pub hashes: Vec<KeyHash>,
-    /// Print what would change; write nothing, take no lease.
-    pub dry_run: bool,
-    /// How long to wait for other writers of the output (`--wait`).
-    pub wait: Duration,
-    /// Cancelled on SIGINT or SIGTERM: it stops between files and releases its lease.
-    pub cancel: tokio_util::sync::CancellationToken,
-    /// This erase's id (`_lifecycle/erase-{id}.json`).
-    pub id: String,
+    /// Dry run, `--wait`, the signal token and its id.
+    pub run: guard::Invocation,
 }
 
 /// One file changed (or that would be).
@@ -138,10 +131,6 @@ impl EraseReport {
     }
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// The suppressed list's name: from the hashes alone, so erasing the same keys again (a rerun
 /// after a crash) writes the same list instead of another copy.
 fn list_id(hashes: &[KeyHash]) -> String {
@@ -154,23 +143,9 @@ fn list_id(hashes: &[KeyHash]) -> String {
 
 /// Runs an erase against the job's output.
 pub async fn erase(job: &Job, opts: &EraseOptions) -> Result<EraseReport, LifecycleError> {
-    let dest = store::open(&job.output.url)?;
-    let layout = Layout::new(&dest.prefix);
-    let started_at = now();
-    let writer = guard::Writer {
-        command: "erase",
-        id: &opts.id,
-        wait: opts.wait,
-        exclusive: job.output.exclusive_leases,
-        dry_run: opts.dry_run,
-        cancel: &opts.cancel,
-    };
-    guard::under_lease(
-        &dest,
-        &layout,
-        &writer,
-        erase_in(&dest, &layout, opts, started_at),
-    )
+    guard::under_lease(job, "erase", &opts.run, async |dest, layout, started_at| {
+        erase_in(dest, layout, opts, started_at).await
+    })
     .await
 }
 
@@ -187,7 +162,7 @@ async fn erase_in(
     // left them out of the tables: then the tables are no index (see `index`).
     let before = suppressed::load(store.as_ref(), layout).await?;
     let tables_index = !opts.hashes.iter().any(|h| before.contains(h));
-    if !opts.dry_run {
+    if !opts.run.dry_run {
         // Before any file is touched: from here on no run or finalize brings them back.
         suppressed::write(dest, layout, &list_id(&opts.hashes), &opts.hashes).await?;
         info!(keys = opts.hashes.len(), list = %list, "Keys added to the suppressed set.");
@@ -221,9 +196,9 @@ async fn erase_in(
     scanned.extend(scan_all(&store, to_scan, &opts.keys, &index).await?);
     scanned.sort_by(|(a, _), (b, _)| a.meta.location.cmp(&b.meta.location));
     let mut report = EraseReport {
-        erase_id: opts.id.clone(),
+        erase_id: opts.run.id.clone(),
         destination: dest.display.clone(),
-        dry_run: opts.dry_run,
+        dry_run: opts.run.dry_run,
         started_at,
         finished_at: String::new(),
         key_hashes: opts.hashes.iter().map(ToString::to_string).collect(),
@@ -243,7 +218,7 @@ async fn erase_in(
         let path = c.meta.location.to_string();
         match &c.place {
             Place::Unit | Place::Table => {
-                let (removed, after) = match opts.dry_run {
+                let (removed, after) = match opts.run.dry_run {
                     true => (s.matches, None),
                     false => {
                         let (removed, after) = replace(dest, &c.meta, &keys).await?;
@@ -274,7 +249,7 @@ async fn erase_in(
             }
         }
     }
-    if !opts.dry_run {
+    if !opts.run.dry_run {
         for dir in &discarded {
             // The unit's staged parts and its checkpoint together: its next run starts it again
             // from page 1, with the keys suppressed.
@@ -295,9 +270,9 @@ async fn erase_in(
         }
     }
     report.rows_removed = report.files.iter().map(|f| f.rows_removed).sum();
-    report.finished_at = now();
-    if !opts.dry_run {
-        let record = layout.lifecycle_record("erase", &opts.id);
+    report.finished_at = guard::now();
+    if !opts.run.dry_run {
+        let record = layout.lifecycle_record("erase", &opts.run.id);
         let body = serde_json::to_vec_pretty(&report).map_err(|source| LifecycleError::Encode {
             what: "the erase record",
             source,

@@ -22,5 +22,6 @@ pub mod scan;
 pub mod suppressed;
 
 pub use error::LifecycleError;
+pub use guard::Invocation;
 pub use keys::{KeyHash, KeysError, hashes, read_keys};
 pub use suppressed::{SuppressedError, SuppressedSet};

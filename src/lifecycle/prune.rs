@@ -7,7 +7,6 @@
 //! beyond `plan`, nor anything of HTTP.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use futures::StreamExt;
@@ -32,14 +31,8 @@ pub const STALE_STAGING: chrono::TimeDelta = chrono::TimeDelta::days(7);
 pub struct PruneOptions {
     /// The date the limits count back from.
     pub date: NaiveDate,
-    /// Print what would go; delete nothing, take no lease.
-    pub dry_run: bool,
-    /// `--wait`.
-    pub wait: Duration,
-    /// Cancelled on SIGINT or SIGTERM: it stops between files and releases its lease.
-    pub cancel: tokio_util::sync::CancellationToken,
-    /// This prune's id (`_lifecycle/prune-{id}.json`).
-    pub id: String,
+    /// Dry run, `--wait`, the signal token and its id.
+    pub run: guard::Invocation,
 }
 
 /// One table's date deleted (or that would be).
@@ -130,29 +123,11 @@ impl PruneReport {
     }
 }
 
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// Runs a prune against the job's output.
 pub async fn prune(job: &Job, opts: &PruneOptions) -> Result<PruneReport, LifecycleError> {
-    let dest = store::open(&job.output.url)?;
-    let layout = Layout::new(&dest.prefix);
-    let started_at = now();
-    let writer = guard::Writer {
-        command: "prune",
-        id: &opts.id,
-        wait: opts.wait,
-        exclusive: job.output.exclusive_leases,
-        dry_run: opts.dry_run,
-        cancel: &opts.cancel,
-    };
-    guard::under_lease(
-        &dest,
-        &layout,
-        &writer,
-        prune_in(job, &dest, &layout, opts, started_at),
-    )
+    guard::under_lease(job, "prune", &opts.run, async |dest, layout, started_at| {
+        prune_in(job, dest, layout, opts, started_at).await
+    })
     .await
 }
 
@@ -212,7 +187,7 @@ async fn prune_in(
     // go by the files its newest finalize read instead (that finalize is later than the date's
     // last run, or the units would stay), and one listing per provider afterwards finds
     // whatever that manifest did not name (a failed unit's older files, a foreign file).
-    let named: Vec<(String, NaiveDate)> = match dest.is_s3 && !opts.dry_run {
+    let named: Vec<(String, NaiveDate)> = match dest.is_s3 && !opts.run.dry_run {
         true => doomed
             .iter()
             .filter(|(t, d)| {
@@ -245,10 +220,10 @@ async fn prune_in(
     }
     let areas = stale_areas(store, layout).await?;
     let mut report = PruneReport {
-        prune_id: opts.id.clone(),
+        prune_id: opts.run.id.clone(),
         destination: dest.display.clone(),
         snapshot_date: opts.date.to_string(),
-        dry_run: opts.dry_run,
+        dry_run: opts.run.dry_run,
         started_at,
         finished_at: String::new(),
         deleted: Vec::new(),
@@ -276,7 +251,7 @@ async fn prune_in(
     report.objects = paths.len() as u64;
     report.bytes += report.deleted.iter().map(|d| d.bytes).sum::<u64>();
     tracing::debug!(objects = paths.len(), "Deleting.");
-    if !opts.dry_run {
+    if !opts.run.dry_run {
         delete_all(store, &paths).await?;
         tracing::debug!("Deleted.");
         if !named.is_empty() {
@@ -311,8 +286,8 @@ async fn prune_in(
             remove_empty_dirs(dir, &paths);
             tracing::debug!("Removed the directories left empty.");
         }
-        report.finished_at = now();
-        let record = layout.lifecycle_record("prune", &opts.id);
+        report.finished_at = guard::now();
+        let record = layout.lifecycle_record("prune", &opts.run.id);
         let body = serde_json::to_vec_pretty(&report).map_err(|source| LifecycleError::Encode {
             what: "the prune record",
             source,
@@ -320,7 +295,7 @@ async fn prune_in(
         sink::put_object(store, &record, body).await?;
         info!(objects = report.objects, bytes = report.bytes, record = %record, "Pruned.");
     } else {
-        report.finished_at = now();
+        report.finished_at = guard::now();
     }
     Ok(report)
 }
