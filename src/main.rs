@@ -324,14 +324,16 @@ fn prepare(args: &RunArgs, facts: &mut RunFacts) -> Result<(Job, RunOptions), an
 /// summary and metrics files say so, unless the finished run's were written first.
 fn spawn_signal_handler(stop: Stop, files: ReportFiles, facts: RunFacts, what: &'static str) {
     use tokio::signal::unix::{SignalKind, signal};
+    // Installed before this returns, so a signal arriving as the work starts is not the default
+    // action's (an exit without the lease released or the files written).
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::warn!("Signal handlers could not be installed.");
+        return;
+    };
     tokio::spawn(async move {
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            tracing::warn!("Signal handlers could not be installed.");
-            return;
-        };
         let first = tokio::select! {
             _ = int.recv() => StopSignal::Interrupt,
             _ = term.recv() => StopSignal::Terminate,
