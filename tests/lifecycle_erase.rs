@@ -32,19 +32,6 @@ fn erase(job: &Path, keys_file: &Path, extra: &[&str]) -> Output {
     etl(&args, &[("POSTPRESS_API_KEY", "")])
 }
 
-/// Rows of every file minus those holding `keys`.
-fn without(
-    rows: &BTreeMap<String, Vec<Map<String, Value>>>,
-    keys: &[String],
-) -> BTreeMap<String, Vec<Map<String, Value>>> {
-    rows.iter()
-        .map(|(f, r)| {
-            let kept = r.iter().filter(|row| !holds(row, keys)).cloned().collect();
-            (f.clone(), kept)
-        })
-        .collect()
-}
-
 /// No key in any file name, nor in any text file of the output (manifests, records, lists),
 /// nor in `logs`.
 fn assert_keys_nowhere(out: &Path, keys: &[String], logs: &[&str]) {

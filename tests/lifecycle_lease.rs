@@ -11,7 +11,7 @@ use crate::lifecycle_util::*;
 use crate::resume::{WAIT, collect_stderr, host_name};
 use crate::tables_check::{date, set_day};
 use crate::util::*;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -58,19 +58,6 @@ fn text(log: &std::sync::Arc<std::sync::Mutex<String>>) -> String {
 
 fn keys_file(t: &TestDir, keys: &[String]) -> PathBuf {
     t.write("keys.txt", &keys.join("\n"))
-}
-
-/// Rows of every file minus those holding `keys`.
-fn without(
-    rows: &BTreeMap<String, Vec<Map<String, Value>>>,
-    keys: &[String],
-) -> BTreeMap<String, Vec<Map<String, Value>>> {
-    rows.iter()
-        .map(|(f, r)| {
-            let kept = r.iter().filter(|row| !holds(row, keys)).cloned().collect();
-            (f.clone(), kept)
-        })
-        .collect()
 }
 
 /// An erase started while a run holds its lease says whom it waits for, writes nothing (not

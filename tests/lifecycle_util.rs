@@ -131,6 +131,19 @@ pub fn holds(row: &Map<String, Value>, keys: &[String]) -> bool {
         .any(|v| keys.iter().any(|k| k == v))
 }
 
+/// Rows of every file minus those holding `keys`.
+pub fn without(
+    rows: &BTreeMap<String, Vec<Map<String, Value>>>,
+    keys: &[String],
+) -> BTreeMap<String, Vec<Map<String, Value>>> {
+    rows.iter()
+        .map(|(f, r)| {
+            let kept = r.iter().filter(|row| !holds(row, keys)).cloned().collect();
+            (f.clone(), kept)
+        })
+        .collect()
+}
+
 /// Rows holding one of `keys`, per file.
 pub fn rows_holding(
     rows: &BTreeMap<String, Vec<Map<String, Value>>>,
